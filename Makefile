@@ -1,0 +1,52 @@
+# The two commands of the README: `make demo` and `make test`. Both install what
+# they need into .venv on a fresh machine.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+.PHONY: demo test lint format typecheck pytest bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.base-installed: requirements/base.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements/base.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements/base.txt requirements/dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements/dev.txt
+	touch $@ $(VENV)/.base-installed
+
+## demo: the whole platform with demo data on the embedded defaults, http://127.0.0.1:$(PORT)
+demo: export SMARTID_ENV ?= demo
+demo: $(VENV)/.base-installed
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py demo_setup
+	$(BIN)/uvicorn smartid.asgi:application --host 127.0.0.1 --port $(PORT) --lifespan off
+
+## test: lint, type-check and the whole test suite
+test: export SMARTID_ENV ?= test
+test: lint typecheck pytest
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+typecheck: $(VENV)/.dev-installed
+	$(BIN)/mypy .
+
+pytest: export SMARTID_ENV ?= test
+pytest: $(VENV)/.dev-installed
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+format: $(VENV)/.dev-installed
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(VENV)/.dev-installed
+	$(BIN)/python benchmarks/splitkey.py
+
+clean:
+	rm -rf $(VENV) var/static .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,203 @@
+"""Settings of the platform: environment variables only, safe defaults, fail closed.
+
+``SMARTID_ENV`` selects the mode:
+
+* ``dev`` / ``demo`` / ``test`` — the embedded defaults work with no services:
+  SQLite, Celery in eager mode, an in-process event bus and a key-encryption
+  key in a local file. PostgreSQL and Redis are used when ``DATABASE_URL`` and
+  ``REDIS_URL`` are set (CI does this).
+* ``live`` — production. A missing secret key is an error here; SQLite, eager
+  tasks, the file key store, ``DEBUG`` and the development secret key are
+  refused by the system checks in ``smartid/checks.py``, which also run when the
+  ASGI/WSGI application and the Celery app load.
+
+Every variable is listed in ``.env.example``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from smartid.env import (
+    ENVIRONMENTS,
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_secret,
+    env_str,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+SMARTID_ENV = env_choice("SMARTID_ENV", ENVIRONMENTS, "dev")
+IS_LIVE = SMARTID_ENV == "live"
+
+# Local state of the embedded mode (SQLite file, key-encryption key file).
+DATA_DIR = Path(env_str("SMARTID_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+
+# A fixed key for dev/demo/test only; live refuses to start with it (checks.py).
+DEV_SECRET_KEY = "dev-insecure-3c9f0e7a-never-use-in-live"  # noqa: S105 -- refused in live
+SECRET_KEY = env_secret("SECRET_KEY")
+if not SECRET_KEY:
+    if IS_LIVE:
+        raise ImproperlyConfigured("SECRET_KEY (or SECRET_KEY_FILE) is required in live mode.")
+    SECRET_KEY = DEV_SECRET_KEY
+
+DEBUG = env_bool("SMARTID_DEBUG", SMARTID_ENV == "dev")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if IS_LIVE else ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# Public base URL of this service, used in certificates (AIA, CRL DP) and links.
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:" + env_str("PORT", "8000")).rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "smartid",
+    "signing",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "smartid.urls"
+ASGI_APPLICATION = "smartid.asgi.application"
+WSGI_APPLICATION = "smartid.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}")
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL,
+        # 0 = a connection per request: persistent connections are per thread and
+        # leak under ASGI, where sync code runs in executor threads (Django docs).
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0, minimum=0),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Waiting for the write lock beats "database is locked" under the ASGI server.
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis, Celery, event bus -----------------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
+# No broker means the embedded mode: tasks run in-process at once.
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+# A killed worker must not lose its task: ack after the work, redeliver on loss.
+# Tasks are idempotent (DESIGN.md §6), so a redelivery never does the work twice.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300, minimum=10)
+}
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+
+# --- Key protection ---------------------------------------------------------
+# "file": a key-encryption key in a local file (embedded default only).
+# "pkcs11": the key-encryption key and CA keys live in a PKCS#11 token.
+KEYSTORE_BACKEND = env_choice("SMARTID_KEYSTORE", ("file", "pkcs11"), "file")
+KEYSTORE_KEK_FILE = Path(env_str("SMARTID_KEK_FILE", str(DATA_DIR / "kek.bin")))
+PKCS11_MODULE = env_str("SMARTID_PKCS11_MODULE", "/usr/lib/softhsm/libsofthsm2.so")
+PKCS11_TOKEN_LABEL = env_str("SMARTID_PKCS11_TOKEN_LABEL", "smartid")
+PKCS11_PIN = env_secret("SMARTID_PKCS11_PIN")
+
+# --- Split-key parameters -----------------------------------------------------
+# Bits of each modulus half (n1 of the app, n2 of the server); n has 2L-1 or 2L bits.
+SPLITKEY_BITS = env_int("SMARTID_SPLITKEY_BITS", 3072, minimum=1024, maximum=4096)
+
+# --- Web security -------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = IS_LIVE
+CSRF_COOKIE_SECURE = IS_LIVE
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if IS_LIVE:
+    # TLS ends at the reverse proxy (deploy/), which sets X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
+
+# Request size limits (DESIGN.md §6): API bodies are small JSON documents.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "UNAUTHENTICATED_USER": None,
+}
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("et", "Eesti")]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+# Live serves the output of collectstatic; elsewhere files come from the apps.
+STATIC_ROOT: Path | None = (
+    Path(env_str("STATIC_ROOT", str(DATA_DIR / "static"))) if IS_LIVE else None
+)
+# Outside live, serve static files straight from the apps (no collectstatic step).
+WHITENOISE_USE_FINDERS = not IS_LIVE
+WHITENOISE_AUTOREFRESH = SMARTID_ENV == "dev"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import path
+
+from smartid import views
+
+urlpatterns = [
+    path("health", views.health, name="health"),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "smartid.views.bad_request"
+handler403 = "smartid.views.permission_denied"
+handler404 = "smartid.views.page_not_found"
+handler500 = "smartid.views.server_error"

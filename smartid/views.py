@@ -1,0 +1,99 @@
+"""Project-level views: the health endpoint and the JSON error handlers."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import connection
+from django.db.utils import Error as DatabaseError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_safe
+
+logger = logging.getLogger(__name__)
+
+# Paths whose clients are programs: their errors are JSON, never an HTML page.
+API_PREFIXES = ("/v1/", "/v2/", "/v3/", "/app/", "/health", "/ocsp", "/crl/", "/ca/")
+
+
+def _database_ok() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            row = cursor.fetchone()
+            return row is not None and tuple(row) == (1,)
+    except DatabaseError:
+        logger.exception("health: database unreachable")
+        return False
+
+
+def _redis_status() -> str:
+    if not settings.REDIS_URL:
+        return "not configured"
+    import redis
+
+    try:
+        client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1
+        )
+        try:
+            return "ok" if client.ping() else "unavailable"
+        finally:
+            client.close()
+    except redis.RedisError:
+        logger.exception("health: redis unreachable")
+        return "unavailable"
+
+
+@csrf_exempt  # no session, no state: a wrong method must get 405, not a CSRF 403
+@never_cache
+@require_safe
+def health(request: HttpRequest) -> JsonResponse:
+    """Liveness and readiness: 200 when the database (and Redis, if used) answer."""
+    checks = {"database": "ok" if _database_ok() else "unavailable", "redis": _redis_status()}
+    healthy = checks["database"] == "ok" and checks["redis"] != "unavailable"
+    return JsonResponse(
+        {"status": "ok" if healthy else "unavailable", "checks": checks},
+        status=200 if healthy else 503,
+    )
+
+
+def json_error(status: int, message: str) -> JsonResponse:
+    """The error body of every API: ``{"code": <status>, "message": ...}``.
+
+    It is the shape the Smart-ID demo service answers with (rp-api.md §1.4).
+    """
+    return JsonResponse({"code": status, "message": message}, status=status)
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return request.path.startswith(API_PREFIXES) or "application/json" in request.headers.get(
+        "Accept", ""
+    )
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _wants_json(request):
+        return json_error(400, "Bad request")
+    return defaults.bad_request(request, exception or Exception())
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _wants_json(request):
+        return json_error(403, "Forbidden")
+    return defaults.permission_denied(request, exception or Exception())
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _wants_json(request):
+        return json_error(404, "Not found")
+    return defaults.page_not_found(request, exception or Exception())
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if _wants_json(request):
+        return json_error(500, "Internal server error")
+    return defaults.server_error(request)
