@@ -64,7 +64,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "smartid",
+    "audit",
+    "accounts",
+    "pki",
     "signing",
+    "enrolment",
 ]
 
 MIDDLEWARE = [
@@ -116,8 +120,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Redis, Celery, event bus -----------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
-# No broker means the embedded mode: tasks run in-process at once.
-CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# No broker means the embedded mode: tasks run in-process at once. With a broker,
+# SMARTID_CELERY_EAGER=true still runs them in-process (tests without a worker).
+CELERY_TASK_ALWAYS_EAGER = env_bool("SMARTID_CELERY_EAGER", not CELERY_BROKER_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 # A killed worker must not lose its task: ack after the work, redeliver on loss.
 # Tasks are idempotent (DESIGN.md §6), so a redelivery never does the work twice.
@@ -130,6 +135,19 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE = {
+    "publish-crls": {"task": "pki.tasks.publish_all_crls", "schedule": 3600.0},
+}
+
+# Shared cache (OCSP responses, idempotency keys): Redis when configured, so every
+# process sees the same entries; a process-local cache in the embedded mode.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 
 # --- Key protection ---------------------------------------------------------
 # "file": a key-encryption key in a local file (embedded default only).
@@ -139,6 +157,20 @@ KEYSTORE_KEK_FILE = Path(env_str("SMARTID_KEK_FILE", str(DATA_DIR / "kek.bin")))
 PKCS11_MODULE = env_str("SMARTID_PKCS11_MODULE", "/usr/lib/softhsm/libsofthsm2.so")
 PKCS11_TOKEN_LABEL = env_str("SMARTID_PKCS11_TOKEN_LABEL", "smartid")
 PKCS11_PIN = env_secret("SMARTID_PKCS11_PIN")
+
+# --- Certification authority --------------------------------------------------
+# Names of the CA hierarchy; outside live every CA name starts with "TEST of ".
+CA_ORGANIZATION = env_str("SMARTID_CA_ORGANIZATION", "Open eID")
+CA_COUNTRY = env_str("SMARTID_CA_COUNTRY", "EE")
+# The PKI disclosure statement named in qualified certificates (must be https);
+# default: https://<SITE_URL host>/pds/en.
+PDS_URL = env_str("SMARTID_PDS_URL")
+# Validity of end-entity certificates (accounts are valid for 3 years).
+CERTIFICATE_VALIDITY_DAYS = env_int("SMARTID_CERTIFICATE_VALIDITY_DAYS", 1095, minimum=1)
+# How long a CRL is valid; a periodic task publishes a new one well before.
+CRL_VALIDITY_HOURS = env_int("SMARTID_CRL_VALIDITY_HOURS", 24, minimum=1)
+# Validity of a signed OCSP response (CA/B BR: 8 h .. 10 days).
+OCSP_VALIDITY_HOURS = env_int("SMARTID_OCSP_VALIDITY_HOURS", 12, minimum=1)
 
 # --- Split-key parameters -----------------------------------------------------
 # Bits of each modulus half (n1 of the app, n2 of the server); n has 2L-1 or 2L bits.
@@ -177,6 +209,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
 }
 
 LANGUAGE_CODE = "en"

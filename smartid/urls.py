@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from smartid import views
 
 urlpatterns = [
     path("health", views.health, name="health"),
     path("admin/", admin.site.urls),
+    path("app/v1/", include("api.app.urls")),
+    path("", include("pki.urls")),
 ]
 
 handler400 = "smartid.views.bad_request"

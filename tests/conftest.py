@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import uvicorn
@@ -55,3 +56,24 @@ def asgi_server(transactional_db: None) -> Iterator[LiveASGIServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_keystore(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every test run gets its own key-encryption key and key folder (file key store)."""
+    from django.test import override_settings
+
+    folder = tmp_path_factory.mktemp("keystore")
+    with override_settings(KEYSTORE_BACKEND="file", KEYSTORE_KEK_FILE=folder / "kek.bin"):
+        yield
+
+
+@pytest.fixture
+def ca_hierarchy(db: None) -> Iterator[list[Any]]:
+    """The root, EID-Q and EID-NQ CAs (with OCSP responders) in the file key store."""
+    from pki import ocsp, services
+
+    ocsp.reset_issuer_index()
+    hierarchy = services.ca_hierarchy_create(actor="test")
+    yield hierarchy
+    ocsp.reset_issuer_index()

@@ -6,6 +6,13 @@ No Django, no settings, no database, no network, no clock: time is an argument. 
 
 from __future__ import annotations
 
+from signing.engine.appauth import (
+    canonical_request,
+    new_nonce,
+    request_device_id,
+    sign_request,
+    verify_request,
+)
 from signing.engine.client import (
     BLOB_ALG,
     BLOB_VERSION,
@@ -51,6 +58,7 @@ from signing.engine.encoding import (
 )
 from signing.engine.errors import (
     BackendError,
+    BadRequestSignature,
     CloneDetected,
     EngineError,
     HashLengthMismatch,
@@ -65,12 +73,17 @@ from signing.engine.errors import (
     KeyLocked,
     KeyRevoked,
     KeyStateError,
+    MalformedHeader,
+    MissingHeader,
     ModulusRejected,
     RejectReason,
+    RequestAuthError,
     RetransmitConflict,
     ShareMismatch,
     SignatureFault,
+    StaleRequest,
     TokenMismatch,
+    TransportError,
     UnsupportedAlgorithm,
     WrongPinError,
 )
@@ -107,6 +120,15 @@ from signing.engine.server import (
     server_rsasp1,
     validate_client_modulus,
 )
+from signing.engine.transport import decrypt_share as transport_decrypt_share
+from signing.engine.transport import encrypt_share as transport_encrypt_share
+from signing.engine.transport import (
+    load_p256_public_key,
+    public_key_der,
+    registration_aad,
+    transaction_aad,
+)
+from signing.engine.vc import decoy_codes, is_verification_code, verification_code
 
 __all__ = [
     "BLOB_ALG",
@@ -198,4 +220,25 @@ __all__ = [
     "verify",
     "verify_pkcs1_v15",
     "verify_pss",
+    # device API helpers (docs/app-api.md): verification code, s1′ transport, request auth
+    "BadRequestSignature",
+    "MalformedHeader",
+    "MissingHeader",
+    "RequestAuthError",
+    "StaleRequest",
+    "TransportError",
+    "canonical_request",
+    "decoy_codes",
+    "is_verification_code",
+    "load_p256_public_key",
+    "new_nonce",
+    "public_key_der",
+    "registration_aad",
+    "request_device_id",
+    "sign_request",
+    "transaction_aad",
+    "transport_decrypt_share",
+    "transport_encrypt_share",
+    "verification_code",
+    "verify_request",
 ]

@@ -128,3 +128,39 @@ class TokenMismatch(EngineError):
 
 class RetransmitConflict(EngineError):
     """A retransmit nonce was reused for a different request."""
+
+
+# --- transport encryption of s1′ (docs/app-api.md §5) --------------------------------
+
+
+class TransportError(InvalidInput):
+    """An s1′ envelope is malformed, has wrong sizes or a bad point, or fails to decrypt
+    (wrong key, wrong associated data, tampered ciphertext). Nothing is revealed about which.
+    """
+
+
+# --- device request signatures (docs/app-api.md §1) ----------------------------------
+
+
+class RequestAuthError(EngineError):
+    """A device request signature was refused; ``code`` is the App API's ``error`` value."""
+
+    code = "bad_signature"
+
+
+class MissingHeader(RequestAuthError):
+    """One of ``X-Device-Id``, ``X-Timestamp``, ``X-Nonce``, ``X-Signature`` is absent."""
+
+
+class MalformedHeader(RequestAuthError):
+    """A header, the method or the path is not in its required form."""
+
+
+class StaleRequest(RequestAuthError):
+    """``X-Timestamp`` is further from the server's clock than the allowed skew."""
+
+    code = "stale_request"
+
+
+class BadRequestSignature(RequestAuthError):
+    """``X-Signature`` does not verify under the device's public key."""

@@ -1,0 +1,71 @@
+"""Authenticating the device behind every app API call (docs/app-api.md §1)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+from django.core.cache import cache
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+from rest_framework.request import Request
+
+from accounts.models import Device
+from signing.engine import appauth
+from signing.engine.errors import RequestAuthError, StaleRequest
+
+NONCE_MEMORY = 120  # seconds; longer than the ±60 s timestamp window
+
+
+class DeviceAuthError(Exception):
+    def __init__(self, message: str, error: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.error = error
+
+
+def authenticate_device(method: str, path: str, body: bytes, headers: Mapping[str, str]) -> Device:
+    """Return the active device that signed this request, or raise DeviceAuthError.
+
+    Order: header syntax → device lookup → signature and timestamp → nonce replay, so
+    an unsigned request never fills the nonce memory.
+    """
+    try:
+        device_id = appauth.request_device_id(headers)
+    except RequestAuthError:
+        raise DeviceAuthError(
+            "Missing or malformed device signature headers.", "bad_signature"
+        ) from None
+    device = Device.objects.filter(pk=device_id, state=Device.State.ACTIVE).first()
+    if device is None:
+        raise DeviceAuthError("Unknown or disabled device.", "unknown_device")
+    try:
+        _, nonce = appauth.verify_request(
+            bytes(device.public_key), method, path, body, headers, int(time.time())
+        )
+    except StaleRequest:
+        raise DeviceAuthError(
+            "The request timestamp is too old or in the future.", "stale_request"
+        ) from None
+    except RequestAuthError:
+        raise DeviceAuthError("The device signature does not verify.", "bad_signature") from None
+    if not cache.add(f"app-nonce:{device.pk}:{nonce}", 1, timeout=NONCE_MEMORY):
+        raise DeviceAuthError("This request was already received.", "replayed_request")
+    Device.objects.filter(pk=device.pk).update(last_seen_at=timezone.now())
+    return device
+
+
+class DeviceSignatureAuthentication(authentication.BaseAuthentication):
+    """DRF authentication: ``request.user`` is None, ``request.auth`` is the Device."""
+
+    def authenticate(self, request: Request) -> tuple[None, Device]:
+        try:
+            device = authenticate_device(
+                request.method or "", request.get_full_path(), request.body, request.headers
+            )
+        except DeviceAuthError as exc:
+            raise exceptions.AuthenticationFailed(exc.message, code=exc.error) from None
+        return None, device
+
+    def authenticate_header(self, request: Request) -> str:
+        return "SmartID-Device"

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from api.app import views
+
+urlpatterns = [
+    path("registrations", views.RegistrationCreate.as_view()),
+    path("registrations/<uuid:registration_id>/keys", views.RegistrationKeys.as_view()),
+    path("registrations/<uuid:registration_id>/shares", views.RegistrationShares.as_view()),
+    path(
+        "registrations/<uuid:registration_id>/keys/<str:purpose>/csr-signature",
+        views.RegistrationCsrSignature.as_view(),
+    ),
+    path("transactions/pending", views.pending_transactions),
+    path("transactions/<uuid:transaction_id>", views.TransactionDetail.as_view()),
+    path("transactions/<uuid:transaction_id>/confirm", views.TransactionConfirm.as_view()),
+    path("transactions/<uuid:transaction_id>/refuse", views.TransactionRefuse.as_view()),
+    path("keys/<str:document_number>/<str:purpose>/refresh", views.KeyRefresh.as_view()),
+    path("accounts", views.AccountList.as_view()),
+]

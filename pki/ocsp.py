@@ -1,0 +1,212 @@
+"""The OCSP responder (RFC 6960): one delegated responder per issuing CA.
+
+* Requests by POST (``application/ocsp-request``) and GET (base64 in the path),
+  CertIDs hashed with SHA-1 or SHA-256 (SHA-384/512 too).
+* Answers are signed by the CA's delegated responder certificate (EKU OCSPSigning,
+  id-pkix-ocsp-nocheck), which is included in the response.
+* A nonce (RFC 8954, 1–32 bytes) is echoed. Responses to nonce-less requests are
+  cached until the certificate's status changes: ``status_changed`` replaces the
+  certificate's cache generation, so a response built from the old status can never
+  be served again — even one written to the cache by a request that raced the change.
+* Malformed requests get ``malformedRequest``; a CertID of an issuer we do not run
+  gets ``unauthorized`` (RFC 5019 §2.2.3). An unknown serial of our CA is ``unknown``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import lru_cache
+
+from asn1crypto import core
+from asn1crypto import ocsp as aocsp
+from asn1crypto import x509 as ax509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.x509 import ocsp
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from pki.models import Certificate, CertificateAuthority
+from pki.signer import sign_ocsp_response
+
+MAX_REQUEST_BYTES = 4096
+MAX_NONCE_BYTES = 32
+_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "sha1": hashes.SHA1,
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
+
+
+@dataclass(frozen=True)
+class Responder:
+    ca_id: int
+    key_label: str
+    asn1: ax509.Certificate
+
+    @property
+    def key_hash(self) -> bytes:
+        """SHA-1 of the responder's public key bits (RFC 6960 ResponderID byKey)."""
+        return bytes(self.asn1.public_key.sha1)
+
+
+def _digest(algorithm: hashes.HashAlgorithm, data: bytes) -> bytes:
+    h = hashes.Hash(algorithm)
+    h.update(data)
+    return h.finalize()
+
+
+@lru_cache(maxsize=1)
+def _issuer_index() -> dict[tuple[str, bytes, bytes], Responder]:
+    """(hash name, issuer name hash, issuer key hash) → responder, for every issuing CA."""
+    index: dict[tuple[str, bytes, bytes], Responder] = {}
+    for ca in CertificateAuthority.objects.exclude(ocsp_key_label=""):
+        cert = x509.load_der_x509_certificate(bytes(ca.certificate_der))
+        assert ca.ocsp_certificate_der is not None
+        responder = Responder(
+            ca.pk, ca.ocsp_key_label, ax509.Certificate.load(bytes(ca.ocsp_certificate_der))
+        )
+        name_der = cert.subject.public_bytes()
+        key_bits = cert.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+        for name, algorithm in _HASHES.items():
+            index[(name, _digest(algorithm(), name_der), _digest(algorithm(), key_bits))] = (
+                responder
+            )
+    return index
+
+
+def reset_issuer_index() -> None:
+    """Forget the cached CA list (after the hierarchy changes; used by tests)."""
+    _issuer_index.cache_clear()
+
+
+def _find_responder(name: str, name_hash: bytes, key_hash: bytes) -> Responder | None:
+    key = (name, name_hash, key_hash)
+    found = _issuer_index().get(key)
+    if found is None and CertificateAuthority.objects.exists():
+        reset_issuer_index()  # a CA created by another process since we looked
+        found = _issuer_index().get(key)
+    return found
+
+
+def _generation_key(ca_id: int, serial: int) -> str:
+    return f"ocsp:gen:{ca_id}:{serial:x}"
+
+
+def status_changed(ca_id: int, serial_hex: str) -> None:
+    """Invalidate cached responses of one certificate (call after the change commits)."""
+    cache.set(_generation_key(ca_id, int(serial_hex, 16)), secrets.token_hex(8), timeout=None)
+
+
+def _unsuccessful(status: ocsp.OCSPResponseStatus) -> bytes:
+    return ocsp.OCSPResponseBuilder.build_unsuccessful(status).public_bytes(Encoding.DER)
+
+
+def _parse(request_der: bytes) -> ocsp.OCSPRequest | None:
+    if not 0 < len(request_der) <= MAX_REQUEST_BYTES:
+        return None
+    try:
+        request = ocsp.load_der_ocsp_request(request_der)
+        # Touch every field we use, so a lazily parsed defect shows here.
+        _ = (request.serial_number, request.hash_algorithm, request.issuer_key_hash)
+        _ = list(request.extensions)
+    except (ValueError, x509.UnsupportedGeneralNameType):
+        return None
+    except Exception:  # cryptography raises its own types for unsupported hashes
+        return None
+    return request
+
+
+def _nonce(request: ocsp.OCSPRequest) -> bytes | None:
+    try:
+        ext = request.extensions.get_extension_for_class(x509.OCSPNonce)
+    except x509.ExtensionNotFound:
+        return None
+    return ext.value.nonce
+
+
+def respond(request_der: bytes) -> bytes:
+    """Answer one DER OCSPRequest with a DER OCSPResponse. Never raises on bad input."""
+    request = _parse(request_der)
+    if request is None:
+        return _unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
+    nonce = _nonce(request)
+    if nonce is not None and not 0 < len(nonce) <= MAX_NONCE_BYTES:
+        return _unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
+    algorithm_name = request.hash_algorithm.name
+    if algorithm_name not in _HASHES:
+        return _unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
+    responder = _find_responder(algorithm_name, request.issuer_name_hash, request.issuer_key_hash)
+    if responder is None:
+        return _unsuccessful(ocsp.OCSPResponseStatus.UNAUTHORIZED)
+    if nonce is not None:
+        return _build(request, responder, nonce)
+    generation = cache.get(_generation_key(responder.ca_id, request.serial_number), "0")
+    cache_key = (
+        f"ocsp:resp:{responder.ca_id}:{request.serial_number:x}:{algorithm_name}:{generation}"
+    )
+    cached = cache.get(cache_key)
+    if isinstance(cached, bytes):
+        return cached
+    response = _build(request, responder, None)
+    # Refresh well before nextUpdate, so a cached answer is never stale for a client.
+    cache.set(cache_key, response, timeout=settings.OCSP_VALIDITY_HOURS * 3600 // 2)
+    return response
+
+
+_REASONS = {
+    "unspecified": "unspecified",
+    "key_compromise": "key_compromise",
+    "affiliation_changed": "affiliation_changed",
+    "superseded": "superseded",
+    "cessation_of_operation": "cessation_of_operation",
+    "certificate_hold": "certificate_hold",
+    "privilege_withdrawn": "privilege_withdrawn",
+}
+
+
+def _cert_status(row: Certificate | None) -> aocsp.CertStatus:
+    if row is None:
+        return aocsp.CertStatus(name="unknown", value=core.Null())
+    if row.status == Certificate.Status.GOOD:
+        return aocsp.CertStatus(name="good", value=core.Null())
+    info: dict[str, object] = {"revocation_time": row.revoked_at}
+    if row.revocation_reason:
+        info["revocation_reason"] = _REASONS.get(row.revocation_reason, "unspecified")
+    return aocsp.CertStatus(name="revoked", value=info)
+
+
+def _build(request: ocsp.OCSPRequest, responder: Responder, nonce: bytes | None) -> bytes:
+    now = timezone.now().replace(microsecond=0)
+    row = (
+        Certificate.objects.filter(
+            issuer_id=responder.ca_id, serial_number=f"{request.serial_number:x}"
+        )
+        .exclude(der=b"")
+        .only("status", "revoked_at", "revocation_reason")
+        .first()
+    )
+    single = {
+        "cert_id": {
+            "hash_algorithm": {"algorithm": request.hash_algorithm.name},
+            "issuer_name_hash": request.issuer_name_hash,
+            "issuer_key_hash": request.issuer_key_hash,
+            "serial_number": request.serial_number,
+        },
+        "cert_status": _cert_status(row),
+        "this_update": now,
+        "next_update": now + timedelta(hours=settings.OCSP_VALIDITY_HOURS),
+    }
+    data: dict[str, object] = {
+        "responder_id": aocsp.ResponderId(name="by_key", value=responder.key_hash),
+        "produced_at": now,
+        "responses": [single],
+    }
+    if nonce is not None:
+        data["response_extensions"] = [{"extn_id": "nonce", "critical": False, "extn_value": nonce}]
+    return sign_ocsp_response(aocsp.ResponseData(data), responder.key_label, responder.asn1)

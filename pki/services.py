@@ -1,0 +1,548 @@
+"""Services of the certification authority: hierarchy, issuance, revocation, CRLs.
+
+Every state change is one database transaction plus one audit record. The OCSP
+answer of a certificate changes the moment its status transaction commits
+(``pki.ocsp.status_changed``), and a new CRL is published right after.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Collection
+from datetime import datetime, timedelta
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.identifiers import (
+    InvalidIdentifier,
+    parse_document_number,
+    parse_semantics_identifier,
+)
+from audit.services import audit_record
+from pki import profiles
+from pki.keystore import get_keystore
+from pki.models import Certificate, CertificateAuthority, RevocationList
+from pki.signer import sign_certificate, sign_crl
+from smartid.errors import DomainError
+
+MAX_CSR_BYTES = 16 * 1024
+RSA_EXPONENT = 65537
+NAME_MAX = 100
+
+
+class PkiError(DomainError):
+    code = "pki_error"
+
+
+class CARequired(PkiError):
+    code = "ca_missing"
+
+
+class CsrRejected(PkiError):
+    code = "csr_rejected"
+
+
+class InvalidSubject(PkiError):
+    code = "invalid_subject"
+
+
+class AlreadyIssued(PkiError):
+    code = "already_issued"
+
+
+class InvalidTransition(PkiError):
+    code = "invalid_transition"
+
+
+def _now() -> datetime:
+    return timezone.now().replace(microsecond=0)
+
+
+def _ca_common_name(kind: CertificateAuthority.Kind, year: int) -> str:
+    organization = settings.CA_ORGANIZATION
+    base = {
+        CertificateAuthority.Kind.ROOT: f"{organization} Root CA {year}",
+        CertificateAuthority.Kind.QUALIFIED: f"{organization} EID-Q {year}E",
+        CertificateAuthority.Kind.NON_QUALIFIED: f"{organization} EID-NQ {year}E",
+    }[kind]
+    # Test CAs say so in their names, as real test CAs do (rp-api.md §4).
+    return base if settings.IS_LIVE else f"TEST of {base}"
+
+
+def _certificate(der: bytes | memoryview) -> x509.Certificate:
+    return x509.load_der_x509_certificate(bytes(der))
+
+
+def ca_certificate(ca: CertificateAuthority) -> x509.Certificate:
+    return _certificate(ca.certificate_der)
+
+
+def ca_urls(ca: CertificateAuthority, base_url: str) -> profiles.CAUrls:
+    return profiles.CAUrls.for_ca(base_url, ca.slug)
+
+
+def _new_label(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(8)}"
+
+
+@transaction.atomic
+def ca_hierarchy_create(*, actor: str, base_url: str | None = None) -> list[CertificateAuthority]:
+    """Create the root and the Q and NQ issuing CAs, each issuing CA with an OCSP responder.
+
+    Idempotent: an existing hierarchy is returned unchanged. ``base_url`` is the public
+    address of this service that goes into AIA and CRL DP URLs (default ``SITE_URL``).
+    """
+    existing = list(CertificateAuthority.objects.order_by("id"))
+    if existing:
+        return existing
+    base = (base_url or settings.SITE_URL).rstrip("/")
+    store = get_keystore()
+    now = _now()
+    organization, country = settings.CA_ORGANIZATION, settings.CA_COUNTRY
+
+    root_label = _new_label("ca-root")
+    root_key = store.generate_ec_key(root_label)
+    root_name = _ca_common_name(CertificateAuthority.Kind.ROOT, now.year)
+    root_cert = sign_certificate(
+        profiles.root_ca(
+            common_name=root_name,
+            organization=organization,
+            country=country,
+            public_key=root_key,
+            now=now,
+        ),
+        root_label,
+    )
+    root = CertificateAuthority.objects.create(
+        slug="root",
+        kind=CertificateAuthority.Kind.ROOT,
+        common_name=root_name,
+        key_label=root_label,
+        certificate_der=root_cert.public_bytes(Encoding.DER),
+    )
+    created = [root]
+    for kind, slug in (
+        (CertificateAuthority.Kind.QUALIFIED, "eid-q"),
+        (CertificateAuthority.Kind.NON_QUALIFIED, "eid-nq"),
+    ):
+        label = _new_label(f"ca-{slug}")
+        public_key = store.generate_ec_key(label)
+        name = _ca_common_name(kind, now.year)
+        cert = sign_certificate(
+            profiles.issuing_ca(
+                common_name=name,
+                organization=organization,
+                country=country,
+                public_key=public_key,
+                issuer=root_cert,
+                issuer_urls=profiles.CAUrls.for_ca(base, root.slug),
+                now=now,
+            ),
+            root_label,
+        )
+        ocsp_label = _new_label(f"ocsp-{slug}")
+        ocsp_key = store.generate_ec_key(ocsp_label)
+        ocsp_cert = sign_certificate(
+            profiles.ocsp_responder(
+                common_name=f"{name} OCSP Responder",
+                organization=organization,
+                country=country,
+                public_key=ocsp_key,
+                issuer=cert,
+                now=now,
+            ),
+            label,
+        )
+        created.append(
+            CertificateAuthority.objects.create(
+                slug=slug,
+                kind=kind,
+                common_name=name,
+                parent=root,
+                key_label=label,
+                certificate_der=cert.public_bytes(Encoding.DER),
+                ocsp_key_label=ocsp_label,
+                ocsp_certificate_der=ocsp_cert.public_bytes(Encoding.DER),
+            )
+        )
+    for ca in created:
+        audit_record(
+            actor=actor,
+            action="ca.created",
+            object_type="pki.CertificateAuthority",
+            object_id=ca.pk,
+            data={"slug": ca.slug, "common_name": ca.common_name, "base_url": base},
+        )
+    for ca in created:
+        crl_publish(ca=ca, actor=actor)
+    return created
+
+
+def issuing_ca_for(*, qualified: bool) -> CertificateAuthority:
+    kind = (
+        CertificateAuthority.Kind.QUALIFIED
+        if qualified
+        else CertificateAuthority.Kind.NON_QUALIFIED
+    )
+    try:
+        return CertificateAuthority.objects.get(kind=kind)
+    except CertificateAuthority.DoesNotExist:
+        raise CARequired("The CA hierarchy does not exist; run `manage.py init_ca`.") from None
+
+
+def _validate_identity(identity: profiles.SubjectIdentity, document_number: str) -> None:
+    try:
+        semantics = parse_semantics_identifier(identity.semantics_identifier)
+        document_subject, _ = parse_document_number(document_number)
+    except InvalidIdentifier as exc:
+        raise InvalidSubject(exc.message) from None
+    if semantics.country != identity.country:
+        raise InvalidSubject("The country does not match the semantics identifier.")
+    for label, value in (("given name", identity.given_name), ("surname", identity.surname)):
+        if not value.strip() or len(value) > NAME_MAX or any(ord(c) < 32 for c in value):
+            raise InvalidSubject(f"The {label} is empty, too long or has control characters.")
+    if document_subject != identity.semantics_identifier:
+        raise InvalidSubject("The document number belongs to another semantics identifier.")
+
+
+def csr_public_key(csr_der: bytes, *, allowed_key_bits: Collection[int]) -> rsa.RSAPublicKey:
+    """Check a PKCS#10 request and return its RSA key.
+
+    The request must parse, carry a valid self-signature (proof of possession: for a
+    split key, the first composite signature), an RSA key with e = 65537 of an allowed
+    size, and request nothing else: no attributes, no extensions. The subject is
+    ignored; it always comes from the verified identity.
+    """
+    if not isinstance(csr_der, bytes) or not 0 < len(csr_der) <= MAX_CSR_BYTES:
+        raise CsrRejected("The certificate request is empty or larger than 16 KiB.")
+    try:
+        csr = x509.load_der_x509_csr(csr_der)
+        public_key = csr.public_key()
+        attributes = list(csr.attributes)
+        extensions = list(csr.extensions)
+    except ValueError:
+        raise CsrRejected("The certificate request is not valid DER PKCS#10.") from None
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        raise CsrRejected("The certificate request does not carry an RSA key.")
+    if public_key.public_numbers().e != RSA_EXPONENT:
+        raise CsrRejected("The RSA public exponent must be 65537.")
+    if public_key.key_size not in allowed_key_bits:
+        raise CsrRejected(f"The RSA key has {public_key.key_size} bits; not an allowed size.")
+    if extensions or attributes:
+        raise CsrRejected("The certificate request may not ask for extensions or attributes.")
+    try:
+        valid = csr.is_signature_valid
+    except (ValueError, InvalidSignature):
+        valid = False
+    if not valid:
+        raise CsrRejected("The signature of the certificate request does not verify.")
+    return public_key
+
+
+def _same_key(a: rsa.RSAPublicKey, b: rsa.RSAPublicKey) -> bool:
+    return a.public_numbers() == b.public_numbers()
+
+
+def certificate_issue(
+    *,
+    csr_der: bytes,
+    identity: profiles.SubjectIdentity,
+    document_number: str,
+    purpose: str,
+    qualified: bool,
+    allowed_key_bits: Collection[int],
+    actor: str,
+    base_url: str | None = None,
+) -> Certificate:
+    """Issue the certificate of an account's key for one purpose (``AUTH`` or ``SIGN``).
+
+    Idempotent per (document number, purpose): a repeated call with the same key
+    returns the certificate already issued; with another key it raises
+    ``AlreadyIssued``. Concurrent calls are serialised by the unique constraint: the
+    row is inserted before anything is signed, so the CA never signs a certificate
+    that is not recorded, and the loser of a race returns the winner's certificate.
+    """
+    if purpose not in Certificate.Purpose.values:
+        raise PkiError("The purpose must be AUTH or SIGN.")
+    _validate_identity(identity, document_number)
+    public_key = csr_public_key(csr_der, allowed_key_bits=allowed_key_bits)
+    existing = _existing(document_number, purpose, public_key)
+    if existing is not None:
+        return existing
+    issuer = issuing_ca_for(qualified=qualified)
+    base = (base_url or settings.SITE_URL).rstrip("/")
+    not_before = _now()
+    not_after = not_before + timedelta(days=settings.CERTIFICATE_VALIDITY_DAYS)
+    serial = x509.random_serial_number()
+    level = Certificate.Level.QUALIFIED if qualified else Certificate.Level.ADVANCED
+    try:
+        with transaction.atomic():
+            row = Certificate.objects.create(
+                issuer=issuer,
+                serial_number=f"{serial:x}",
+                document_number=document_number,
+                purpose=purpose,
+                level=level,
+                subject=profiles.end_entity_subject(identity).rfc4514_string(),
+                der=b"",
+                not_before=not_before,
+                not_after=not_after,
+            )
+            issuer_cert = ca_certificate(issuer)
+            cert = sign_certificate(
+                profiles.end_entity(
+                    identity=identity,
+                    document_number=document_number,
+                    purpose=purpose,
+                    qualified=qualified,
+                    public_key=public_key,
+                    issuer=issuer_cert,
+                    issuer_urls=ca_urls(issuer, base),
+                    serial=serial,
+                    not_before=not_before,
+                    not_after=not_after,
+                    pds_url=_pds_url(base),
+                ),
+                issuer.key_label,
+            )
+            row.der = cert.public_bytes(Encoding.DER)
+            row.save(update_fields=["der"])
+            audit_record(
+                actor=actor,
+                action="certificate.issued",
+                object_type="pki.Certificate",
+                object_id=row.pk,
+                data={
+                    "serial": row.serial_number,
+                    "document_number": document_number,
+                    "purpose": purpose,
+                    "issuer": issuer.slug,
+                },
+            )
+            return row
+    except IntegrityError:
+        existing = _existing(document_number, purpose, public_key)
+        if existing is None:
+            raise
+        return existing
+
+
+def _pds_url(base: str) -> str:
+    """The PKI disclosure statement; EN 319 412-5 requires an https URL."""
+    if settings.PDS_URL:
+        return str(settings.PDS_URL)
+    return "https://" + base.split("://", 1)[-1] + "/pds/en"
+
+
+def _existing(
+    document_number: str, purpose: str, public_key: rsa.RSAPublicKey
+) -> Certificate | None:
+    row = Certificate.objects.filter(document_number=document_number, purpose=purpose).first()
+    if row is None:
+        return None
+    issued_key = _certificate(row.der).public_key()
+    if not isinstance(issued_key, rsa.RSAPublicKey) or not _same_key(issued_key, public_key):
+        raise AlreadyIssued("A certificate for this account and purpose exists with another key.")
+    return row
+
+
+def _after_status_change(certificate: Certificate, actor: str) -> None:
+    from pki import ocsp, tasks
+
+    serial, issuer_id = certificate.serial_number, certificate.issuer_id
+    CertificateAuthority.objects.filter(pk=issuer_id).update(status_version=F("status_version") + 1)
+    transaction.on_commit(lambda: ocsp.status_changed(issuer_id, serial))
+    transaction.on_commit(lambda: tasks.publish_crl.delay(issuer_id))
+
+
+def _locked(certificate: Certificate) -> Certificate:
+    return Certificate.objects.select_for_update().get(pk=certificate.pk)
+
+
+@transaction.atomic
+def certificate_revoke(*, certificate: Certificate, reason: str, actor: str) -> Certificate:
+    """Revoke for good (from GOOD or ON_HOLD); suspending is ``certificate_hold``."""
+    if reason not in Certificate.Reason.values or reason == Certificate.Reason.CERTIFICATE_HOLD:
+        raise InvalidTransition("Not a revocation reason; use certificate_hold to suspend.")
+    row = _locked(certificate)
+    if row.status == Certificate.Status.REVOKED:
+        raise InvalidTransition("The certificate is already revoked.")
+    previous = row.status
+    row.status = Certificate.Status.REVOKED
+    row.revocation_reason = reason
+    row.revoked_at = _now()
+    row.save(update_fields=["status", "revocation_reason", "revoked_at"])
+    audit_record(
+        actor=actor,
+        action="certificate.revoked",
+        object_type="pki.Certificate",
+        object_id=row.pk,
+        data={"serial": row.serial_number, "reason": reason, "previous_status": previous},
+    )
+    _after_status_change(row, actor)
+    return row
+
+
+@transaction.atomic
+def certificate_hold(*, certificate: Certificate, actor: str) -> Certificate:
+    """Suspend: OCSP and the CRL say revoked with reason certificateHold."""
+    row = _locked(certificate)
+    if row.status != Certificate.Status.GOOD:
+        raise InvalidTransition("Only a good certificate can be put on hold.")
+    row.status = Certificate.Status.ON_HOLD
+    row.revocation_reason = Certificate.Reason.CERTIFICATE_HOLD
+    row.revoked_at = _now()
+    row.save(update_fields=["status", "revocation_reason", "revoked_at"])
+    audit_record(
+        actor=actor,
+        action="certificate.held",
+        object_type="pki.Certificate",
+        object_id=row.pk,
+        data={"serial": row.serial_number},
+    )
+    _after_status_change(row, actor)
+    return row
+
+
+@transaction.atomic
+def certificate_release(*, certificate: Certificate, actor: str) -> Certificate:
+    """Resume from hold: the certificate is good again and leaves the next CRL."""
+    row = _locked(certificate)
+    if row.status != Certificate.Status.ON_HOLD:
+        raise InvalidTransition("Only a certificate on hold can be released.")
+    row.status = Certificate.Status.GOOD
+    row.revocation_reason = ""
+    row.revoked_at = None
+    row.save(update_fields=["status", "revocation_reason", "revoked_at"])
+    audit_record(
+        actor=actor,
+        action="certificate.released",
+        object_type="pki.Certificate",
+        object_id=row.pk,
+        data={"serial": row.serial_number},
+    )
+    _after_status_change(row, actor)
+    return row
+
+
+_REASON_FLAGS = {
+    Certificate.Reason.UNSPECIFIED: x509.ReasonFlags.unspecified,
+    Certificate.Reason.KEY_COMPROMISE: x509.ReasonFlags.key_compromise,
+    Certificate.Reason.AFFILIATION_CHANGED: x509.ReasonFlags.affiliation_changed,
+    Certificate.Reason.SUPERSEDED: x509.ReasonFlags.superseded,
+    Certificate.Reason.CESSATION_OF_OPERATION: x509.ReasonFlags.cessation_of_operation,
+    Certificate.Reason.CERTIFICATE_HOLD: x509.ReasonFlags.certificate_hold,
+    Certificate.Reason.PRIVILEGE_WITHDRAWN: x509.ReasonFlags.privilege_withdrawn,
+}
+
+
+def reason_flag(reason: str) -> x509.ReasonFlags:
+    return _REASON_FLAGS.get(Certificate.Reason(reason), x509.ReasonFlags.unspecified)
+
+
+def _revoked_entries(ca: CertificateAuthority) -> list[x509.RevokedCertificate]:
+    entries: list[x509.RevokedCertificate] = []
+    if ca.kind == CertificateAuthority.Kind.ROOT:
+        return entries  # issuing CAs are revoked by replacing the hierarchy (not automated)
+    rows = Certificate.objects.filter(
+        issuer=ca, status__in=[Certificate.Status.REVOKED, Certificate.Status.ON_HOLD]
+    ).values_list("serial_number", "revoked_at", "revocation_reason")
+    for serial, revoked_at, reason in rows.iterator(chunk_size=5000):
+        entry = (
+            x509.RevokedCertificateBuilder()
+            .serial_number(int(serial, 16))
+            .revocation_date(revoked_at or ca.created_at)
+        )
+        if reason and reason != Certificate.Reason.UNSPECIFIED:
+            entry = entry.add_extension(x509.CRLReason(reason_flag(reason)), critical=False)
+        entries.append(entry.build())
+    return entries
+
+
+@transaction.atomic
+def crl_publish(*, ca: CertificateAuthority, actor: str = "system") -> RevocationList:
+    """Publish a full CRL with the next CRL number.
+
+    The CA row is locked for the whole job, so two jobs never take the same number
+    and numbers strictly increase (RFC 5280 §5.2.3).
+    """
+    locked = CertificateAuthority.objects.select_for_update().get(pk=ca.pk)
+    status_version = locked.status_version
+    number = locked.crl_number + 1
+    this_update = _now()
+    next_update = this_update + timedelta(hours=settings.CRL_VALIDITY_HOURS)
+    issuer_cert = ca_certificate(locked)
+    issuer_key = issuer_cert.public_key()
+    assert isinstance(issuer_key, ec.EllipticCurvePublicKey)
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(issuer_cert.subject)
+        .last_update(this_update)
+        .next_update(next_update)
+        .add_extension(x509.CRLNumber(number), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key), critical=False
+        )
+    )
+    for entry in _revoked_entries(locked):
+        builder = builder.add_revoked_certificate(entry)
+    crl = sign_crl(builder, locked.key_label)
+    locked.crl_number = number
+    locked.save(update_fields=["crl_number"])
+    published = RevocationList.objects.create(
+        issuer=locked,
+        number=number,
+        der=crl.public_bytes(Encoding.DER),
+        this_update=this_update,
+        next_update=next_update,
+        status_version=status_version,
+    )
+    audit_record(
+        actor=actor,
+        action="crl.published",
+        object_type="pki.RevocationList",
+        object_id=published.pk,
+        data={"ca": locked.slug, "number": number},
+    )
+    return published
+
+
+def crl_current(ca: CertificateAuthority) -> RevocationList:
+    """The newest CRL, publishing one first if it is stale or about to expire."""
+    latest = RevocationList.objects.filter(issuer=ca).order_by("-number").first()
+    ca.refresh_from_db(fields=["status_version"])
+    if (
+        latest is None
+        or latest.next_update <= timezone.now() + timedelta(minutes=5)
+        or latest.status_version < ca.status_version
+    ):
+        # Stale (a status changed since) or about to expire: publish now, so a CRL
+        # fetched after a revocation always lists it, workers or not.
+        return crl_publish(ca=ca, actor="system")
+    return latest
+
+
+__all__ = [
+    "AlreadyIssued",
+    "CARequired",
+    "CsrRejected",
+    "InvalidSubject",
+    "InvalidTransition",
+    "PkiError",
+    "ca_hierarchy_create",
+    "certificate_hold",
+    "certificate_issue",
+    "certificate_release",
+    "certificate_revoke",
+    "crl_current",
+    "crl_publish",
+    "csr_public_key",
+    "issuing_ca_for",
+]

@@ -1,0 +1,154 @@
+"""Split keys, the pool of pre-generated server halves, and transactions.
+
+Secrets (d1″ and the server's RSA half) are stored only wrapped by the key store
+(``pki.keystore``), each blob bound to its row by the wrap context.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+from accounts.models import Account
+
+
+class ServerKeyHalf(models.Model):
+    """A pre-generated server half (n2, d2) waiting in the pool; taken at registration."""
+
+    bits = models.PositiveSmallIntegerField()
+    n2 = models.TextField(help_text="Hexadecimal")
+    wrapped = models.BinaryField(editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["bits", "id"])]
+
+    def __str__(self) -> str:
+        return f"pooled {self.bits}-bit server half #{self.pk}"
+
+
+class SplitKey(models.Model):
+    """One split RSA key of an account: AUTH (PIN1) or SIGN (PIN2).
+
+    The protocol state (one-time token, PIN tries, lock, retransmit record) mirrors
+    ``signing.engine.protocol.KeyState`` field for field; it is only changed under a
+    row lock by ``signing.services``.
+    """
+
+    class Purpose(models.TextChoices):
+        AUTH = "AUTH", "Authentication (PIN1)"
+        SIGN = "SIGN", "Signing (PIN2)"
+
+    class State(models.TextChoices):
+        AWAITING_SHARE = "AWAITING_SHARE", "Waiting for the app's d1″"
+        AWAITING_CSR = "AWAITING_CSR", "Waiting for the signed certificate request"
+        ACTIVE = "ACTIVE", "Active"
+        DESTROYED = "DESTROYED", "Destroyed"
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="keys")
+    purpose = models.CharField(max_length=4, choices=Purpose.choices)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.AWAITING_SHARE)
+    bits = models.PositiveSmallIntegerField()
+    n1 = models.TextField(unique=True, help_text="Hexadecimal; a modulus is never registered twice")
+    n2 = models.TextField(help_text="Hexadecimal")
+    wrapped_d1pp = models.BinaryField(null=True, editable=False)
+    wrapped_server_half = models.BinaryField(null=True, editable=False)
+    csr_info = models.BinaryField(
+        null=True, editable=False, help_text="DER CertificationRequestInfo"
+    )
+    certificate = models.OneToOneField(
+        "pki.Certificate", null=True, blank=True, on_delete=models.PROTECT, related_name="split_key"
+    )
+    # --- protocol state (signing.engine.protocol.KeyState) ---
+    token_hash = models.BinaryField(max_length=32, editable=False)
+    fails = models.PositiveSmallIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    revoked = models.BooleanField(default=False)
+    revoke_reason = models.CharField(max_length=16, blank=True)
+    suspect = models.BooleanField(default=False)
+    last_rnonce_hash = models.BinaryField(null=True, editable=False)
+    last_request_digest = models.BinaryField(null=True, editable=False)
+    last_response = models.BinaryField(null=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    destroyed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "purpose"], name="one_key_per_purpose")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.purpose}"
+
+
+class Transaction(models.Model):
+    """An authentication, signature or certificate choice waiting for the device."""
+
+    class Kind(models.TextChoices):
+        AUTHENTICATION = "AUTHENTICATION", "Authentication"
+        SIGNATURE = "SIGNATURE", "Signature"
+        CERTIFICATE_CHOICE = "CERTIFICATE_CHOICE", "Certificate choice"
+
+    class State(models.TextChoices):
+        PENDING = "PENDING", "Waiting for the user"
+        COMPLETE = "COMPLETE", "Complete"
+
+    class Result(models.TextChoices):
+        OK = "OK"
+        WRONG_PIN = "WRONG_PIN"
+        LOCKED = "LOCKED"
+        REVOKED = "REVOKED"
+        CLONE_DETECTED = "CLONE_DETECTED"
+        TIMEOUT = "TIMEOUT"
+        WRONG_VC = "WRONG_VC"
+        USER_REFUSED = "USER_REFUSED"
+        USER_REFUSED_DISPLAYTEXTANDPIN = "USER_REFUSED_DISPLAYTEXTANDPIN"
+        USER_REFUSED_VC_CHOICE = "USER_REFUSED_VC_CHOICE"
+        USER_REFUSED_CONFIRMATIONMESSAGE = "USER_REFUSED_CONFIRMATIONMESSAGE"
+        USER_REFUSED_CONFIRMATIONMESSAGE_WITH_VC_CHOICE = (
+            "USER_REFUSED_CONFIRMATIONMESSAGE_WITH_VC_CHOICE"
+        )
+        USER_REFUSED_CERT_CHOICE = "USER_REFUSED_CERT_CHOICE"
+        REQUIRED_INTERACTION_NOT_SUPPORTED_BY_APP = "REQUIRED_INTERACTION_NOT_SUPPORTED_BY_APP"
+        DOCUMENT_UNUSABLE = "DOCUMENT_UNUSABLE"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="transactions")
+    key = models.ForeignKey(SplitKey, null=True, blank=True, on_delete=models.PROTECT)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    rp_name = models.CharField(max_length=100)
+    hash = models.BinaryField(null=True, editable=False)
+    hash_type = models.CharField(max_length=6, blank=True)
+    padding = models.CharField(max_length=8, blank=True)
+    salt = models.BinaryField(null=True, editable=False)
+    interactions = models.JSONField(default=list)
+    vc_choices = models.JSONField(default=list)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    result = models.CharField(max_length=48, choices=Result.choices, blank=True)
+    interaction_used = models.CharField(max_length=60, blank=True)
+    signature = models.BinaryField(null=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "state"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.id} ({self.state})"
+
+
+class ServiceKey(models.Model):
+    """A key of the service itself, e.g. the transport key that s1′ is encrypted to.
+
+    The private key is stored wrapped by the key store (context ``servicekey:<name>``).
+    """
+
+    name = models.CharField(max_length=40, unique=True)
+    public_key = models.BinaryField(editable=False, help_text="DER SubjectPublicKeyInfo")
+    wrapped_private_key = models.BinaryField(editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
