@@ -130,6 +130,30 @@ def _nonce(request: ocsp.OCSPRequest) -> bytes | None:
     return ext.value.nonce
 
 
+def _response_key(ca_id: int, serial: int, algorithm_name: str) -> str:
+    generation = cache.get(_generation_key(ca_id, serial), "0")
+    return f"ocsp:resp:{ca_id}:{serial:x}:{algorithm_name}:{generation}"
+
+
+def cached_response(request_der: bytes) -> bytes | None:
+    """The cached answer to a nonce-less request for a known issuer, without the database.
+
+    Safe to call from the event loop: it only parses, reads the in-memory issuer index
+    and the cache. ``None`` means: call :func:`respond` (in a thread).
+    """
+    request = _parse(request_der)
+    if request is None or _nonce(request) is not None:
+        return None
+    algorithm_name = request.hash_algorithm.name
+    key = (algorithm_name, request.issuer_name_hash, request.issuer_key_hash)
+    # Only an index already loaded: building it would query the database.
+    responder = _issuer_index().get(key) if _issuer_index.cache_info().currsize else None
+    if responder is None:
+        return None
+    cached = cache.get(_response_key(responder.ca_id, request.serial_number, algorithm_name))
+    return cached if isinstance(cached, bytes) else None
+
+
 def respond(request_der: bytes) -> bytes:
     """Answer one DER OCSPRequest with a DER OCSPResponse. Never raises on bad input."""
     request = _parse(request_der)
@@ -146,10 +170,7 @@ def respond(request_der: bytes) -> bytes:
         return _unsuccessful(ocsp.OCSPResponseStatus.UNAUTHORIZED)
     if nonce is not None:
         return _build(request, responder, nonce)
-    generation = cache.get(_generation_key(responder.ca_id, request.serial_number), "0")
-    cache_key = (
-        f"ocsp:resp:{responder.ca_id}:{request.serial_number:x}:{algorithm_name}:{generation}"
-    )
+    cache_key = _response_key(responder.ca_id, request.serial_number, algorithm_name)
     cached = cache.get(cache_key)
     if isinstance(cached, bytes):
         return cached

@@ -60,7 +60,6 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
     "smartid",
@@ -73,7 +72,6 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -219,13 +217,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-# Live serves the output of collectstatic; elsewhere files come from the apps.
-STATIC_ROOT: Path | None = (
-    Path(env_str("STATIC_ROOT", str(DATA_DIR / "static"))) if IS_LIVE else None
-)
-# Outside live, serve static files straight from the apps (no collectstatic step).
-WHITENOISE_USE_FINDERS = not IS_LIVE
-WHITENOISE_AUTOREFRESH = SMARTID_ENV == "dev"
+# Live: the reverse proxy serves the output of collectstatic (deploy/). Elsewhere the
+# ASGI application serves the apps' files itself (smartid/asgi.py).
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(DATA_DIR / "static")))
 
 LOGGING = {
     "version": 1,
