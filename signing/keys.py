@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -15,12 +16,17 @@ from signing.models import ServerKeyHalf, ServiceKey, SplitKey
 TRANSPORT_KEY = "transport"
 
 
+def _modulus_id(modulus_hex: str) -> bytes:
+    # The wrap context binds a blob to its modulus; a digest keeps it short.
+    return hashlib.sha256(modulus_hex.encode()).hexdigest().encode()
+
+
 def _half_context(n2_hex: str) -> bytes:
-    return b"serverhalf:" + n2_hex.encode()
+    return b"serverhalf:" + _modulus_id(n2_hex)
 
 
 def _d1pp_context(key: SplitKey) -> bytes:
-    return b"d1pp:" + key.n1.encode()
+    return b"d1pp:" + _modulus_id(key.n1)
 
 
 def pool_add(*, bits: int) -> ServerKeyHalf:

@@ -619,6 +619,25 @@ def _expire_if_due(tx: Transaction) -> bool:
 
 
 @transaction.atomic
+def transaction_expire(*, transaction_id: uuid.UUID | str) -> None:
+    """End an overdue transaction with TIMEOUT (committed on its own)."""
+    tx = Transaction.objects.select_for_update().filter(pk=transaction_id).first()
+    if tx is not None:
+        _expire_if_due(tx)
+
+
+@transaction.atomic
+def transactions_expire_due() -> int:
+    """The periodic sweep: every overdue transaction ends with TIMEOUT."""
+    due = Transaction.objects.select_for_update(skip_locked=True).filter(
+        state=Transaction.State.PENDING, expires_at__lte=timezone.now()
+    )[:1000]
+    count = 0
+    for tx in due:
+        count += _expire_if_due(tx)
+    return count
+
+
 def transaction_confirm(
     *,
     device: Device,
@@ -630,6 +649,29 @@ def transaction_confirm(
     vc: str | None = None,
 ) -> Answer:
     """The user answered on the device: verify, complete the signature, record the result."""
+    transaction_expire(transaction_id=transaction_id)  # a late answer finds it TIMEOUT
+    return _confirm(
+        device=device,
+        transaction_id=transaction_id,
+        interaction=interaction,
+        envelope=envelope,
+        token=token,
+        rnonce=rnonce,
+        vc=vc,
+    )
+
+
+@transaction.atomic
+def _confirm(
+    *,
+    device: Device,
+    transaction_id: uuid.UUID | str,
+    interaction: str,
+    envelope: object,
+    token: bytes,
+    rnonce: bytes,
+    vc: str | None,
+) -> Answer:
     tx = (
         Transaction.objects.select_for_update()
         .filter(pk=transaction_id, account__device=device)
@@ -735,10 +777,15 @@ def _replay_or_finished(
     raise TransactionFinished("The transaction is finished.")
 
 
-@transaction.atomic
 def transaction_refuse(
     *, device: Device, transaction_id: uuid.UUID | str, interaction: str
 ) -> Answer:
+    transaction_expire(transaction_id=transaction_id)
+    return _refuse(device=device, transaction_id=transaction_id, interaction=interaction)
+
+
+@transaction.atomic
+def _refuse(*, device: Device, transaction_id: uuid.UUID | str, interaction: str) -> Answer:
     tx = (
         Transaction.objects.select_for_update()
         .filter(pk=transaction_id, account__device=device)

@@ -135,6 +135,8 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "publish-crls": {"task": "pki.tasks.publish_all_crls", "schedule": 3600.0},
+    "fill-key-pool": {"task": "signing.tasks.fill_key_pool", "schedule": 60.0},
+    "expire-transactions": {"task": "signing.tasks.expire_transactions", "schedule": 5.0},
 }
 
 # Shared cache (OCSP responses, idempotency keys): Redis when configured, so every
@@ -173,6 +175,8 @@ OCSP_VALIDITY_HOURS = env_int("SMARTID_OCSP_VALIDITY_HOURS", 12, minimum=1)
 # --- Split-key parameters -----------------------------------------------------
 # Bits of each modulus half (n1 of the app, n2 of the server); n has 2L-1 or 2L bits.
 SPLITKEY_BITS = env_int("SMARTID_SPLITKEY_BITS", 3072, minimum=1024, maximum=4096)
+# Pre-generated server halves kept in the pool (a periodic task refills it).
+KEY_POOL_SIZE = env_int("SMARTID_KEY_POOL_SIZE", 8, minimum=0, maximum=10000)
 
 # --- Web security -------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

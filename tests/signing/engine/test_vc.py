@@ -104,3 +104,10 @@ def test_choice_arguments(correct: object, count: object, error: type[Exception]
 
 def test_the_purity_test_covers_the_device_api_modules() -> None:
     assert {"vc", "transport", "appauth"} <= set(MODULES)
+
+
+def test_a_random_collision_is_drawn_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    draws = iter([4555, 4555, 1, 1, 2, 0, 0])
+    monkeypatch.setattr("signing.engine.vc.secrets.randbelow", lambda _bound: next(draws))
+    codes = decoy_codes("4555")
+    assert sorted(codes) == ["0001", "0002", "4555"]

@@ -1,0 +1,45 @@
+"""The reference device app: a library (:class:`DeviceApp`) and a CLI (``python -m device``).
+
+It imports :mod:`signing.engine` and nothing else of ours (no Django). See docs/device.md.
+"""
+
+from __future__ import annotations
+
+from device.app import (
+    AccountStatus,
+    ConfirmResult,
+    DeviceApp,
+    Interaction,
+    KeyStatus,
+    RegistrationResult,
+    Transaction,
+)
+from device.errors import (
+    ApiError,
+    DeviceError,
+    InputError,
+    NetworkError,
+    ProtocolError,
+    StateError,
+)
+from device.state import DeviceState, FileStore, MemoryStore, StateStore
+
+__all__ = [
+    "AccountStatus",
+    "ApiError",
+    "ConfirmResult",
+    "DeviceApp",
+    "DeviceError",
+    "DeviceState",
+    "FileStore",
+    "InputError",
+    "Interaction",
+    "KeyStatus",
+    "MemoryStore",
+    "NetworkError",
+    "ProtocolError",
+    "RegistrationResult",
+    "StateError",
+    "StateStore",
+    "Transaction",
+]

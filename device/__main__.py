@@ -1,0 +1,337 @@
+"""The reference app's command line: ``python -m device COMMAND``.
+
+Commands: register, wait, approve, refuse, status, refresh.
+
+Exit codes: 0 done, 1 the operation failed or the service refused it (wrong PIN, locked,
+network, protocol), 2 usage or local-state error. Errors are one line on stderr, never a
+traceback. See docs/device.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import ipaddress
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from device.app import DeviceApp, Transaction
+from device.errors import (
+    ApiError,
+    DeviceError,
+    InputError,
+    NetworkError,
+    ProtocolError,
+    StateError,
+)
+from device.state import FileStore
+from signing.engine import EngineError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+STATE_ENV = "SMARTID_DEVICE_STATE"
+MIN_KEY_BITS_ENV = "SMARTID_DEVICE_MIN_KEY_BITS"
+DEFAULT_STATE = "~/.smartid-device.json"
+
+# 5-line block digits for the verification code: it must be easy to compare at a glance.
+_BIG_DIGITS = {
+    "0": ["███", "█ █", "█ █", "█ █", "███"],
+    "1": [" █ ", "██ ", " █ ", " █ ", "███"],
+    "2": ["███", "  █", "███", "█  ", "███"],
+    "3": ["███", "  █", "███", "  █", "███"],
+    "4": ["█ █", "█ █", "███", "  █", "  █"],
+    "5": ["███", "█  ", "███", "  █", "███"],
+    "6": ["███", "█  ", "███", "█ █", "███"],
+    "7": ["███", "  █", "  █", "  █", "  █"],
+    "8": ["███", "█ █", "███", "█ █", "███"],
+    "9": ["███", "█ █", "███", "  █", "███"],
+}
+
+
+class _Usage(Exception):
+    """A usage error found after parsing (exit 2)."""
+
+
+def big_code(code: str) -> str:
+    """The code in block digits, plus the plain digits for screen readers and copying."""
+    rows = ["   ".join(_BIG_DIGITS[c][row] for c in code) for row in range(5)]
+    return "\n".join("    " + row for row in rows) + f"\n    ({' '.join(code)})"
+
+
+def _state_path(value: str | None) -> Path:
+    return Path(value or os.environ.get(STATE_ENV) or DEFAULT_STATE).expanduser()
+
+
+def _min_key_bits() -> int:
+    raw = os.environ.get(MIN_KEY_BITS_ENV)
+    if raw is None:
+        return 3072
+    if not raw.isdigit():
+        raise _Usage(f"{MIN_KEY_BITS_ENV} must be a number of bits")
+    return int(raw)
+
+
+def _check_server_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise _Usage("--server must be an http(s) URL")
+    if parts.scheme == "http":
+        host = parts.hostname
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = host == "localhost"
+        if not loopback:
+            raise _Usage("refusing plain http to a non-loopback server: use https")
+    return url.rstrip("/")
+
+
+def _ask_pin(label: str, *, confirm: bool) -> str:
+    pin = getpass.getpass(f"{label}: ")
+    if confirm and getpass.getpass(f"Repeat {label}: ") != pin:
+        raise InputError(f"the two {label} entries differ")
+    return pin
+
+
+def _print_transaction(tx: Transaction, out: Callable[[str], None]) -> None:
+    purpose = {"AUTH": "PIN1", "SIGN": "PIN2"}.get(tx.purpose or "", "no PIN")
+    out(f"Transaction {tx.id}")
+    out(f"  from:     {tx.rp_name}")
+    out(f"  kind:     {tx.kind} ({purpose})")
+    out(f"  account:  {tx.document_number}")
+    interaction = tx.interaction
+    if interaction is not None and interaction.text:
+        out(f"  text:     {interaction.text}")
+    if tx.expires_at:
+        out(f"  expires:  {tx.expires_at}")
+    code = tx.verification_code
+    if tx.needs_vc_choice:
+        # The point of a code choice is that the user reads the code on the e-service's
+        # screen, so the right one is not shown here.
+        choices = ", ".join(tx.vc_choices or ())
+        out(f"  verification code: pick the one the e-service shows: {choices}")
+    elif code is not None:
+        out("  verification code - check that the e-service shows the same:")
+        out(big_code(code))
+    out(f"  approve: python -m device approve {tx.id}    refuse: python -m device refuse {tx.id}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--state",
+        metavar="FILE",
+        help=f"state file (default ${STATE_ENV} or {DEFAULT_STATE})",
+    )
+    parser = argparse.ArgumentParser(
+        prog="python -m device",
+        description="Reference Smart-ID-style device app: holds the client key shares, "
+        "shows verification codes, asks for PINs.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    register = commands.add_parser(
+        "register", parents=[common], help="register this device with a one-time ticket"
+    )
+    register.add_argument("--server", required=True, metavar="URL", help="the service's URL")
+    register.add_argument("--ticket", required=True, metavar="CODE", help="the one-time ticket")
+    register.add_argument("--pin1", metavar="P", help="PIN1, 4-12 digits (prompted if absent)")
+    register.add_argument("--pin2", metavar="P", help="PIN2, 5-12 digits (prompted if absent)")
+    register.add_argument("--name", default="reference device", help="a name for this device")
+    wait = commands.add_parser("wait", parents=[common], help="wait for transactions and show them")
+    wait.add_argument("--timeout", type=int, default=60, metavar="SECONDS", help="default 60")
+    approve = commands.add_parser("approve", parents=[common], help="approve a transaction")
+    approve.add_argument("id", help="the transaction id")
+    approve.add_argument("--pin", metavar="P", help="the PIN (prompted if absent)")
+    approve.add_argument("--vc", metavar="CODE", help="the verification code you pick")
+    refuse = commands.add_parser("refuse", parents=[common], help="refuse a transaction")
+    refuse.add_argument("id", help="the transaction id")
+    status = commands.add_parser(
+        "status", parents=[common], help="accounts, key states and PIN tries left"
+    )
+    status.add_argument("--offline", action="store_true", help="show the local state only")
+    refresh = commands.add_parser(
+        "refresh", parents=[common], help="rotate the clone-detection tokens of every key"
+    )
+    refresh.add_argument("--document-number", metavar="DN", help="only this account")
+    refresh.add_argument("--purpose", choices=("AUTH", "SIGN"), help="only this key")
+    return parser
+
+
+class _Cli:
+    def __init__(self, args: argparse.Namespace, client: httpx.Client | None) -> None:
+        self.args = args
+        self.store = FileStore(_state_path(args.state))
+        self._client = client
+
+    def out(self, line: str = "") -> None:
+        print(line, flush=True)
+
+    def app(self, base_url: str | None = None) -> DeviceApp:
+        state = self.store.load()
+        url = base_url or state.base_url
+        if url is None:
+            raise StateError(f"{self.store.path} holds no registration: run 'register' first")
+        client = self._client or httpx.Client(
+            base_url=url, timeout=httpx.Timeout(30.0), follow_redirects=False
+        )
+        return DeviceApp(
+            client,
+            self.store,
+            min_key_bits=_min_key_bits(),
+            platform="reference-cli",
+            name=getattr(self.args, "name", "reference device"),
+        )
+
+    def register(self) -> int:
+        url = _check_server_url(self.args.server)
+        pin1 = self.args.pin1 or _ask_pin("PIN1 (4-12 digits, for authentication)", confirm=True)
+        pin2 = self.args.pin2 or _ask_pin("PIN2 (5-12 digits, for signatures)", confirm=True)
+        started = time.monotonic()
+
+        def progress(message: str) -> None:
+            self.out(f"  [{time.monotonic() - started:5.1f} s] {message}")
+
+        self.out(f"Registering with {url} ...")
+        with self.store.locked():
+            result = self.app(url).register(self.args.ticket, pin1, pin2, progress=progress)
+        self.out(f"Registered: {result.document_number} ({result.state}, {result.level})")
+        person = " ".join(
+            result.person.get(k, "") for k in ("givenName", "surname", "semanticsIdentifier")
+        )
+        if person.strip():
+            self.out(f"  holder: {person.strip()}")
+        return EXIT_OK
+
+    def wait(self) -> int:
+        if not 0 <= self.args.timeout <= 3600:
+            raise _Usage("--timeout must be 0-3600 seconds")
+        app = self.app()
+        deadline = time.monotonic() + self.args.timeout
+        while True:
+            left_ms = max(0, int((deadline - time.monotonic()) * 1000))
+            transactions = app.pending(min(left_ms, 120_000))
+            if transactions:
+                for tx in transactions:
+                    _print_transaction(tx, self.out)
+                    self.out()
+                return EXIT_OK
+            if left_ms == 0 or time.monotonic() >= deadline:
+                self.out("No pending transactions.")
+                return EXIT_OK
+
+    def approve(self) -> int:
+        with self.store.locked():
+            app = self.app()
+            tx = app.transaction(self.args.id)
+            _print_transaction(tx, self.out)
+            vc = self.args.vc
+            if tx.needs_vc_choice and vc is None and tx.vc_choices:
+                vc = input(f"Which code does the service show? ({'/'.join(tx.vc_choices)}): ")
+                vc = vc.strip()
+            pin = self.args.pin
+            if pin is None and tx.purpose is not None:
+                pin = _ask_pin("PIN1" if tx.purpose == "AUTH" else "PIN2", confirm=False)
+            result = app.approve(tx, pin, vc=vc)
+        if result.ok:
+            self.out("Approved.")
+            return EXIT_OK
+        detail = []
+        if result.tries_left is not None:
+            detail.append(f"{result.tries_left} tries left")
+        if result.locked_until:
+            detail.append(f"locked until {result.locked_until}")
+        suffix = f" ({', '.join(detail)})" if detail else ""
+        print(f"error: {result.status.replace('_', ' ').lower()}{suffix}", file=sys.stderr)
+        return EXIT_FAILED
+
+    def refuse(self) -> int:
+        status = self.app().refuse(self.args.id)
+        self.out(f"Refused ({status}).")
+        return EXIT_OK
+
+    def status(self) -> int:
+        state = self.store.load()
+        if not state.accounts:
+            self.out(f"No accounts in {self.store.path}.")
+            return EXIT_OK
+        self.out(f"Device {state.device_id} at {state.base_url}")
+        remote = {}
+        code = EXIT_OK
+        if not self.args.offline:
+            try:
+                remote = {a.document_number: a for a in self.app().accounts()}
+            except (NetworkError, ApiError, ProtocolError) as exc:
+                print(f"warning: showing the local state only: {exc}", file=sys.stderr)
+                code = EXIT_FAILED
+        for number, account in state.accounts.items():
+            server = remote.get(number)
+            shown = server.state if server else account.state
+            self.out(f"{number}  {shown}  {account.level}")
+            for purpose, key in account.keys.items():
+                line = f"  {purpose} ({'PIN1' if purpose == 'AUTH' else 'PIN2'}): {key.state}"
+                if server and purpose in server.keys:
+                    remote_key = server.keys[purpose]
+                    line = f"  {purpose} ({'PIN1' if purpose == 'AUTH' else 'PIN2'}): "
+                    line += remote_key.state
+                    if remote_key.tries_left is not None:
+                        line += f", {remote_key.tries_left} tries left"
+                    if remote_key.locked_until:
+                        line += f", locked until {remote_key.locked_until}"
+                if key.pending is not None:
+                    line += " (an answer is outstanding; it is fetched on the next use)"
+                self.out(line)
+        return code
+
+    def refresh(self) -> int:
+        failed = False
+        with self.store.locked():
+            app = self.app()
+            for account in app.local_accounts():
+                if self.args.document_number not in (None, account.document_number):
+                    continue
+                for purpose, key in account.keys.items():
+                    if self.args.purpose not in (None, purpose) or key.token is None:
+                        continue
+                    status = app.refresh(account.document_number, purpose)
+                    self.out(f"{account.document_number} {purpose}: {status}")
+                    failed = failed or status != "OK"
+        return EXIT_FAILED if failed else EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None, *, client: httpx.Client | None = None) -> int:
+    """Run the CLI; ``client`` replaces the HTTP client (tests). Returns the exit code."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 for --help
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    cli = _Cli(args, client)
+    command: Callable[[], int] = getattr(cli, args.command)
+    try:
+        return command()
+    except (_Usage, StateError, InputError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except DeviceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except EngineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as exc:
+        print(f"error: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,22 @@
+"""Celery tasks of the signing service (thin: they call services)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+
+from signing.keys import pool_fill
+
+
+@shared_task(acks_late=True)
+def fill_key_pool() -> int:
+    """Keep enough pre-generated server halves so registration never waits for primes."""
+    return pool_fill(bits=settings.SPLITKEY_BITS, target=settings.KEY_POOL_SIZE)
+
+
+@shared_task
+def expire_transactions() -> int:
+    """End overdue transactions with TIMEOUT, so waiting relying parties learn it."""
+    from signing.services import transactions_expire_due
+
+    return transactions_expire_due()

@@ -1,0 +1,146 @@
+"""The device state: what it holds, the 0600 file, atomic writes, refusing lax permissions."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from device import DeviceApp, FileStore, MemoryStore, RegistrationResult, StateError
+from device.state import dumps, loads
+from tests.device.conftest import make_app
+
+Registered = tuple[DeviceApp, RegistrationResult]
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "device.json"
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_a_missing_file_is_an_empty_state(path: Path) -> None:
+    state = FileStore(path).load()
+    assert state.accounts == {} and state.device_key is None and not path.exists()
+
+
+def test_round_trip_with_mode_0600_whatever_the_umask(registered: Registered, path: Path) -> None:
+    app, result = registered
+    state = app._store.load()
+    old = os.umask(0)
+    try:
+        FileStore(path).save(state)
+    finally:
+        os.umask(old)
+    assert _mode(path) == 0o600
+    again = FileStore(path).load()
+    assert dumps(again) == dumps(state)
+    assert again.accounts[result.document_number].keys["AUTH"].blob == (
+        state.accounts[result.document_number].keys["AUTH"].blob
+    )
+    # The app works from the file store exactly as from memory.
+    file_app = make_app(app._client, FileStore(path))
+    assert file_app.refresh(result.document_number, "AUTH") == "OK"
+    assert FileStore(path).load().accounts[result.document_number].keys["AUTH"].token == (
+        file_app.local_accounts()[0].keys["AUTH"].token
+    )
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660, 0o606, 0o620])
+def test_a_file_open_to_group_or_others_is_refused(
+    registered: Registered, path: Path, mode: int
+) -> None:
+    app, _ = registered
+    FileStore(path).save(app._store.load())
+    path.chmod(mode)
+    with pytest.raises(StateError, match="chmod 600") as info:
+        FileStore(path).load()
+    assert f"{mode:04o}" in str(info.value)
+
+
+def test_symlinks_and_folders_are_refused(tmp_path: Path, path: Path) -> None:
+    FileStore(path).save(MemoryStore().load())
+    link = tmp_path / "link.json"
+    link.symlink_to(path)
+    with pytest.raises(StateError, match="cannot open"):
+        FileStore(link).load()
+    folder = tmp_path / "folder"
+    folder.mkdir(mode=0o700)
+    with pytest.raises(StateError, match="not a regular file"):
+        FileStore(folder).load()
+
+
+def test_writes_are_atomic(
+    registered: Registered, path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, _ = registered
+    store = FileStore(path)
+    store.save(MemoryStore().load())
+    before = path.read_bytes()
+    inode = path.stat().st_ino
+
+    def broken_fsync(fd: int) -> None:
+        raise OSError(5, "I/O error")
+
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    with pytest.raises(OSError, match="I/O error"):
+        store.save(app._store.load())
+    monkeypatch.undo()
+    # The old file is intact and no temporary file is left behind.
+    assert path.read_bytes() == before and path.stat().st_ino == inode
+    assert sorted(p.name for p in path.parent.iterdir()) == ["device.json"]
+    store.save(app._store.load())
+    assert path.stat().st_ino != inode  # replaced by rename, never rewritten in place
+    assert sorted(p.name for p in path.parent.iterdir()) == ["device.json"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"not json",
+        b"\xff\xfe",
+        b"[]",
+        b'{"version": 2, "baseUrl": null, "device": {"id": null, "key": null},'
+        b' "transportKey": null, "accounts": {}}',
+        b'{"version": 1, "baseUrl": null, "device": {"id": null, "key": null},'
+        b' "transportKey": null, "accounts": {}, "d1pp": "00"}',
+        b'{"version": 1, "baseUrl": null, "device": {"id": null, "key": "AAAA"},'
+        b' "transportKey": null, "accounts": {}}',
+        b'{"version": 1, "baseUrl": null, "device": {"id": null, "key": null},'
+        b' "transportKey": "AAAA", "accounts": {}}',
+        b"[" * 100_000,
+        b" " * (1 << 20) + b"{}",
+    ],
+)
+def test_damaged_files_are_refused_clearly(path: Path, content: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, content)
+    os.close(fd)
+    with pytest.raises(StateError, match="damaged"):
+        FileStore(path).load()
+
+
+def test_unknown_key_fields_are_refused(registered: Registered) -> None:
+    app, result = registered
+    data = json.loads(dumps(app._store.load()))
+    data["accounts"][result.document_number]["keys"]["AUTH"]["d1pp"] = "00"
+    with pytest.raises(StateError):
+        loads(json.dumps(data).encode())
+    data = json.loads(dumps(app._store.load()))
+    data["accounts"][result.document_number]["keys"]["AUTH"]["blob"]["kdf"]["n"] = 2**30
+    with pytest.raises(StateError):
+        loads(json.dumps(data).encode())
+
+
+def test_the_lock_file_is_private(path: Path) -> None:
+    store = FileStore(path)
+    with store.locked():
+        store.save(MemoryStore().load())
+    assert _mode(path.with_name("device.json.lock")) == 0o600

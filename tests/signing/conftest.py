@@ -1,0 +1,159 @@
+"""A running platform and reference-app devices for the end-to-end tests of issue 4."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from accounts.models import Account
+from accounts.services import person_get_or_create
+from device.app import DeviceApp
+from device.state import MemoryStore, dumps, loads
+from enrolment.models import RegistrationTicket
+from enrolment.services import ticket_create
+from pki import ocsp, services
+from signing.engine import KdfParams, appauth
+from signing.models import Transaction
+from signing.services import transaction_create
+from tests.conftest import LiveASGIServer
+
+KEY_BITS = 1024  # |n| = 2048: fast; one test runs the production 3072+3072
+CHEAP_KDF = KdfParams(n=2**10, r=8, p=1)
+PIN1, PIN2 = "1234", "12345"
+WRONG1, WRONG2 = "9999", "99999"
+
+
+@dataclass
+class Recorder:
+    """Remembers the requests a device sent, to replay them byte for byte."""
+
+    requests: list[httpx.Request] = field(default_factory=list)
+    responses: list[httpx.Response] = field(default_factory=list)
+
+    def hook(self, request: httpx.Request) -> None:
+        request.read()
+        self.requests.append(request)
+
+    def hook_response(self, response: httpx.Response) -> None:
+        response.read()
+        self.responses.append(response)
+
+    def last(self, suffix: str) -> tuple[httpx.Request, httpx.Response]:
+        return [(r.request, r) for r in self.responses if r.request.url.path.endswith(suffix)][-1]
+
+
+@dataclass
+class Platform:
+    server: LiveASGIServer
+    hierarchy: list[Any]
+    clients: list[httpx.Client] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def device(self, store: MemoryStore | None = None, bits: int = KEY_BITS) -> DeviceApp:
+        recorder = Recorder()
+        client = httpx.Client(
+            base_url=self.url,
+            timeout=60,
+            event_hooks={"request": [recorder.hook], "response": [recorder.hook_response]},
+        )
+        self.clients.append(client)
+        app = DeviceApp(client, store=store, min_key_bits=bits, kdf=CHEAP_KDF)
+        app.recorder = recorder  # type: ignore[attr-defined]
+        return app
+
+    def clone(self, app: DeviceApp) -> DeviceApp:
+        """A second copy of the app's state, as a restored backup or a thief would have."""
+        store = MemoryStore()
+        store.save(loads(dumps(app._state)))
+        return self.device(store)
+
+    def ticket(
+        self, semantics_identifier: str = "PNOEE-40504040001", level: str = "QUALIFIED"
+    ) -> str:
+        person = person_get_or_create(
+            semantics_identifier=semantics_identifier,
+            given_name="OK",
+            surname="TESTNUMBER",
+            actor="test",
+        )
+        _, code = ticket_create(
+            person=person,
+            identity_source=RegistrationTicket.Source.ADMIN,
+            level=level,
+            created_by="test",
+        )
+        return code
+
+    def registered(
+        self, semantics_identifier: str = "PNOEE-40504040001"
+    ) -> tuple[DeviceApp, Account]:
+        app = self.device()
+        result = app.register(self.ticket(semantics_identifier), PIN1, PIN2)
+        account = Account.objects.get(document_number=result.document_number)
+        return app, account
+
+
+def credentials(app: DeviceApp) -> tuple[ec.EllipticCurvePrivateKey, str]:
+    """The device key and id of a registered app."""
+    state = app._state
+    assert state.device_key is not None and state.device_id is not None
+    return state.device_key, state.device_id
+
+
+def signed_headers(
+    app: DeviceApp, method: str, path: str, body: bytes = b"", *, age: int = 0
+) -> dict[str, str]:
+    key, device_id = credentials(app)
+    return appauth.sign_request(
+        key, method, path, body, device_id=device_id, timestamp=int(time.time()) - age
+    )
+
+
+def send_signed(app: DeviceApp, method: str, path: str, body: bytes = b"") -> httpx.Response:
+    """One request signed with the app's device key (a fresh request nonce each time)."""
+    headers = signed_headers(app, method, path, body)
+    return httpx.request(
+        method,
+        f"{app._client.base_url}{path}",
+        content=body,
+        headers={**headers, "Content-Type": "application/json"},
+    )
+
+
+def auth_transaction(
+    account: Account, data: bytes = b"login challenge", **kwargs: Any
+) -> Transaction:
+    return transaction_create(
+        account=account,
+        kind=Transaction.Kind.AUTHENTICATION,
+        rp_name="BANK",
+        interactions=kwargs.pop(
+            "interactions", [{"type": "displayTextAndPIN", "displayText60": "Log in?"}]
+        ),
+        digest=hashlib.sha256(data).digest(),
+        hash_type="SHA256",
+        **kwargs,
+    )
+
+
+@pytest.fixture
+def platform(asgi_server: LiveASGIServer, settings: Any) -> Iterator[Platform]:
+    settings.SPLITKEY_BITS = KEY_BITS
+    settings.SITE_URL = asgi_server.url
+    ocsp.reset_issuer_index()
+    hierarchy = services.ca_hierarchy_create(actor="test", base_url=asgi_server.url)
+    platform = Platform(asgi_server, hierarchy)
+    yield platform
+    for client in platform.clients:
+        client.close()
+    ocsp.reset_issuer_index()
