@@ -47,7 +47,10 @@ def parse_document_number(value: str) -> tuple[str, bool]:
     return match.group(1), match.group(3) == "Q"
 
 
-def new_document_number(semantics_identifier: str, *, qualified: bool) -> str:
+def new_document_number(
+    semantics_identifier: str, *, qualified: bool, suffix: str | None = None
+) -> str:
     """A fresh document number; the caller retries on the (rare) unique-key collision."""
-    suffix = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(4))
+    if suffix is None:
+        suffix = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(4))
     return f"{semantics_identifier}-{suffix}-{'Q' if qualified else 'NQ'}"

@@ -52,6 +52,7 @@ class Device(models.Model):
     state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
     registered_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
+    last_ip = models.GenericIPAddressField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.name} ({self.platform})"

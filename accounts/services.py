@@ -85,11 +85,13 @@ def device_register(
     )
 
 
-def account_create(*, person: Person, device: Device, level: str, actor: str) -> Account:
-    """A PENDING account with a fresh, unique document number."""
+def account_create(
+    *, person: Person, device: Device, level: str, actor: str, suffix: str | None = None
+) -> Account:
+    """A PENDING account with a fresh, unique document number (``suffix``: demo only)."""
     for _ in range(10):
         number = new_document_number(
-            person.semantics_identifier, qualified=level == Account.Level.QUALIFIED
+            person.semantics_identifier, qualified=level == Account.Level.QUALIFIED, suffix=suffix
         )
         try:
             with transaction.atomic():

@@ -32,7 +32,7 @@ def domain_error_response(exc: DomainError) -> JsonResponse:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler, plus domain errors, all in the one error format."""
     if isinstance(exc, DomainError):
-        status = STATUS_BY_CODE.get(exc.code, 400)
+        status = getattr(exc, "status", None) or STATUS_BY_CODE.get(exc.code, 400)
         return Response(error_body(status, exc.message, exc.code), status=status)
     response = drf_exception_handler(exc, context)
     if response is None:

@@ -30,6 +30,9 @@ class RegistrationTicket(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+    # Demo only: a fixed 4-character document number suffix (e.g. MOCK), as the
+    # published demo accounts have; empty = a random one.
+    document_suffix = models.CharField(max_length=4, blank=True)
     account = models.OneToOneField(
         Account, null=True, blank=True, on_delete=models.PROTECT, related_name="ticket"
     )

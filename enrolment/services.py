@@ -56,6 +56,7 @@ def ticket_create(
     level: str,
     created_by: str,
     ttl: timedelta = TICKET_TTL,
+    document_suffix: str = "",
 ) -> tuple[RegistrationTicket, str]:
     """Create a ticket; returns it with the code, which is shown once and never stored."""
     if identity_source not in RegistrationTicket.Source.values:
@@ -70,6 +71,7 @@ def ticket_create(
         level=level,
         created_by=created_by,
         expires_at=timezone.now() + ttl,
+        document_suffix=document_suffix,
     )
     audit_record(
         actor=created_by,
@@ -109,7 +111,11 @@ def ticket_redeem(
     )
     actor = f"device:{device.pk}"
     account = account_services.account_create(
-        person=ticket.person, device=device, level=ticket.level, actor=actor
+        person=ticket.person,
+        device=device,
+        level=ticket.level,
+        actor=actor,
+        suffix=ticket.document_suffix or None,
     )
     ticket.used_at = timezone.now()
     ticket.account = account

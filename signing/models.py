@@ -112,8 +112,12 @@ class Transaction(models.Model):
         USER_REFUSED_CERT_CHOICE = "USER_REFUSED_CERT_CHOICE"
         REQUIRED_INTERACTION_NOT_SUPPORTED_BY_APP = "REQUIRED_INTERACTION_NOT_SUPPORTED_BY_APP"
         DOCUMENT_UNUSABLE = "DOCUMENT_UNUSABLE"
+        CANCELLED = "CANCELLED"  # another device of the group answered first
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Transactions of one group are alternatives (one per device of the person): the
+    # first answer decides and the others are cancelled. The RP API uses its session id.
+    group = models.UUIDField(null=True, blank=True, db_index=True)
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="transactions")
     key = models.ForeignKey(SplitKey, null=True, blank=True, on_delete=models.PROTECT)
     kind = models.CharField(max_length=20, choices=Kind.choices)

@@ -82,6 +82,10 @@ def transaction_channel(transaction_id: uuid.UUID | str) -> str:
     return f"transaction:{transaction_id}"
 
 
+def group_channel(group: uuid.UUID | str) -> str:
+    return f"group:{group}"
+
+
 def _publish_on_commit(*channels: str) -> None:
     for channel in channels:
         transaction.on_commit(functools.partial(events.publish, channel))
@@ -529,6 +533,16 @@ def _finish(
     tx.completed_at = timezone.now()
     tx.save(update_fields=["state", "result", "signature", "interaction_used", "completed_at"])
     _publish_on_commit(transaction_channel(tx.pk))
+    if tx.group is not None:
+        # Alternatives on the person's other devices: the first answer decides.
+        others = Transaction.objects.filter(group=tx.group, state=Transaction.State.PENDING)
+        devices = list(others.exclude(pk=tx.pk).values_list("account__device_id", flat=True))
+        others.exclude(pk=tx.pk).update(
+            state=Transaction.State.COMPLETE,
+            result=Transaction.Result.CANCELLED,
+            completed_at=tx.completed_at,
+        )
+        _publish_on_commit(group_channel(tx.group), *(device_channel(d) for d in devices))
 
 
 @transaction.atomic
@@ -542,8 +556,13 @@ def transaction_create(
     hash_type: str = "",
     padding: str = "PKCS1v15",
     ttl: timedelta = timedelta(minutes=3),
+    group: uuid.UUID | None = None,
 ) -> Transaction:
-    """Create a transaction for the account's device and wake the device."""
+    """Create a transaction for the account's device and wake the device.
+
+    If the app can show none of the RP's interactions, the transaction is created
+    already finished with REQUIRED_INTERACTION_NOT_SUPPORTED_BY_APP.
+    """
     purpose = (
         SplitKey.Purpose.AUTH if kind == Transaction.Kind.AUTHENTICATION else SplitKey.Purpose.SIGN
     )
@@ -576,7 +595,13 @@ def transaction_create(
         interactions=interactions,
         vc_choices=vc_choices,
         expires_at=timezone.now() + ttl,
+        group=group,
     )
+    if kind != Transaction.Kind.CERTIFICATE_CHOICE and (
+        first_supported_interaction(tx, account.device) is None
+    ):
+        _finish(tx, Transaction.Result.REQUIRED_INTERACTION_NOT_SUPPORTED_BY_APP)
+        return tx
     _publish_on_commit(device_channel(account.device_id))
     return tx
 

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "pki",
     "signing",
     "enrolment",
+    "api.rp",
 ]
 
 MIDDLEWARE = [
@@ -192,6 +193,11 @@ if IS_LIVE:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
+
+# Reverse proxies whose X-Forwarded-For is believed (CIDR list). Empty: none.
+TRUSTED_PROXIES = env_list("SMARTID_TRUSTED_PROXIES", [])
+# Answer every RP API call with 580 (planned maintenance).
+RP_API_MAINTENANCE = env_bool("SMARTID_RP_API_MAINTENANCE", False)
 
 # Request size limits (DESIGN.md §6): API bodies are small JSON documents.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024, minimum=1024)

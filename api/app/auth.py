@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from accounts.models import Device
 from signing.engine import appauth
 from signing.engine.errors import RequestAuthError, StaleRequest
+from smartid.net import client_address
 
 NONCE_MEMORY = 120  # seconds; longer than the ±60 s timestamp window
 
@@ -24,7 +25,9 @@ class DeviceAuthError(Exception):
         self.error = error
 
 
-def authenticate_device(method: str, path: str, body: bytes, headers: Mapping[str, str]) -> Device:
+def authenticate_device(
+    method: str, path: str, body: bytes, headers: Mapping[str, str], address: str | None = None
+) -> Device:
     """Return the active device that signed this request, or raise DeviceAuthError.
 
     Order: header syntax → device lookup → signature and timestamp → nonce replay, so
@@ -51,7 +54,7 @@ def authenticate_device(method: str, path: str, body: bytes, headers: Mapping[st
         raise DeviceAuthError("The device signature does not verify.", "bad_signature") from None
     if not cache.add(f"app-nonce:{device.pk}:{nonce}", 1, timeout=NONCE_MEMORY):
         raise DeviceAuthError("This request was already received.", "replayed_request")
-    Device.objects.filter(pk=device.pk).update(last_seen_at=timezone.now())
+    Device.objects.filter(pk=device.pk).update(last_seen_at=timezone.now(), last_ip=address)
     return device
 
 
@@ -61,7 +64,11 @@ class DeviceSignatureAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[None, Device]:
         try:
             device = authenticate_device(
-                request.method or "", request.get_full_path(), request.body, request.headers
+                request.method or "",
+                request.get_full_path(),
+                request.body,
+                request.headers,
+                client_address(request),
             )
         except DeviceAuthError as exc:
             raise exceptions.AuthenticationFailed(exc.message, code=exc.error) from None

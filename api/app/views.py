@@ -26,6 +26,7 @@ from signing import services as signing
 from signing.engine import transport
 from signing.models import SplitKey, Transaction
 from smartid import events
+from smartid.net import client_address
 
 MAX_POLL_MS = 120_000
 DEFAULT_POLL_MS = 30_000
@@ -375,7 +376,7 @@ async def pending_transactions(request: HttpRequest) -> JsonResponse:
         return JsonResponse(error_body(405, "Method not allowed", "method_not_allowed"), status=405)
     try:
         device = await sync_to_async(authenticate_device)(
-            "GET", request.get_full_path(), request.body, request.headers
+            "GET", request.get_full_path(), request.body, request.headers, client_address(request)
         )
     except DeviceAuthError as exc:
         return JsonResponse(error_body(401, exc.message, exc.error), status=401)

@@ -1,0 +1,97 @@
+"""Relying parties and their RP API sessions (the RP API's own state)."""
+
+from __future__ import annotations
+
+import ipaddress
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+
+def validate_networks(value: object) -> None:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValidationError("A list of IP addresses or CIDR networks.")
+    for item in value:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValidationError(f"Not an IP address or network: {item}") from None
+
+
+class RelyingParty(models.Model):
+    """A bank or e-service allowed to call the RP API.
+
+    It authenticates with its UUID and name (case-insensitive) from an allowed source
+    address; several UUIDs may carry the same name (the demo's DEMO).
+    """
+
+    uuid = models.UUIDField(unique=True, default=uuid.uuid4)
+    name = models.CharField(
+        max_length=32, help_text="relyingPartyName; compared case-insensitively"
+    )
+    display_name = models.CharField(max_length=100, help_text="Shown to the user in the app")
+    allowed_networks = models.JSONField(
+        default=list,
+        validators=[validate_networks],
+        help_text='Source addresses, e.g. ["192.0.2.10", "2001:db8::/48"]; empty = none',
+    )
+    can_authenticate = models.BooleanField(default=True)
+    can_sign = models.BooleanField(default=True)
+    can_choose_certificate = models.BooleanField(default=True)
+    allow_advanced = models.BooleanField(
+        default=False, help_text="May ask for ADVANCED (non-qualified) accounts"
+    )
+    can_see_device_ip = models.BooleanField(default=False)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "relying party"
+        verbose_name_plural = "relying parties"
+
+    def __str__(self) -> str:
+        return f"{self.display_name} ({self.name})"
+
+    def allows_address(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        for network in self.allowed_networks:
+            try:
+                if ip in ipaddress.ip_network(network, strict=False):
+                    return True
+            except (ValueError, TypeError):
+                continue
+        return False
+
+
+class RpSession(models.Model):
+    """One RP API session: an authentication, signature or certificate choice.
+
+    The user-facing work is one or more ``signing.Transaction`` rows whose ``group`` is
+    this session's id (several when the person has several eligible accounts: the first
+    device to answer decides).
+    """
+
+    class Kind(models.TextChoices):
+        AUTHENTICATION = "AUTHENTICATION"
+        SIGNATURE = "SIGNATURE"
+        CERTIFICATE_CHOICE = "CERTIFICATE_CHOICE"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    relying_party = models.ForeignKey(
+        RelyingParty, on_delete=models.PROTECT, related_name="sessions"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    api_version = models.PositiveSmallIntegerField()
+    fingerprint = models.CharField(max_length=64, db_index=True)
+    hash_type = models.CharField(max_length=6, blank=True)
+    certificate_level = models.CharField(max_length=10)
+    share_device_ip = models.BooleanField(default=False)
+    ignored_properties = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.kind} session {self.id}"

@@ -1,0 +1,342 @@
+"""The RP API's rules: who may ask, whom a session goes to, and what the answer says.
+
+Wire formats follow /work/shared/spec/rp-api.md (Smart-ID RP API v1 and v2); the
+HTTP status of each refusal is the one the official clients expect (§1.4).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.identifiers import (
+    InvalidIdentifier,
+    parse_document_number,
+    parse_semantics_identifier,
+)
+from accounts.models import Account, Person
+from api.rp.models import RelyingParty, RpSession
+from signing import services as signing
+from signing.models import SplitKey, Transaction
+from smartid.errors import DomainError
+
+IDEMPOTENCY_WINDOW = timedelta(seconds=15)
+READABLE_AFTER_COMPLETION = timedelta(minutes=5)
+SESSION_TTL = timedelta(minutes=2)
+LEVELS = {"ADVANCED": 1, "QUALIFIED": 2}
+ALGORITHMS = {
+    "SHA256": "sha256WithRSAEncryption",
+    "SHA384": "sha384WithRSAEncryption",
+    "SHA512": "sha512WithRSAEncryption",
+}
+V1_END_RESULTS = {"OK", "USER_REFUSED", "TIMEOUT", "DOCUMENT_UNUSABLE", "WRONG_VC"}
+
+# How a transaction's result reads to the relying party (v2). WRONG_PIN, LOCKED, REVOKED
+# and CLONE_DETECTED have no word of their own in the RP vocabulary: the user learns the
+# details in the app, and the RP is told DOCUMENT_UNUSABLE ("cannot complete; the user
+# should check the app or support"), the only end result that neither blames the user
+# (USER_REFUSED) nor invites an automatic retry (TIMEOUT). docs/rp-integration.md says so.
+END_RESULTS_V2 = {
+    Transaction.Result.OK: "OK",
+    Transaction.Result.TIMEOUT: "TIMEOUT",
+    Transaction.Result.WRONG_VC: "WRONG_VC",
+    Transaction.Result.USER_REFUSED: "USER_REFUSED",
+    Transaction.Result.USER_REFUSED_DISPLAYTEXTANDPIN: "USER_REFUSED_DISPLAYTEXTANDPIN",
+    Transaction.Result.USER_REFUSED_VC_CHOICE: "USER_REFUSED_VC_CHOICE",
+    Transaction.Result.USER_REFUSED_CONFIRMATIONMESSAGE: "USER_REFUSED_CONFIRMATIONMESSAGE",
+    Transaction.Result.USER_REFUSED_CONFIRMATIONMESSAGE_WITH_VC_CHOICE: (
+        "USER_REFUSED_CONFIRMATIONMESSAGE_WITH_VC_CHOICE"
+    ),
+    Transaction.Result.USER_REFUSED_CERT_CHOICE: "USER_REFUSED_CERT_CHOICE",
+    Transaction.Result.REQUIRED_INTERACTION_NOT_SUPPORTED_BY_APP: (
+        "REQUIRED_INTERACTION_NOT_SUPPORTED_BY_APP"
+    ),
+}
+
+
+class RpError(DomainError):
+    status = 400
+    code = "invalid_request"
+
+
+class Unauthorized(RpError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(RpError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(RpError):
+    status = 404
+    code = "not_found"
+
+
+class NoSuitableAccount(RpError):
+    status = 471
+    code = "no_suitable_account"
+
+
+class ViewApp(RpError):
+    status = 472
+    code = "person_should_view_app"
+
+
+class Maintenance(RpError):
+    status = 580
+    code = "maintenance"
+
+
+def authenticate(*, rp_uuid: str, rp_name: str, address: str) -> RelyingParty:
+    """The relying party behind a request: UUID, name (case-insensitive) and address."""
+    try:
+        parsed = uuid.UUID(rp_uuid)
+    except (ValueError, TypeError, AttributeError):
+        raise Unauthorized("Unknown relying party.") from None
+    rp = RelyingParty.objects.filter(uuid=parsed, active=True).first()
+    if rp is None or rp.name.casefold() != rp_name.casefold() or not rp.allows_address(address):
+        raise Unauthorized("Unknown relying party.")
+    return rp
+
+
+@dataclass(frozen=True)
+class SessionRequest:
+    """A validated RP request (the views check the wire format)."""
+
+    version: int
+    kind: str
+    target_kind: str  # "etsi" | "document"
+    target: str
+    certificate_level: str
+    hash: bytes | None
+    hash_type: str
+    interactions: list[dict[str, str]]
+    share_device_ip: bool
+    ignored_properties: list[str]
+    fingerprint_source: Any
+
+
+def _eligible(accounts: list[Account], level: str) -> list[Account]:
+    wanted = LEVELS["QUALIFIED" if level == "QSCD" else level]
+    return [a for a in accounts if LEVELS[a.level] >= wanted]
+
+
+def _target_accounts(request: SessionRequest) -> list[Account]:
+    """The accounts the session may go to, or the spec's refusal (404/471/472)."""
+    if request.target_kind == "etsi":
+        try:
+            semantics = parse_semantics_identifier(request.target)
+        except InvalidIdentifier:
+            raise NotFound("No such person.") from None
+        person = Person.objects.filter(semantics_identifier=str(semantics)).first()
+        accounts = list(person.accounts.select_related("device")) if person else []
+    else:
+        try:
+            parse_document_number(request.target)
+        except InvalidIdentifier:
+            raise NotFound("No such document.") from None
+        accounts = list(
+            Account.objects.select_related("device").filter(document_number=request.target)
+        )
+    active = [a for a in accounts if a.state == Account.State.ACTIVE]
+    if not active:
+        if any(a.state in (Account.State.LOCKED, Account.State.SUSPENDED) for a in accounts):
+            raise ViewApp("The person should check the Smart-ID app or portal.")
+        raise NotFound("No such person or document.")
+    eligible = _eligible(active, request.certificate_level)
+    if not eligible:
+        raise NoSuitableAccount("No suitable account found.")
+    return eligible
+
+
+def _check_permissions(rp: RelyingParty, request: SessionRequest) -> None:
+    allowed = {
+        RpSession.Kind.AUTHENTICATION: rp.can_authenticate,
+        RpSession.Kind.SIGNATURE: rp.can_sign,
+        RpSession.Kind.CERTIFICATE_CHOICE: rp.can_choose_certificate,
+    }[RpSession.Kind(request.kind)]
+    if not allowed:
+        raise Forbidden("The relying party may not start this kind of session.")
+    if request.certificate_level == "ADVANCED" and not rp.allow_advanced:
+        raise Forbidden("The relying party may not use ADVANCED accounts.")
+
+
+def _fingerprint(rp: RelyingParty, request: SessionRequest) -> str:
+    canonical = json.dumps(
+        [
+            rp.pk,
+            request.version,
+            request.kind,
+            request.target_kind,
+            request.target,
+            request.fingerprint_source,
+        ],
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def session_start(*, rp: RelyingParty, request: SessionRequest) -> RpSession:
+    """Start a session (or return the identical one started within 15 s)."""
+    from django.conf import settings
+
+    if settings.RP_API_MAINTENANCE:
+        raise Maintenance("The service is under maintenance.")
+    _check_permissions(rp, request)
+    fingerprint = _fingerprint(rp, request)
+    recent = (
+        RpSession.objects.filter(
+            relying_party=rp,
+            fingerprint=fingerprint,
+            created_at__gte=timezone.now() - IDEMPOTENCY_WINDOW,
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    if recent is not None:
+        return recent
+    accounts = _target_accounts(request)
+    return _create(rp, request, fingerprint, accounts)
+
+
+@transaction.atomic
+def _create(
+    rp: RelyingParty, request: SessionRequest, fingerprint: str, accounts: list[Account]
+) -> RpSession:
+    session = RpSession.objects.create(
+        relying_party=rp,
+        kind=request.kind,
+        api_version=request.version,
+        fingerprint=fingerprint,
+        hash_type=request.hash_type,
+        certificate_level=request.certificate_level,
+        share_device_ip=request.share_device_ip and rp.can_see_device_ip,
+        ignored_properties=request.ignored_properties,
+    )
+    for account in accounts:
+        signing.transaction_create(
+            account=account,
+            kind=request.kind,
+            rp_name=rp.display_name,
+            interactions=request.interactions,
+            digest=request.hash,
+            hash_type=request.hash_type,
+            ttl=SESSION_TTL,
+            group=session.pk,
+        )
+    return session
+
+
+# --- status ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Status:
+    body: dict[str, Any]
+    complete: bool
+    next_deadline: datetime | None  # when a pending transaction times out
+
+
+def session_for(*, session_id: uuid.UUID, address: str) -> RpSession:
+    """The session if the caller's address belongs to its relying party; else NotFound.
+
+    An unknown id, another RP's session and a session finished more than 5 minutes ago
+    all give the same 404.
+    """
+    session = RpSession.objects.select_related("relying_party").filter(pk=session_id).first()
+    if session is None or not session.relying_party.allows_address(address):
+        raise NotFound("Session not found.")
+    return session
+
+
+def _decisive(transactions: list[Transaction]) -> Transaction | None:
+    done = [
+        t
+        for t in transactions
+        if t.state == Transaction.State.COMPLETE and t.result != Transaction.Result.CANCELLED
+    ]
+    return min(done, key=lambda t: t.completed_at or timezone.now()) if done else None
+
+
+def session_status(session: RpSession) -> Status:
+    """The RP's view of a session now (expiring overdue transactions first)."""
+    transactions = list(
+        Transaction.objects.filter(group=session.pk).select_related(
+            "account", "key__certificate", "account__device"
+        )
+    )
+    now = timezone.now()
+    for tx in transactions:
+        if tx.state == Transaction.State.PENDING and tx.expires_at <= now:
+            signing.transaction_expire(transaction_id=tx.pk)
+            tx.refresh_from_db()
+    decided = _decisive(transactions)
+    if decided is None:
+        pending = [t.expires_at for t in transactions if t.state == Transaction.State.PENDING]
+        body: dict[str, Any] = {"state": "RUNNING"}
+        if session.ignored_properties:
+            body["ignoredProperties"] = session.ignored_properties
+        return Status(body, False, min(pending) if pending else None)
+    if decided.completed_at and now - decided.completed_at > READABLE_AFTER_COMPLETION:
+        raise NotFound("Session not found.")
+    return Status(_complete_body(session, decided), True, None)
+
+
+def _end_result(session: RpSession, tx: Transaction) -> str:
+    result = END_RESULTS_V2.get(Transaction.Result(tx.result), "DOCUMENT_UNUSABLE")
+    if session.api_version == 1 and result not in V1_END_RESULTS:
+        return "USER_REFUSED" if result.startswith("USER_REFUSED") else "DOCUMENT_UNUSABLE"
+    return result
+
+
+def _certificate_der(tx: Transaction) -> bytes | None:
+    purpose = (
+        SplitKey.Purpose.AUTH
+        if tx.kind == Transaction.Kind.AUTHENTICATION
+        else SplitKey.Purpose.SIGN
+    )
+    key = (
+        SplitKey.objects.select_related("certificate")
+        .filter(account=tx.account, purpose=purpose)
+        .first()
+    )
+    if key is None or key.certificate is None:
+        return None
+    return bytes(key.certificate.der)
+
+
+def _complete_body(session: RpSession, tx: Transaction) -> dict[str, Any]:
+    import base64
+
+    end_result = _end_result(session, tx)
+    body: dict[str, Any] = {"state": "COMPLETE", "result": {"endResult": end_result}}
+    if end_result == "OK":
+        certificate = _certificate_der(tx)
+        body["result"]["documentNumber"] = tx.account.document_number
+        if certificate is not None:
+            body["cert"] = {
+                "value": base64.b64encode(certificate).decode(),
+                "certificateLevel": tx.account.level,
+            }
+        if tx.kind != Transaction.Kind.CERTIFICATE_CHOICE and tx.signature is not None:
+            body["signature"] = {
+                "value": base64.b64encode(bytes(tx.signature)).decode(),
+                "algorithm": ALGORITHMS[tx.hash_type],
+            }
+            body["interactionFlowUsed"] = tx.interaction_used
+        if session.share_device_ip and tx.account.device.last_ip:
+            body["deviceIpAddress"] = tx.account.device.last_ip
+    if session.ignored_properties:
+        body["ignoredProperties"] = session.ignored_properties
+    return body

@@ -1,0 +1,227 @@
+"""RP API v1 and v2 (Smart-ID compatible): one APIView per operation, one async long poll."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+import uuid
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest, JsonResponse
+from rest_framework import serializers
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.errors import error_body
+from api.rp import services
+from api.rp.models import RpSession
+from signing.services import group_channel
+from smartid import events
+from smartid.net import client_address
+
+HASH_LENGTHS = {"SHA256": 32, "SHA384": 48, "SHA512": 64}
+TEXT60 = ("displayTextAndPIN", "verificationCodeChoice")
+TEXT200 = ("confirmationMessage", "confirmationMessageAndVerificationCodeChoice")
+MIN_POLL_MS, MAX_POLL_MS = 1000, 120_000
+DEFAULT_POLL_MS = (MIN_POLL_MS + MAX_POLL_MS) // 2
+
+
+class AnyJSONParser(JSONParser):
+    """Parse the body as JSON whatever the Content-Type says (clients differ)."""
+
+    media_type = "*/*"
+
+
+class RelyingPartyName(serializers.CharField):
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if len(value.encode("utf-8")) > 32:
+            raise serializers.ValidationError("At most 32 bytes of UTF-8.")
+        return value
+
+
+class BaseInput(serializers.Serializer[Any]):
+    relyingPartyUUID = serializers.CharField(max_length=64)  # noqa: N815 -- wire name
+    relyingPartyName = RelyingPartyName(max_length=32)  # noqa: N815
+    certificateLevel = serializers.ChoiceField(  # noqa: N815
+        choices=["ADVANCED", "QUALIFIED", "QSCD"], default="QUALIFIED"
+    )
+    nonce = serializers.CharField(min_length=1, max_length=30, required=False)
+    capabilities = serializers.ListField(
+        child=serializers.CharField(max_length=64), max_length=20, required=False
+    )
+    requestProperties = serializers.DictField(required=False)  # noqa: N815
+
+
+class HashInput(BaseInput):
+    hash = serializers.CharField(max_length=200)
+    hashType = serializers.ChoiceField(choices=list(HASH_LENGTHS))  # noqa: N815
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        try:
+            digest = base64.b64decode(attrs["hash"], validate=True)
+        except (binascii.Error, ValueError):
+            raise serializers.ValidationError({"hash": "Not valid Base64."}) from None
+        if len(digest) != HASH_LENGTHS[attrs["hashType"]]:
+            raise serializers.ValidationError({"hash": "The length does not match hashType."})
+        attrs["digest"] = digest
+        return attrs
+
+
+class InteractionInput(serializers.Serializer[Any]):
+    type = serializers.ChoiceField(choices=[*TEXT60, *TEXT200])
+    displayText60 = serializers.CharField(max_length=60, required=False, allow_blank=False)  # noqa: N815
+    displayText200 = serializers.CharField(max_length=200, required=False, allow_blank=False)  # noqa: N815
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        kind = attrs["type"]
+        if kind in TEXT60 and "displayText200" in attrs:
+            raise serializers.ValidationError(f"{kind} takes displayText60.")
+        if kind in TEXT200:
+            if "displayText60" in attrs:
+                raise serializers.ValidationError(f"{kind} takes displayText200.")
+            if "displayText200" not in attrs:
+                raise serializers.ValidationError(f"{kind} needs displayText200.")
+        return attrs
+
+
+class V2HashInput(HashInput):
+    allowedInteractionsOrder = serializers.ListField(  # noqa: N815
+        child=InteractionInput(), min_length=1, max_length=10
+    )
+
+
+class V1HashInput(HashInput):
+    displayText = serializers.CharField(max_length=60, required=False)  # noqa: N815
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if len(attrs.get("displayText", "").encode("utf-8")) > 128:
+            raise serializers.ValidationError({"displayText": "At most 128 bytes of UTF-8."})
+        return attrs
+
+
+def _request_properties(data: dict[str, Any], version: int) -> tuple[bool, list[str], bool]:
+    """(shareMdClientIpAddress, ignored property names, v1 vcChoice)."""
+    properties = data.get("requestProperties") or {}
+    known = {"shareMdClientIpAddress"} | ({"vcChoice"} if version == 1 else set())
+    for name in ("shareMdClientIpAddress", "vcChoice"):
+        if name in properties and not isinstance(properties[name], bool):
+            raise serializers.ValidationError({"requestProperties": f"{name} must be a boolean."})
+    ignored = sorted(str(k) for k in properties if k not in known)
+    return bool(properties.get("shareMdClientIpAddress")), ignored, bool(properties.get("vcChoice"))
+
+
+def _interactions(data: dict[str, Any], version: int, vc_choice: bool) -> list[dict[str, str]]:
+    if version == 2:
+        return [
+            {k: v for k, v in item.items() if k in ("type", "displayText60", "displayText200")}
+            for item in data["allowedInteractionsOrder"]
+        ]
+    text = {"displayText60": data["displayText"]} if data.get("displayText") else {}
+    first = {"type": "verificationCodeChoice", **text} if vc_choice else None
+    return [i for i in (first, {"type": "displayTextAndPIN", **text}) if i]
+
+
+class SessionStart(APIView):
+    """POST /v{1,2}/{authentication|signature|certificatechoice}/{etsi|document}/{id}."""
+
+    authentication_classes: list[Any] = []
+    permission_classes: list[Any] = []
+    parser_classes = [AnyJSONParser]
+    kind: str = ""
+
+    def input_class(self, version: int) -> type[serializers.Serializer[Any]]:
+        if self.kind == RpSession.Kind.CERTIFICATE_CHOICE:
+            return BaseInput
+        return V2HashInput if version == 2 else V1HashInput
+
+    def post(self, request: Request, version: str, target_kind: str, target: str) -> Response:
+        api_version = int(version)
+        if not isinstance(request.data, dict):
+            raise serializers.ValidationError("The body must be a JSON object.")
+        ser = self.input_class(api_version)(data=request.data)
+        ser.is_valid(raise_exception=True)
+        data = ser.validated_data
+        if self.kind == RpSession.Kind.AUTHENTICATION and data["certificateLevel"] == "QSCD":
+            raise serializers.ValidationError(
+                {"certificateLevel": "QSCD is not for authentication."}
+            )
+        share_ip, ignored, vc_choice = _request_properties(data, api_version)
+        rp = services.authenticate(
+            rp_uuid=data["relyingPartyUUID"],
+            rp_name=data["relyingPartyName"],
+            address=client_address(request._request),
+        )
+        hashed = self.kind != RpSession.Kind.CERTIFICATE_CHOICE
+        session = services.session_start(
+            rp=rp,
+            request=services.SessionRequest(
+                version=api_version,
+                kind=self.kind,
+                target_kind=target_kind,
+                target=target,
+                certificate_level=data["certificateLevel"],
+                hash=data["digest"] if hashed else None,
+                hash_type=data["hashType"] if hashed else "",
+                interactions=_interactions(data, api_version, vc_choice) if hashed else [],
+                share_device_ip=share_ip,
+                ignored_properties=ignored,
+                fingerprint_source=request.data,
+            ),
+        )
+        return Response({"sessionID": str(session.pk)})
+
+
+class AuthenticationStart(SessionStart):
+    kind = RpSession.Kind.AUTHENTICATION
+
+
+class SignatureStart(SessionStart):
+    kind = RpSession.Kind.SIGNATURE
+
+
+class CertificateChoiceStart(SessionStart):
+    kind = RpSession.Kind.CERTIFICATE_CHOICE
+
+
+def _json_error(status: int, message: str, code: str) -> JsonResponse:
+    return JsonResponse(error_body(status, message, code), status=status)
+
+
+async def session_status(request: HttpRequest, version: str, session_id: str) -> JsonResponse:
+    """GET /v{1,2}/session/{id}?timeoutMs=N — a real long poll, woken by the event bus."""
+    if request.method != "GET":
+        return _json_error(405, "Method not allowed", "method_not_allowed")
+    raw = request.GET.get("timeoutMs", str(DEFAULT_POLL_MS))
+    if not raw.isdigit() or not MIN_POLL_MS <= int(raw) <= MAX_POLL_MS:
+        return _json_error(
+            400, f"timeoutMs must be {MIN_POLL_MS}..{MAX_POLL_MS}.", "invalid_request"
+        )
+    try:
+        parsed = uuid.UUID(session_id)
+    except ValueError:
+        return _json_error(404, "Session not found.", "not_found")
+    deadline = time.monotonic() + int(raw) / 1000
+    address = client_address(request)
+    try:
+        session = await sync_to_async(services.session_for)(session_id=parsed, address=address)
+        async with events.subscription(group_channel(parsed)) as event:
+            while True:
+                status = await sync_to_async(services.session_status)(session)
+                remaining = deadline - time.monotonic()
+                if status.complete or remaining <= 0:
+                    return JsonResponse(status.body)
+                if status.next_deadline is not None:
+                    from django.utils import timezone
+
+                    until_timeout = (status.next_deadline - timezone.now()).total_seconds()
+                    remaining = min(remaining, max(until_timeout, 0.0) + 0.05)
+                event.clear()
+                await events.wait(event, remaining)
+    except services.NotFound as exc:
+        return _json_error(404, exc.message, exc.code)
