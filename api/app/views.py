@@ -10,6 +10,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.permissions import BasePermission
@@ -370,6 +371,7 @@ def _poll_timeout(request: HttpRequest) -> float | None:
     return int(raw) / 1000
 
 
+@csrf_exempt  # authenticated by the device signature, not by a session cookie
 async def pending_transactions(request: HttpRequest) -> JsonResponse:
     """§3.1 — wait until a transaction is pending for this device, or the deadline."""
     if request.method != "GET":
