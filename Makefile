@@ -19,11 +19,15 @@ $(VENV)/.dev-installed: requirements/base.txt requirements/dev.txt | $(BIN)/pyth
 	$(BIN)/pip install --quiet -r requirements/dev.txt
 	touch $@ $(VENV)/.base-installed
 
-## demo: the whole platform with demo data on the embedded defaults, http://127.0.0.1:$(PORT)
+## demo: the whole platform with demo data on the embedded defaults, http://127.0.0.1:$(PORT),
+## and the demo accounts' virtual devices (demo_devices) answering next to the server
 demo: export SMARTID_ENV ?= demo
+demo: export PORT := $(PORT)
 demo: $(VENV)/.base-installed
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py demo_setup
+	$(BIN)/python manage.py demo_devices --server http://127.0.0.1:$(PORT) & devices=$$!; \
+	trap 'kill $$devices 2>/dev/null; wait $$devices' EXIT INT TERM; \
 	$(BIN)/uvicorn smartid.asgi:application --host 127.0.0.1 --port $(PORT) --lifespan off
 
 ## test: lint, type-check and the whole test suite

@@ -37,9 +37,6 @@ class PersonAdmin(ReadOnlyAdmin):
     search_fields = ("semantics_identifier", "surname", "given_name", "email")
     actions = [create_ticket]
 
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(request.user.is_active and request.user.is_superuser)
-
 
 @admin.register(Device)
 class DeviceAdmin(ReadOnlyAdmin):
@@ -67,6 +64,3 @@ class AccountAdmin(ReadOnlyAdmin):
     list_filter = ("state", "level")
     search_fields = ("document_number", "person__semantics_identifier")
     actions = [close_account]
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(request.user.is_active and request.user.is_superuser)

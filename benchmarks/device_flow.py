@@ -20,9 +20,11 @@ Measured in the same run and printed as one table:
 
 * end-to-end latency per flow (created → verified signature), p50 and p99 (nearest rank),
   and where the time goes (wake-up, the app's approve, the read-back and verification);
-* the pure cryptography on the very same key: the app's ``client_partial_for_digest``
-  (scrypt included, with the KDF the blob was registered with, and with the production
-  KDF for comparison) and the engine's ``server_complete_digest`` alone;
+* the pure cryptography on the very same key, timed in this process between the flows
+  (while the app waits in its next long poll and the server is idle): the app's
+  ``client_partial_for_digest`` (scrypt included, with the KDF the blob was registered
+  with, and with the production KDF for comparison) and the engine's
+  ``server_complete_digest`` alone;
 * the server's CPU time per completed signature (utime + stime of the uvicorn process from
   ``/proc/<pid>/stat`` around the N flows, divided by N) against the engine's completion.
 
@@ -177,15 +179,6 @@ class Flow:
         return self.verified - self.created
 
 
-def _median_ms(fn: Callable[[], object], reps: int) -> float:
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
-
-
 def _nearest_rank(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     rank = max(1, -(-len(ordered) * pct // 100))  # ceil(n·p/100)
@@ -239,6 +232,47 @@ def run(flows: int, kdf_name: str, workdir: Path, database_url: str, redis_url: 
         public = x509.load_der_x509_certificate(bytes(split_key.certificate.der)).public_key()
         assert isinstance(public, rsa.RSAPublicKey)
 
+        # The pure cryptography on the very same key, timed in this process between the
+        # flows (interleaved, so a busy machine skews both sides alike).
+        record = app.local_accounts()[0].keys["AUTH"]
+        assert record.n is not None
+        n = record.n
+        material = keys.key_material(split_key)
+        share = int.from_bytes(engine.decrypt_share(record.blob, PIN1), "big")
+        production_blob = engine.seal_client_share(record.blob.n1, share, PIN1)
+        common: dict[str, Any] = {
+            "digest": secrets.token_bytes(32),
+            "hash_alg": "SHA256",
+            "padding": "PKCS1v15",
+        }
+
+        def partial(blob: engine.ClientKeyBlob) -> int:
+            return engine.client_partial_for_digest(blob, PIN1, n=n, **common)
+
+        s1_prime = partial(record.blob)
+
+        def complete() -> bytes:
+            return engine.server_complete_digest(
+                material.composite,
+                material.d1_double_prime,
+                material.server_half,
+                s1_prime=s1_prime,
+                **common,
+            )
+
+        crypto: dict[str, list[float]] = {"partial": [], "production": [], "complete": []}
+        operations: dict[str, Callable[[], object]] = {
+            "partial": lambda: partial(record.blob),
+            "production": lambda: partial(production_blob),
+            "complete": complete,
+        }
+
+        def time_crypto() -> None:
+            for name, operation in operations.items():
+                start = time.perf_counter()
+                operation()
+                crypto[name].append(time.perf_counter() - start)
+
         # The app: one long poll after another, approving what arrives.
         answers: queue.Queue[tuple[str, float, float] | BaseException] = queue.Queue()
         stop = threading.Event()
@@ -287,9 +321,10 @@ def run(flows: int, kdf_name: str, workdir: Path, database_url: str, redis_url: 
         for _ in range(WARM_UP):  # imports, the transport key, the Redis subscriber
             one_flow()
         cpu_before = _cpu_seconds(server.pid)
-        wall_before = time.perf_counter()
-        results = [one_flow() for _ in range(flows)]
-        wall = time.perf_counter() - wall_before
+        results = []
+        for _ in range(flows):
+            results.append(one_flow())
+            time_crypto()  # the server is idle meanwhile (the app waits in its long poll)
         server_cpu = _cpu_seconds(server.pid) - cpu_before
         stop.set()
         device.join(timeout=10)
@@ -297,44 +332,20 @@ def run(flows: int, kdf_name: str, workdir: Path, database_url: str, redis_url: 
         server.terminate()
         server.wait(timeout=30)
 
-    # The pure cryptography on the same key, in this process, after the flows.
-    record = app.local_accounts()[0].keys["AUTH"]
-    assert record.n is not None
-    material = keys.key_material(split_key)
-    share = int.from_bytes(engine.decrypt_share(record.blob, PIN1), "big")
-    production_blob = engine.seal_client_share(record.blob.n1, share, PIN1)
-    digest = secrets.token_bytes(32)
-    common: dict[str, Any] = {"digest": digest, "hash_alg": "SHA256", "padding": "PKCS1v15"}
-
-    def partial(blob: engine.ClientKeyBlob) -> int:
-        return engine.client_partial_for_digest(blob, PIN1, n=record.n, **common)  # type: ignore[arg-type]
-
-    s1_prime = partial(record.blob)
-
-    def complete() -> bytes:
-        return engine.server_complete_digest(
-            material.composite,
-            material.d1_double_prime,
-            material.server_half,
-            s1_prime=s1_prime,
-            **common,
-        )
-
-    reps = max(flows, 15)
-    partial_ms = _median_ms(lambda: partial(record.blob), reps)
-    partial_prod_ms = _median_ms(lambda: partial(production_blob), max(reps // 2, 10))
-    complete_ms = _median_ms(complete, reps)
     connections.close_all()
-
+    partial_ms = statistics.median(crypto["partial"]) * 1000
+    partial_prod_ms = statistics.median(crypto["production"]) * 1000
+    complete_ms = statistics.median(crypto["complete"]) * 1000
     e2e = [f.total * 1000 for f in results]
+    wall = sum(f.total for f in results)
     p50, p99 = statistics.median(e2e), _nearest_rank(e2e, 99)
     create = statistics.median([(f.committed - f.created) * 1000 for f in results])
     wake = statistics.median([(f.woken - f.committed) * 1000 for f in results])
     approve = statistics.median([(f.approved - f.woken) * 1000 for f in results])
     verify = statistics.median([(f.verified - f.approved) * 1000 for f in results])
     cpu_per_flow = server_cpu / flows * 1000
-    crypto = partial_ms + complete_ms
-    ratio = p50 / crypto
+    crypto_ms = partial_ms + complete_ms
+    ratio = p50 / crypto_ms
     prod_p50 = p50 - partial_ms + partial_prod_ms
     kdf_label = f"scrypt n=2^{kdf.n.bit_length() - 1} r={kdf.r}"
     n_bits = material.composite.n.bit_length()
@@ -348,7 +359,7 @@ def run(flows: int, kdf_name: str, workdir: Path, database_url: str, redis_url: 
     print(
         f"prepare (migrate, CA, 2 pooled halves) {prepared:.1f} s; "
         f"registration (2 × {KEY_BITS}-bit app keys, 2 CSR signatures) {registered:.2f} s; "
-        f"flows {wall:.2f} s"
+        f"{flows} flows {wall:.2f} s (+ the crypto timed between them)"
     )
     rows: list[tuple[str, str, str]] = [
         ("end to end: created → verified signature, p50", f"{p50:.1f}", ""),
@@ -403,6 +414,12 @@ def main() -> None:
     if not Path("/proc/self/stat").exists():
         sys.exit("benchmarks/device_flow.py reads /proc/<pid>/stat (Linux only)")
     redis_url = os.environ.get("REDIS_URL") or DEFAULT_REDIS
+    import redis
+
+    try:
+        redis.Redis.from_url(redis_url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        sys.exit(f"benchmarks/device_flow.py needs Redis for the wake-ups ({redis_url}): {exc}")
     workdir = Path(tempfile.mkdtemp(prefix="device-flow-bench-"))
     try:
         given = os.environ.get("DATABASE_URL", "")

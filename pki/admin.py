@@ -80,9 +80,6 @@ class CertificateAdmin(ReadOnlyAdmin):
     exclude = ("der",)
     actions = [revoke, revoke_compromised, hold, release]
 
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(request.user.is_active and request.user.is_superuser)
-
 
 @admin.register(RevocationList)
 class RevocationListAdmin(ReadOnlyAdmin):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 
-from asgiref.sync import sync_to_async
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
@@ -14,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from pki import ocsp
 from pki.models import CertificateAuthority
 from pki.services import crl_current
+from smartid.asyncdb import db_to_async
 
 OCSP_RESPONSE = "application/ocsp-response"
 
@@ -29,7 +29,7 @@ def _ocsp_http(response_der: bytes) -> HttpResponse:
 # The OCSP views are async: a responder answers mostly from its cache, and a sync view
 # under ASGI would queue every request behind one thread. The work runs in the
 # thread pool (not thread-sensitive): it shares no connection state between requests.
-_respond_in_thread = sync_to_async(ocsp.respond, thread_sensitive=False)
+_respond_in_thread = db_to_async(ocsp.respond)
 
 
 async def _respond(request_der: bytes) -> bytes:

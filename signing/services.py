@@ -470,7 +470,8 @@ def registration_sign_csr(
 
 def _destroy_keys(account: Account, *, reason: str) -> None:
     now = timezone.now()
-    for key in SplitKey.objects.select_for_update().filter(account=account):
+    keys_alive = SplitKey.objects.select_for_update().filter(account=account)
+    for key in keys_alive.exclude(state=SplitKey.State.DESTROYED):
         key.wrapped_d1pp = None
         key.wrapped_server_half = None
         key.state = SplitKey.State.DESTROYED

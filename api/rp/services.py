@@ -246,6 +246,7 @@ class Status:
     body: dict[str, Any]
     complete: bool
     next_deadline: datetime | None  # when a pending transaction times out
+    readable_until: datetime | None = None  # completion + 5 minutes
 
 
 def session_for(*, session_id: uuid.UUID, address: str) -> RpSession:
@@ -288,9 +289,11 @@ def session_status(session: RpSession) -> Status:
         if session.ignored_properties:
             body["ignoredProperties"] = session.ignored_properties
         return Status(body, False, min(pending) if pending else None)
-    if decided.completed_at and now - decided.completed_at > READABLE_AFTER_COMPLETION:
+    completed_at = decided.completed_at or now
+    if now - completed_at > READABLE_AFTER_COMPLETION:
         raise NotFound("Session not found.")
-    return Status(_complete_body(session, decided), True, None)
+    body = _complete_body(session, decided)
+    return Status(body, True, None, completed_at + READABLE_AFTER_COMPLETION)
 
 
 def _end_result(session: RpSession, tx: Transaction) -> str:

@@ -8,8 +8,9 @@ import time
 import uuid
 from typing import Any
 
-from asgiref.sync import sync_to_async
+from django.core.cache import cache
 from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import serializers
 from rest_framework.parsers import JSONParser
@@ -19,9 +20,10 @@ from rest_framework.views import APIView
 
 from api.errors import error_body
 from api.rp import services
-from api.rp.models import RpSession
+from api.rp.models import RelyingParty, RpSession
 from signing.services import group_channel
 from smartid import events
+from smartid.asyncdb import db_to_async
 from smartid.net import client_address
 
 HASH_LENGTHS = {"SHA256": 32, "SHA384": 48, "SHA512": 64}
@@ -199,6 +201,40 @@ def _json_error(status: int, message: str, code: str) -> JsonResponse:
     return JsonResponse(error_body(status, message, code), status=status)
 
 
+# Status reads run in the thread pool, not on the one thread-sensitive executor: a
+# thousand woken polls would otherwise queue behind each other.
+_session_for = db_to_async(services.session_for)
+_session_status = db_to_async(services.session_status)
+FINAL_CACHE_SECONDS = 60
+
+
+def _final_key(session_id: uuid.UUID) -> str:
+    return f"rp-status:{session_id}"
+
+
+def _cache_final(session: RpSession, status: services.Status) -> None:
+    """Remember a final answer briefly, so every other poll of it skips the database.
+
+    The RP's address list is cached with it (a change reaches cached answers within
+    FINAL_CACHE_SECONDS); the 5-minute readability is longer than the cache life.
+    """
+    networks = list(session.relying_party.allowed_networks)
+    assert status.readable_until is not None
+    entry = {"body": status.body, "networks": networks, "until": status.readable_until.timestamp()}
+    cache.set(_final_key(session.pk), entry, FINAL_CACHE_SECONDS)
+
+
+def _cached_final(session_id: uuid.UUID, address: str) -> JsonResponse | None:
+    entry = cache.get(_final_key(session_id))
+    if not isinstance(entry, dict):
+        return None
+    if timezone.now().timestamp() > entry["until"]:
+        return _json_error(404, "Session not found.", "not_found")
+    if not RelyingParty(allowed_networks=entry["networks"]).allows_address(address):
+        return _json_error(404, "Session not found.", "not_found")
+    return JsonResponse(entry["body"])
+
+
 @csrf_exempt  # a protocol endpoint for programs: a wrong method gets 405, not a CSRF 403
 async def session_status(request: HttpRequest, version: str, session_id: str) -> JsonResponse:
     """GET /v{1,2}/session/{id}?timeoutMs=N — a real long poll, woken by the event bus."""
@@ -215,17 +251,24 @@ async def session_status(request: HttpRequest, version: str, session_id: str) ->
         return _json_error(404, "Session not found.", "not_found")
     deadline = time.monotonic() + int(raw) / 1000
     address = client_address(request)
+    cached = _cached_final(parsed, address)
+    if cached is not None:
+        return cached
     try:
-        session = await sync_to_async(services.session_for)(session_id=parsed, address=address)
+        session = await _session_for(session_id=parsed, address=address)
         async with events.subscription(group_channel(parsed)) as event:
             while True:
-                status = await sync_to_async(services.session_status)(session)
+                cached = _cached_final(parsed, address)
+                if cached is not None:
+                    return cached
+                status = await _session_status(session)
                 remaining = deadline - time.monotonic()
-                if status.complete or remaining <= 0:
+                if status.complete:
+                    _cache_final(session, status)
+                    return JsonResponse(status.body)
+                if remaining <= 0:
                     return JsonResponse(status.body)
                 if status.next_deadline is not None:
-                    from django.utils import timezone
-
                     until_timeout = (status.next_deadline - timezone.now()).total_seconds()
                     remaining = min(remaining, max(until_timeout, 0.0) + 0.05)
                 event.clear()

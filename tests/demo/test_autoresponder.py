@@ -1,0 +1,277 @@
+"""The auto-responders give each documented outcome (Transaction.result), through the
+real app API of the running server."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from datetime import timedelta
+from typing import Any, cast
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+from django.utils import timezone
+
+from accounts.models import Account
+from device.app import DeviceApp, Interaction
+from device.app import Transaction as DeviceTransaction
+from device.autoresponder import ATTEMPTS, IGNORED, AutoResponder
+from device.errors import ApiError, InputError, ProtocolError
+from enrolment.demo import DEMO_IDENTITIES, DemoIdentity
+from signing.models import SplitKey, Transaction
+from signing.services import transaction_create, transaction_expire
+from tests.demo.conftest import DemoAccounts, DemoWorld
+
+PIN_SCREEN = [{"type": "displayTextAndPIN", "displayText60": "Log in to Demo bank?"}]
+CONFIRMATION = [{"type": "confirmationMessage", "displayText200": "Pay 10 EUR to Demo bank?"}]
+CODE_CHOICE = [{"type": "verificationCodeChoice", "displayText60": "Log in to Demo bank?"}]
+CONFIRMATION_AND_CODE = [
+    {"type": "confirmationMessageAndVerificationCodeChoice", "displayText200": "Pay 10 EUR?"}
+]
+KIND = {
+    "AUTH": Transaction.Kind.AUTHENTICATION,
+    "SIGN": Transaction.Kind.SIGNATURE,
+    "CHOICE": Transaction.Kind.CERTIFICATE_CHOICE,
+}
+
+
+def _first(outcome: str) -> DemoIdentity:
+    return next(i for i in DEMO_IDENTITIES if i.outcome == outcome)
+
+
+def _create(
+    account: Account,
+    kind: str,
+    interactions: list[dict[str, str]],
+    data: bytes = b"demo",
+    ttl: timedelta = timedelta(minutes=3),
+) -> Transaction:
+    signing = kind != "CHOICE"
+    return transaction_create(
+        account=account,
+        kind=KIND[kind],
+        rp_name="Demo bank",
+        interactions=interactions if signing else [],
+        digest=hashlib.sha512(data).digest() if signing else None,
+        hash_type="SHA512" if signing else "",
+        ttl=ttl,
+    )
+
+
+def _verify(tx: Transaction, data: bytes = b"demo") -> None:
+    """The signature is a plain RSA PKCS#1 v1.5 signature under the certificate's key."""
+    purpose = "AUTH" if tx.kind == Transaction.Kind.AUTHENTICATION else "SIGN"
+    key = SplitKey.objects.select_related("certificate").get(account=tx.account, purpose=purpose)
+    assert key.certificate is not None
+    public = x509.load_der_x509_certificate(bytes(key.certificate.der)).public_key()
+    assert isinstance(public, rsa.RSAPublicKey)
+    public.verify(
+        bytes(tx.signature or b""),
+        hashlib.sha512(data).digest(),
+        padding.PKCS1v15(),
+        Prehashed(hashes.SHA512()),
+    )
+
+
+def _wait(ids: list[Any], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while Transaction.objects.filter(pk__in=ids, state=Transaction.State.PENDING).exists():
+        assert time.monotonic() < deadline, "the devices did not answer in time"
+        time.sleep(0.05)
+
+
+def _expected(outcome: str, interaction: str) -> str:
+    """The result of an authentication offering only ``interaction``."""
+    if outcome == "USER_REFUSED":
+        return {
+            "verificationCodeChoice": "USER_REFUSED_VC_CHOICE",
+            "displayTextAndPIN": "USER_REFUSED_DISPLAYTEXTANDPIN",
+        }[interaction]
+    return outcome
+
+
+def test_every_demo_account_answers_as_documented(demo_world: DemoWorld) -> None:
+    """One authentication per account, all at once, each offering a code choice."""
+    answered = {}
+    timing_out = {}
+    for identity in DEMO_IDENTITIES:
+        account = demo_world.account(identity)
+        if identity.outcome == "TIMEOUT":
+            tx = _create(account, "AUTH", CODE_CHOICE, ttl=timedelta(seconds=3))
+            timing_out[tx.pk] = identity
+        else:
+            answered[_create(account, "AUTH", CODE_CHOICE).pk] = identity
+    _wait(list(answered))
+    for tx in Transaction.objects.filter(pk__in=answered).select_related("account"):
+        identity = answered[tx.pk]
+        assert tx.result == _expected(identity.outcome, "verificationCodeChoice"), identity
+        if tx.result == Transaction.Result.OK:
+            assert tx.interaction_used == "verificationCodeChoice"
+            _verify(tx)
+    # The TIMEOUT devices saw theirs and left them alone until they expired.
+    assert Transaction.objects.filter(pk__in=timing_out, state="PENDING").count() == 3
+    deadline = time.monotonic() + 10
+    while timezone.now() < max(t.expires_at for t in Transaction.objects.filter(pk__in=timing_out)):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    for tx_id in timing_out:
+        transaction_expire(transaction_id=tx_id)
+    assert set(
+        Transaction.objects.filter(pk__in=timing_out).values_list("result", "interaction_used")
+    ) == {("TIMEOUT", "")}
+    lines = [line for line in demo_world.log if "-> TIMEOUT" in line]
+    assert len(lines) == 3 and all(line.endswith(IGNORED) for line in lines)
+    assert not [line for line in demo_world.log if "failed" in line or "cannot" in line]
+
+
+CASES = [
+    # outcome, kind, interactions offered, expected result
+    ("OK", "AUTH", PIN_SCREEN, "OK"),
+    ("OK", "SIGN", CONFIRMATION, "OK"),  # PIN2
+    ("OK", "SIGN", CONFIRMATION_AND_CODE, "OK"),
+    ("OK", "CHOICE", [], "OK"),
+    ("USER_REFUSED", "AUTH", PIN_SCREEN, "USER_REFUSED_DISPLAYTEXTANDPIN"),
+    ("USER_REFUSED", "SIGN", CONFIRMATION, "USER_REFUSED_CONFIRMATIONMESSAGE"),
+    ("USER_REFUSED", "CHOICE", [], "USER_REFUSED_CERT_CHOICE"),
+    ("USER_REFUSED_DISPLAYTEXTANDPIN", "SIGN", CONFIRMATION, "USER_REFUSED_DISPLAYTEXTANDPIN"),
+    ("USER_REFUSED_VC_CHOICE", "AUTH", PIN_SCREEN, "USER_REFUSED_VC_CHOICE"),
+    ("USER_REFUSED_CONFIRMATIONMESSAGE", "SIGN", PIN_SCREEN, "USER_REFUSED_CONFIRMATIONMESSAGE"),
+    (
+        "USER_REFUSED_CONFIRMATIONMESSAGE_WITH_VC_CHOICE",
+        "AUTH",
+        CONFIRMATION_AND_CODE,
+        "USER_REFUSED_CONFIRMATIONMESSAGE_WITH_VC_CHOICE",
+    ),
+    ("USER_REFUSED_CERT_CHOICE", "AUTH", PIN_SCREEN, "USER_REFUSED_CERT_CHOICE"),
+    ("USER_REFUSED_CERT_CHOICE", "CHOICE", [], "USER_REFUSED_CERT_CHOICE"),
+    ("WRONG_VC", "SIGN", CONFIRMATION_AND_CODE, "WRONG_VC"),
+    ("WRONG_VC", "AUTH", PIN_SCREEN, "USER_REFUSED_DISPLAYTEXTANDPIN"),  # no code to pick
+    ("WRONG_VC", "CHOICE", [], "OK"),  # no code at all
+    ("TIMEOUT", "AUTH", PIN_SCREEN, ""),
+    ("TIMEOUT", "CHOICE", [], ""),
+]
+
+
+def test_handle_each_outcome_kind_and_screen(demo_accounts: DemoAccounts) -> None:
+    """handle() on one device per outcome, for the kinds and screens that matter."""
+    responders = {}
+    for outcome, kind, interactions, expected in CASES:
+        identity = _first(outcome)
+        if outcome not in responders:
+            responders[outcome] = AutoResponder(demo_accounts.app(identity), outcome)
+        responder = responders[outcome]
+        tx = _create(demo_accounts.account(identity), kind, interactions)
+        status = responder.handle(responder.app.transaction(str(tx.pk)))
+        tx.refresh_from_db()
+        case = (outcome, kind, interactions)
+        assert tx.result == expected, case
+        if expected == "":
+            assert status == IGNORED and tx.state == Transaction.State.PENDING
+        elif expected == "OK":
+            assert status == "OK", case
+            if kind != "CHOICE":
+                _verify(tx)
+        elif expected == "WRONG_VC":
+            assert status == "WRONG_VC"
+        else:
+            assert status == "REFUSED", case
+
+
+# --- run(): the loop, with a stand-in app ----------------------------------------------
+
+
+def _tx(tx_id: str) -> DeviceTransaction:
+    return DeviceTransaction(
+        id=tx_id,
+        state="PENDING",
+        kind="AUTHENTICATION",
+        document_number="PNOEE-40504040001-MOCK-Q",
+        purpose="AUTH",
+        rp_name="Demo bank",
+        hash=b"\x00" * 32,
+        hash_type="SHA256",
+        padding="PKCS1v15",
+        salt=None,
+        n=None,
+        interactions=(Interaction("displayTextAndPIN", "Log in?"),),
+        vc_choices=None,
+        expires_at=None,
+    )
+
+
+class StandIn:
+    """Answers pending() from a script; approve() fails as told."""
+
+    def __init__(self, polls: list[list[DeviceTransaction]], failures: list[Exception]) -> None:
+        self.polls = polls
+        self.failures = failures
+        self.approved: list[str] = []
+        self.stop = threading.Event()
+        self.poll_count = 0
+
+    def pending(self, timeout_ms: int) -> list[DeviceTransaction]:
+        self.poll_count += 1
+        if not self.polls:
+            self.stop.set()
+            return []
+        return self.polls.pop(0)
+
+    def approve(self, tx: DeviceTransaction, pin: str | None = None, **_: Any) -> Any:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.approved.append(tx.id)
+        return type("Result", (), {"status": "OK"})()
+
+    def local_accounts(self) -> list[Any]:
+        return []
+
+
+def test_run_tries_again_after_a_passing_failure_only() -> None:
+    a, b = _tx("a"), _tx("b")
+    stand_in = StandIn(
+        polls=[[a, b], [a, b], [a, b], [a, b]],
+        failures=[ApiError(500, "http_500", "database is locked"), ApiError(409, "x", "done")],
+    )
+    lines: list[str] = []
+    responder = AutoResponder(cast(DeviceApp, stand_in), "OK", log=lines.append)
+    responder.run(stand_in.stop, poll_ms=10)
+    # a: 500 then 409 (not passing) -> given up; b: answered at the first attempt.
+    assert stand_in.approved == ["b"]
+    assert [line.split(": ", 2)[-1] for line in lines] == [
+        "OK",
+        "failed: server refused (409 x): done",
+    ]
+    assert ATTEMPTS >= 2
+
+
+def test_run_gives_up_after_attempts() -> None:
+    a = _tx("a")
+    stand_in = StandIn(
+        polls=[[a]] * (ATTEMPTS + 2), failures=[ApiError(503, "busy", "busy")] * ATTEMPTS
+    )
+    lines: list[str] = []
+    AutoResponder(cast(DeviceApp, stand_in), "OK", log=lines.append).run(stand_in.stop, 10)
+    assert stand_in.approved == []
+    assert len(lines) == 1 and lines[0].endswith("failed: server refused (503 busy): busy")
+
+
+def test_unknown_outcome() -> None:
+    with (
+        httpx.Client() as client,
+        pytest.raises(InputError, match="unknown outcome 'MAYBE'"),
+    ):
+        AutoResponder(DeviceApp(client), "MAYBE")
+
+
+def test_app_errors_reach_the_caller_of_handle() -> None:
+    tx = _tx("a")
+    no_screen = DeviceTransaction(**{**tx.__dict__, "interactions": ()})
+    with httpx.Client() as client:
+        responder = AutoResponder(DeviceApp(client), "WRONG_VC")
+        with pytest.raises(ProtocolError, match="no interaction this app supports"):
+            responder.handle(no_screen)
