@@ -9,6 +9,7 @@ urlpatterns = [
     path("health", views.health, name="health"),
     path("admin/", admin.site.urls),
     path("app/v1/", include("api.app.urls")),
+    path("", include("api.rp.openapi")),  # /v1/openapi.json, /v2/openapi.json
     path("", include("api.rp.urls")),
     path("", include("pki.urls")),
 ]

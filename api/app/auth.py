@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from datetime import timedelta
 
 from django.core.cache import cache
 from django.utils import timezone
@@ -16,6 +17,7 @@ from signing.engine.errors import RequestAuthError, StaleRequest
 from smartid.net import client_address
 
 NONCE_MEMORY = 120  # seconds; longer than the ±60 s timestamp window
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 
 
 class DeviceAuthError(Exception):
@@ -54,7 +56,11 @@ def authenticate_device(
         raise DeviceAuthError("The device signature does not verify.", "bad_signature") from None
     if not cache.add(f"app-nonce:{device.pk}:{nonce}", 1, timeout=NONCE_MEMORY):
         raise DeviceAuthError("This request was already received.", "replayed_request")
-    Device.objects.filter(pk=device.pk).update(last_seen_at=timezone.now(), last_ip=address)
+    now = timezone.now()
+    stale = device.last_seen_at is None or now - device.last_seen_at > LAST_SEEN_RESOLUTION
+    if stale or device.last_ip != address:
+        # One write a minute is enough for "last seen"; not one per long poll.
+        Device.objects.filter(pk=device.pk).update(last_seen_at=now, last_ip=address)
     return device
 
 

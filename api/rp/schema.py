@@ -149,7 +149,10 @@ SIGNATURE_EXAMPLES_V2 = {
                     "displayText200": "Authorize transfer of 1 unit from account 113245344343 "
                     "to account 7677323232?",
                 },
-                {"type": "displayTextAndPIN", "displayText60": "Transfer 1 unit to account 7677323232?"},
+                {
+                    "type": "displayTextAndPIN",
+                    "displayText60": "Transfer 1 unit to account 7677323232?",
+                },
             ],
         },
     ),
@@ -161,8 +164,14 @@ SIGNATURE_EXAMPLES_V2 = {
             "hash": _SHA256_HASH,
             "hashType": "SHA256",
             "allowedInteractionsOrder": [
-                {"type": "verificationCodeChoice", "displayText60": "Transfer 444 BSD to Oceanic Airlines?"},
-                {"type": "displayTextAndPIN", "displayText60": "Transfer 444 BSD to Oceanic Airlines?"},
+                {
+                    "type": "verificationCodeChoice",
+                    "displayText60": "Transfer 444 BSD to Oceanic Airlines?",
+                },
+                {
+                    "type": "displayTextAndPIN",
+                    "displayText60": "Transfer 444 BSD to Oceanic Airlines?",
+                },
             ],
         },
     ),
@@ -551,8 +560,7 @@ POST_ERRORS = {
         "no_suitable_account",
     ),
     "472": _error(
-        "The person should check the Smart-ID app or portal (the account is locked or "
-        "suspended).",
+        "The person should check the Smart-ID app or portal (the account is locked or suspended).",
         472,
         "The person should check the Smart-ID app or portal.",
         "person_should_view_app",
@@ -575,8 +583,7 @@ GET_ERRORS = {
         "invalid_request",
     ),
     "404": _error(
-        "No such session: unknown, another relying party's, or completed more than 5 minutes "
-        "ago.",
+        "No such session: unknown, another relying party's, or completed more than 5 minutes ago.",
         404,
         "Session not found.",
         "not_found",
@@ -620,8 +627,7 @@ def _start_operation(version: int, kind: str, target: str) -> Schema:
         },
         "responses": {
             "200": {
-                "description": "The session started (or the identical one started within "
-                "15 s).",
+                "description": "The session started (or the identical one started within 15 s).",
                 "content": {
                     "application/json": {
                         "schema": {"$ref": "#/components/schemas/SessionStarted"},
