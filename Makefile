@@ -20,15 +20,18 @@ $(VENV)/.dev-installed: requirements/base.txt requirements/dev.txt | $(BIN)/pyth
 	touch $@ $(VENV)/.base-installed
 
 ## demo: the whole platform with demo data on the embedded defaults, http://127.0.0.1:$(PORT),
-## and the demo accounts' virtual devices (demo_devices) answering next to the server
+## and the demo accounts' virtual devices (demo_devices) answering next to the server. No
+## access log: the devices' long polls would flood it; each answer is one line instead.
 demo: export SMARTID_ENV ?= demo
 demo: export PORT := $(PORT)
 demo: $(VENV)/.base-installed
+	mkdir -p "$${SMARTID_DATA_DIR:-var}"
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py demo_setup
 	$(BIN)/python manage.py demo_devices --server http://127.0.0.1:$(PORT) & devices=$$!; \
 	trap 'kill $$devices 2>/dev/null; wait $$devices' EXIT INT TERM; \
-	$(BIN)/uvicorn smartid.asgi:application --host 127.0.0.1 --port $(PORT) --lifespan off
+	$(BIN)/uvicorn smartid.asgi:application --host 127.0.0.1 --port $(PORT) --lifespan off \
+	    --no-access-log
 
 ## test: lint, type-check and the whole test suite
 test: export SMARTID_ENV ?= test

@@ -906,9 +906,21 @@ class DeviceApp:
             answer = self._key_call(account, key, "confirm", path, payload)
         return _result(answer)
 
-    def refuse(self, tx: Transaction | str) -> str:
-        """Refuse a transaction (§3.4); returns the service's status (``REFUSED``)."""
+    def refuse(self, tx: Transaction | str, *, general: bool = False) -> str:
+        """Refuse a transaction (§3.4); returns the service's status (``REFUSED``).
+
+        The refusal names the screen it happened on, unless ``general`` (a plain
+        cancel, which the relying party sees as USER_REFUSED).
+        """
         tx = self._resolve(tx)
+        if general:
+            answer = self._send(
+                "POST",
+                f"{API}/transactions/{tx.id}/refuse",
+                _json({}),
+                device_id=self._signed_device(),
+            )
+            return _req_str(answer, "status")
         if tx.kind == CERTIFICATE_CHOICE:
             interaction = "certificateChoice"
         else:

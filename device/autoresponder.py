@@ -103,7 +103,7 @@ class AutoResponder:
         if outcome in REFUSED_INTERACTIONS:
             return self._refuse(tx, REFUSED_INTERACTIONS[outcome])
         if outcome == "USER_REFUSED":
-            return self.app.refuse(tx)
+            return self.app.refuse(tx, general=True)
         if tx.kind == CERTIFICATE_CHOICE:
             return self.app.approve(tx).status
         assert tx.purpose is not None  # every signing transaction has one
@@ -158,11 +158,14 @@ class AutoResponder:
             if passing and attempts < ATTEMPTS:
                 self._attempts[tx.id] = attempts
                 return False
-            status = f"failed: {exc}"
+            if isinstance(exc, ApiError) and exc.error == "transaction_finished":
+                status = "too late (another device of the person answered, or it expired)"
+            else:
+                status = f"failed: {exc}"
         self._attempts.pop(tx.id, None)
         self._remember(tx.id)
         self._log(
-            f"{tx.document_number}: {tx.kind.lower()} from {tx.rp_name!r} "
+            f"{tx.document_number}: {tx.kind.lower()} {tx.id} from {tx.rp_name!r} "
             f"-> {self.outcome}: {status}"
         )
         return True

@@ -360,7 +360,9 @@ def _registered(identity: DemoIdentity, path: Path) -> bool:
         try:
             state = FileStore(path).load()
         except StateError as exc:
-            raise DemoError(f"{exc}. Delete it and its account to start over.") from None
+            raise DemoError(
+                f"{exc}; reset the demo: delete the database and the demo-devices folder."
+            ) from None
         record = state.accounts.get(identity.document_number)
         if account is None:
             path.unlink()

@@ -804,14 +804,16 @@ def _replay_or_finished(
 
 
 def transaction_refuse(
-    *, device: Device, transaction_id: uuid.UUID | str, interaction: str
+    *, device: Device, transaction_id: uuid.UUID | str, interaction: str | None
 ) -> Answer:
+    """The user cancelled: on a named screen (``USER_REFUSED_<screen>``), or in general
+    (``interaction`` None: ``USER_REFUSED``, v1's only refusal)."""
     transaction_expire(transaction_id=transaction_id)
     return _refuse(device=device, transaction_id=transaction_id, interaction=interaction)
 
 
 @transaction.atomic
-def _refuse(*, device: Device, transaction_id: uuid.UUID | str, interaction: str) -> Answer:
+def _refuse(*, device: Device, transaction_id: uuid.UUID | str, interaction: str | None) -> Answer:
     tx = (
         Transaction.objects.select_for_update()
         .filter(pk=transaction_id, account__device=device)
@@ -821,6 +823,9 @@ def _refuse(*, device: Device, transaction_id: uuid.UUID | str, interaction: str
         raise NotFound("No such transaction.")
     if tx.state != Transaction.State.PENDING or _expire_if_due(tx):
         raise TransactionFinished("The transaction is finished.")
+    if interaction is None:
+        _finish(tx, Transaction.Result.USER_REFUSED)
+        return Answer(status="REFUSED")
     if interaction not in REFUSAL_RESULTS:
         raise BadRequest("Unknown interaction.")
     _finish(tx, REFUSAL_RESULTS[interaction], interaction=interaction)

@@ -122,8 +122,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # required with the pool
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Waiting for the write lock beats "database is locked" under the ASGI server.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Waiting for the write lock beats "database is locked" under the ASGI server;
+    # IMMEDIATE takes it at BEGIN, so a read-then-write transaction cannot deadlock
+    # with another one (SQLite would fail it at once, whatever the timeout).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, Celery, event bus -----------------------------------------------

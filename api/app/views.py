@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import time
@@ -27,6 +26,7 @@ from signing import services as signing
 from signing.engine import transport
 from signing.models import SplitKey, Transaction
 from smartid import events
+from smartid.asyncdb import db_to_async
 from smartid.net import client_address
 
 MAX_POLL_MS = 120_000
@@ -313,7 +313,8 @@ class TransactionConfirm(DeviceAPIView):
 
 class TransactionRefuse(DeviceAPIView):
     class Input(serializers.Serializer[Any]):
-        interaction = serializers.CharField(max_length=60)
+        # Absent: a general refusal (USER_REFUSED); named: the screen it happened on.
+        interaction = serializers.CharField(max_length=60, required=False)
 
     def post(self, request: Request, transaction_id: Any) -> Response:
         ser = self.Input(data=request.data)
@@ -321,7 +322,7 @@ class TransactionRefuse(DeviceAPIView):
         answer = signing.transaction_refuse(
             device=self.device(request),
             transaction_id=transaction_id,
-            interaction=ser.validated_data["interaction"],
+            interaction=ser.validated_data.get("interaction"),
         )
         return Response(answer.as_json())
 
@@ -388,13 +389,12 @@ async def pending_transactions(request: HttpRequest) -> JsonResponse:
             error_body(400, f"timeoutMs must be 0..{MAX_POLL_MS}.", "invalid_request"), status=400
         )
     deadline = time.monotonic() + timeout
-    load = sync_to_async(lambda: [transaction_json(t) for t in signing.pending_for_device(device)])
+    load = db_to_async(lambda: [transaction_json(t) for t in signing.pending_for_device(device)])
     async with events.subscription(signing.device_channel(device.pk)) as event:
         while True:
+            event.clear()  # before the read: a publish during the read still wakes us
             found = await load()
             remaining = deadline - time.monotonic()
             if found or remaining <= 0:
                 return JsonResponse({"transactions": found})
-            event.clear()
             await events.wait(event, remaining)
-            await asyncio.sleep(0)

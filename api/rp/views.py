@@ -258,6 +258,7 @@ async def session_status(request: HttpRequest, version: str, session_id: str) ->
         session = await _session_for(session_id=parsed, address=address)
         async with events.subscription(group_channel(parsed)) as event:
             while True:
+                event.clear()  # before the read: a publish during the read still wakes us
                 cached = _cached_final(parsed, address)
                 if cached is not None:
                     return cached
@@ -271,7 +272,6 @@ async def session_status(request: HttpRequest, version: str, session_id: str) ->
                 if status.next_deadline is not None:
                     until_timeout = (status.next_deadline - timezone.now()).total_seconds()
                     remaining = min(remaining, max(until_timeout, 0.0) + 0.05)
-                event.clear()
                 await events.wait(event, remaining)
     except services.NotFound as exc:
         return _json_error(404, exc.message, exc.code)

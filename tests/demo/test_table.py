@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -132,3 +133,9 @@ def test_refusals_name_the_service_interactions() -> None:
     assert {REFUSAL_RESULTS[i]: i for i in REFUSED_INTERACTIONS.values()} == {
         outcome: interaction for outcome, interaction in REFUSED_INTERACTIONS.items()
     }
+
+
+def test_docs_list_every_account() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "demo.md").read_text()
+    for identity in DEMO_IDENTITIES:
+        assert f"`{identity.document_number}`" in text, identity.document_number

@@ -103,14 +103,12 @@ class Command(BaseCommand):
         if not state_dir.is_dir():
             raise CommandError(f"no demo devices in {state_dir}: run demo_setup first")
         stop = threading.Event()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
         output = threading.Lock()
 
         def log(line: str) -> None:
             stamp = datetime.now(tz=UTC).strftime("%H:%M:%S")
             with output:
-                self.stdout.write(f"{stamp} demo device {line}")
+                self.stdout.write(f"{stamp} {line}")
                 self.stdout.flush()
 
         with _only_instance(state_dir):
@@ -118,6 +116,10 @@ class Command(BaseCommand):
             if not devices:
                 raise CommandError(f"no demo devices in {state_dir}: run demo_setup first")
             wait_for_server(server, wait)
+            previous = {
+                signum: signal.signal(signum, lambda *_: stop.set())
+                for signum in (signal.SIGTERM, signal.SIGINT)
+            }
             limits = httpx.Limits(max_connections=2 * len(devices) + 10)
             with httpx.Client(base_url=server, timeout=30, limits=limits) as client:
                 threads = []
@@ -142,3 +144,5 @@ class Command(BaseCommand):
                 deadline = time.monotonic() + JOIN_SECONDS
                 for thread in threads:
                     thread.join(max(deadline - time.monotonic(), 0))
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
