@@ -33,7 +33,7 @@ class SemanticsIdentifier:
 
 
 def parse_semantics_identifier(value: str) -> SemanticsIdentifier:
-    match = _SEMANTICS_ID.match(value) if isinstance(value, str) else None
+    match = _SEMANTICS_ID.fullmatch(value) if isinstance(value, str) else None
     if match is None:
         raise InvalidIdentifier("Not a semantics identifier like PNOEE-30303039914.")
     return SemanticsIdentifier(match.group(1), match.group(2), match.group(3))
@@ -41,7 +41,7 @@ def parse_semantics_identifier(value: str) -> SemanticsIdentifier:
 
 def parse_document_number(value: str) -> tuple[str, bool]:
     """Return (semantics identifier, qualified) of ``PNOEE-…-XXXX-Q|NQ``."""
-    match = _DOCUMENT_NUMBER.match(value) if isinstance(value, str) else None
+    match = _DOCUMENT_NUMBER.fullmatch(value) if isinstance(value, str) else None
     if match is None:
         raise InvalidIdentifier("Not a document number like PNOEE-30303039914-AB12-Q.")
     return match.group(1), match.group(3) == "Q"

@@ -8,14 +8,21 @@ from __future__ import annotations
 from django.http import HttpRequest, JsonResponse
 from django.urls import re_path
 from django.views.decorators.cache import cache_control
-from django.views.decorators.http import require_safe
+from django.views.decorators.csrf import csrf_exempt
 
+from api.errors import error_body
 from api.rp import schema
 
 
-@require_safe
+@csrf_exempt  # read-only and stateless: a wrong method gets the API's JSON 405, not a CSRF 403
 @cache_control(public=True, max_age=3600)
 def openapi_json(request: HttpRequest, version: str) -> JsonResponse:
+    if request.method not in ("GET", "HEAD"):
+        response = JsonResponse(
+            error_body(405, "Method not allowed", "method_not_allowed"), status=405
+        )
+        response["Allow"] = "GET, HEAD"
+        return response
     return JsonResponse(schema.openapi(int(version)))
 
 

@@ -30,7 +30,7 @@ DOCUMENT_NUMBER_PATTERN = (
 # Standard Base64 (RFC 4648 §4) of exactly the digest length, with its padding.
 _B64 = "[A-Za-z0-9+/]"
 HASH_PATTERNS = {
-    name: f"^{_B64}{{{4 * length // 3}}}{'=' * (-length % 3)}$"
+    name: f"^{_B64}{{{-(-4 * length // 3)}}}{'=' * (-length % 3)}$"
     for name, length in views.HASH_LENGTHS.items()
 }
 LEVELS_REQUEST = ["ADVANCED", "QUALIFIED", "QSCD"]
@@ -352,7 +352,6 @@ def _hash_request(version: int, levels: list[str], title: str) -> Schema:
         "hash": _string(
             "Standard Base64 of the raw digest (not hashed again): 44 characters for "
             "SHA256, 64 for SHA384, 88 for SHA512.",
-            format="byte",
         ),
         "hashType": {"type": "string", "enum": list(views.HASH_LENGTHS)},
     }
@@ -377,7 +376,9 @@ def _hash_request(version: int, levels: list[str], title: str) -> Schema:
         "title": title,
         "required": ["relyingPartyUUID", "relyingPartyName", "hash", "hashType"],
         "properties": properties,
-        "oneOf": _hash_alternatives(),
+        # anyOf, not oneOf: the alternatives exclude each other by hashType anyway, and
+        # generators (schemathesis) merge anyOf branches instead of filtering for them.
+        "anyOf": _hash_alternatives(),
     }
 
 
@@ -472,11 +473,12 @@ def _status_schemas(version: int) -> Schema:
                     "required": ["endResult", "documentNumber"],
                     "properties": {
                         "endResult": {"type": "string", "enum": ["OK"]},
-                        "documentNumber": {
-                            "type": "string",
-                            "pattern": DOCUMENT_NUMBER_PATTERN,
-                            "example": "PNOEE-40504040001-MOCK-Q",
-                        },
+                        "documentNumber": _string(
+                            "The account's document number, e.g. PNOEE-40504040001-MOCK-Q "
+                            "(older SK accounts: PNOEE-31111111111). Take it from here; "
+                            "never build it.",
+                            minLength=1,
+                        ),
                     },
                 },
                 "cert": {

@@ -102,6 +102,8 @@ def authenticate(*, rp_uuid: str, rp_name: str, address: str) -> RelyingParty:
         parsed = uuid.UUID(rp_uuid)
     except (ValueError, TypeError, AttributeError):
         raise Unauthorized("Unknown relying party.") from None
+    if str(parsed) != rp_uuid.lower():  # uuid.UUID also takes "{…}", "urn:uuid:…", no hyphens
+        raise Unauthorized("Unknown relying party.")
     rp = RelyingParty.objects.filter(uuid=parsed, active=True).first()
     if rp is None or rp.name.casefold() != rp_name.casefold() or not rp.allows_address(address):
         raise Unauthorized("Unknown relying party.")

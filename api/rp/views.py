@@ -13,12 +13,12 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import serializers
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.errors import error_body
+from api.parsers import SafeJSONParser
 from api.rp import services
 from api.rp.models import RelyingParty, RpSession
 from signing.services import group_channel
@@ -33,13 +33,26 @@ MIN_POLL_MS, MAX_POLL_MS = 1000, 120_000
 DEFAULT_POLL_MS = (MIN_POLL_MS + MAX_POLL_MS) // 2
 
 
-class AnyJSONParser(JSONParser):
+class AnyJSONParser(SafeJSONParser):
     """Parse the body as JSON whatever the Content-Type says (clients differ)."""
 
     media_type = "*/*"
 
 
-class RelyingPartyName(serializers.CharField):
+class WireString(serializers.CharField):
+    """A JSON string exactly as sent: a number is not text, whitespace is not trimmed."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
+class RelyingPartyName(WireString):
     def to_internal_value(self, data: Any) -> str:
         value = super().to_internal_value(data)
         if len(value.encode("utf-8")) > 32:
@@ -48,20 +61,20 @@ class RelyingPartyName(serializers.CharField):
 
 
 class BaseInput(serializers.Serializer[Any]):
-    relyingPartyUUID = serializers.CharField(max_length=64)  # noqa: N815 -- wire name
+    relyingPartyUUID = WireString(max_length=64)  # noqa: N815 -- wire name
     relyingPartyName = RelyingPartyName(max_length=32)  # noqa: N815
     certificateLevel = serializers.ChoiceField(  # noqa: N815
         choices=["ADVANCED", "QUALIFIED", "QSCD"], default="QUALIFIED"
     )
-    nonce = serializers.CharField(min_length=1, max_length=30, required=False)
+    nonce = WireString(min_length=1, max_length=30, required=False)
     capabilities = serializers.ListField(
-        child=serializers.CharField(max_length=64), max_length=20, required=False
+        child=WireString(max_length=64), max_length=20, required=False
     )
     requestProperties = serializers.DictField(required=False)  # noqa: N815
 
 
 class HashInput(BaseInput):
-    hash = serializers.CharField(max_length=200)
+    hash = WireString(max_length=200)
     hashType = serializers.ChoiceField(choices=list(HASH_LENGTHS))  # noqa: N815
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -69,7 +82,10 @@ class HashInput(BaseInput):
             digest = base64.b64decode(attrs["hash"], validate=True)
         except (binascii.Error, ValueError):
             raise serializers.ValidationError({"hash": "Not valid Base64."}) from None
-        if len(digest) != HASH_LENGTHS[attrs["hashType"]]:
+        # b64decode also takes excess padding ("<64 chars>==" for SHA384): the text must
+        # have exactly the length of the digest's Base64.
+        expected = 4 * -(-HASH_LENGTHS[attrs["hashType"]] // 3)
+        if len(digest) != HASH_LENGTHS[attrs["hashType"]] or len(attrs["hash"]) != expected:
             raise serializers.ValidationError({"hash": "The length does not match hashType."})
         attrs["digest"] = digest
         return attrs
@@ -77,8 +93,8 @@ class HashInput(BaseInput):
 
 class InteractionInput(serializers.Serializer[Any]):
     type = serializers.ChoiceField(choices=[*TEXT60, *TEXT200])
-    displayText60 = serializers.CharField(max_length=60, required=False, allow_blank=False)  # noqa: N815
-    displayText200 = serializers.CharField(max_length=200, required=False, allow_blank=False)  # noqa: N815
+    displayText60 = WireString(max_length=60, required=False, allow_blank=False)  # noqa: N815
+    displayText200 = WireString(max_length=200, required=False, allow_blank=False)  # noqa: N815
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         kind = attrs["type"]
@@ -104,7 +120,7 @@ class V2HashInput(HashInput):
 
 
 class V1HashInput(HashInput):
-    displayText = serializers.CharField(max_length=60, required=False)  # noqa: N815
+    displayText = WireString(max_length=60, required=False)  # noqa: N815
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
@@ -117,7 +133,9 @@ def _request_properties(data: dict[str, Any], version: int) -> tuple[bool, list[
     """(shareMdClientIpAddress, ignored property names, v1 vcChoice)."""
     properties = data.get("requestProperties") or {}
     known = {"shareMdClientIpAddress"} | ({"vcChoice"} if version == 1 else set())
-    for name in ("shareMdClientIpAddress", "vcChoice"):
+    if any("\x00" in str(k) for k in properties):  # the names go to a JSON column
+        raise serializers.ValidationError({"requestProperties": "Null characters are not allowed."})
+    for name in sorted(known):  # v2: an unknown vcChoice of any type is only ignored
         if name in properties and not isinstance(properties[name], bool):
             raise serializers.ValidationError({"requestProperties": f"{name} must be a boolean."})
     ignored = sorted(str(k) for k in properties if k not in known)
@@ -239,9 +257,11 @@ def _cached_final(session_id: uuid.UUID, address: str) -> JsonResponse | None:
 async def session_status(request: HttpRequest, version: str, session_id: str) -> JsonResponse:
     """GET /v{1,2}/session/{id}?timeoutMs=N — a real long poll, woken by the event bus."""
     if request.method != "GET":
-        return _json_error(405, "Method not allowed", "method_not_allowed")
+        response = _json_error(405, "Method not allowed", "method_not_allowed")
+        response["Allow"] = "GET"  # RFC 9110 §15.5.6
+        return response
     raw = request.GET.get("timeoutMs", str(DEFAULT_POLL_MS))
-    if not raw.isdigit() or not MIN_POLL_MS <= int(raw) <= MAX_POLL_MS:
+    if not (raw.isascii() and raw.isdigit()) or not MIN_POLL_MS <= int(raw) <= MAX_POLL_MS:
         return _json_error(
             400, f"timeoutMs must be {MIN_POLL_MS}..{MAX_POLL_MS}.", "invalid_request"
         )
