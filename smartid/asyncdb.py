@@ -14,10 +14,11 @@ R = TypeVar("R")
 
 
 def db_to_async(function: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:
-    """``sync_to_async`` that runs in the thread pool on PostgreSQL, so a thousand woken
-    long polls read in parallel instead of queueing on Django's one thread-sensitive
-    executor — but stays on that one thread with SQLite (the embedded mode), whose
-    shared-cache connections refuse concurrent use ("database table is locked").
+    """``sync_to_async`` that runs in the thread pool on PostgreSQL and gives the
+    connection back after each call, so a thousand woken long polls read in parallel and
+    an open poll holds no connection. With SQLite (the embedded mode) it stays
+    thread-sensitive, i.e. in the request's own thread (SQLite connections must not
+    cross threads), so there each open poll keeps a thread; production is PostgreSQL.
     """
 
     def call(*args: P.args, **kwargs: P.kwargs) -> R:

@@ -127,7 +127,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE takes it at BEGIN, so a read-then-write transaction cannot deadlock
     # with another one (SQLite would fail it at once, whatever the timeout).
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            # Readers never wait for the writer (the demo's devices poll while others sign).
+            "init_command": "PRAGMA journal_mode=WAL;",
+        }
     )
     # Tests run the ASGI server in threads of the test process: a file database honours
     # the lock timeout, where the default shared-cache memory database fails at once.

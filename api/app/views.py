@@ -7,7 +7,6 @@ import binascii
 import time
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -378,7 +377,7 @@ async def pending_transactions(request: HttpRequest) -> JsonResponse:
     if request.method != "GET":
         return JsonResponse(error_body(405, "Method not allowed", "method_not_allowed"), status=405)
     try:
-        device = await sync_to_async(authenticate_device)(
+        device = await db_to_async(authenticate_device)(
             "GET", request.get_full_path(), request.body, request.headers, client_address(request)
         )
     except DeviceAuthError as exc:

@@ -23,6 +23,7 @@ from accounts.identifiers import (
 )
 from accounts.models import Account, Person
 from api.rp.models import RelyingParty, RpSession
+from pki.models import Certificate
 from signing import services as signing
 from signing.models import SplitKey, Transaction
 from smartid.errors import DomainError
@@ -149,7 +150,25 @@ def _target_accounts(request: SessionRequest) -> list[Account]:
         accounts = list(
             Account.objects.select_related("device").filter(document_number=request.target)
         )
-    active = [a for a in accounts if a.state == Account.State.ACTIVE]
+    purpose = (
+        SplitKey.Purpose.AUTH
+        if request.kind == RpSession.Kind.AUTHENTICATION
+        else SplitKey.Purpose.SIGN
+    )
+    good = set(
+        SplitKey.objects.filter(
+            account__in=accounts,
+            purpose=purpose,
+            state=SplitKey.State.ACTIVE,
+            certificate__status=Certificate.Status.GOOD,
+        ).values_list("account_id", flat=True)
+    )
+    # An account whose certificate is on hold or revoked cannot be used, even if the
+    # account row still says ACTIVE (e.g. a certificate suspended by an operator).
+    held = [a for a in accounts if a.state == Account.State.ACTIVE and a.pk not in good]
+    active = [a for a in accounts if a.state == Account.State.ACTIVE and a.pk in good]
+    if not active and held:
+        raise ViewApp("The person should check the Smart-ID app or portal.")
     if not active:
         if any(a.state in (Account.State.LOCKED, Account.State.SUSPENDED) for a in accounts):
             raise ViewApp("The person should check the Smart-ID app or portal.")

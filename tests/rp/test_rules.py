@@ -306,3 +306,19 @@ def test_long_poll_returns_quickly_after_completion(
     body = asyncio.run(scenario())
     assert body["result"]["endResult"] == "OK"
     assert done["at"] - done["answered"] < 0.1
+
+
+def test_a_held_certificate_cannot_log_in(
+    platform: Platform, bank: RelyingParty, alice: Account
+) -> None:
+    """An operator suspends the certificate (not the account): the RP API refuses it."""
+    from pki.services import certificate_hold, certificate_release
+    from signing.models import SplitKey
+
+    key = SplitKey.objects.get(account=alice, purpose="AUTH")
+    assert key.certificate is not None
+    certificate_hold(certificate=key.certificate, actor="test")
+    assert post(platform, f"authentication/etsi/{ALICE}", AUTH).status_code == 472
+    assert post(platform, f"signature/etsi/{ALICE}", AUTH).status_code == 200  # PIN2 key is fine
+    certificate_release(certificate=key.certificate, actor="test")
+    assert post(platform, f"authentication/etsi/{ALICE}", {**AUTH, "nonce": "2"}).status_code == 200
