@@ -1,24 +1,73 @@
-"""ASGI entry point: ``uvicorn smartid.asgi:application``."""
+"""ASGI entry point: ``uvicorn smartid.asgi:application``.
+
+Long polls (RP session status, the app's pending transactions) go to a lean handler:
+Django's ``ASGIHandler.__call__`` gives every request its own thread-sensitive context,
+which pins one idle OS thread to each open poll (5,000 polls: 5,000 threads). The lean
+handler skips that context and the middleware (those two views are JSON endpoints for
+programs, CSRF-exempt, and check their own authentication), so an open poll costs an
+``asyncio.Event`` and a socket.
+"""
 
 from __future__ import annotations
 
 import os
+import re
+from typing import Any
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smartid.settings")
 
 from django.conf import settings  # noqa: E402 -- after DJANGO_SETTINGS_MODULE
+from django.core.handlers.asgi import ASGIHandler  # noqa: E402
+from django.core.handlers.exception import convert_exception_to_response  # noqa: E402
 
-application = get_asgi_application()
+django_application = get_asgi_application()
 
 from smartid.checks import refuse_unsafe_start  # noqa: E402 -- needs the apps loaded
 
 refuse_unsafe_start()
+
+LONG_POLL_PATHS = re.compile(r"^/(v[12]/session/|app/v1/transactions/pending$)")
+
+# Django's stubs and the ASGI spec disagree on these types; they are plain ASGI here.
+Scope = Any
+Receive = Any
+Send = Any
+
+
+class LongPollHandler(ASGIHandler):
+    """Django without middleware and without a per-request thread context."""
+
+    def load_middleware(self, is_async: bool = False) -> None:
+        # BaseHandler.load_middleware with an empty MIDDLEWARE list (private names: the
+        # stubs do not know them).
+        self._view_middleware: list[Any] = []
+        self._template_response_middleware: list[Any] = []
+        self._exception_middleware: list[Any] = []
+        get_response = getattr(self, "_get_response_async" if is_async else "_get_response")
+        self._middleware_chain = convert_exception_to_response(get_response)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.handle(scope, receive, send)
+
+
+_long_polls = LongPollHandler()
+
+
+async def _route(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] == "http" and LONG_POLL_PATHS.match(scope.get("path", "")):
+        await _long_polls(scope, receive, send)
+    else:
+        await django_application(scope, receive, send)
+
+
+application: Any = _route
 
 if not settings.IS_LIVE:
     # The embedded mode has no reverse proxy: serve /static/ from the apps' folders.
     # Django's own handler, so the rest of the stack stays fully async.
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
-    application = ASGIStaticFilesHandler(application)
+    # It only calls the wrapped application for non-static paths: any ASGI app will do.
+    application = ASGIStaticFilesHandler(_route)  # type: ignore[arg-type]

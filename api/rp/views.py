@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import time
@@ -224,6 +225,19 @@ def _json_error(status: int, message: str, code: str) -> JsonResponse:
 _session_for = db_to_async(services.session_for)
 _session_status = db_to_async(services.session_status)
 FINAL_CACHE_SECONDS = 60
+_inflight: dict[tuple[int, uuid.UUID], asyncio.Future[services.Status]] = {}
+
+
+async def _shared_status(session: RpSession) -> services.Status:
+    """One database read per session at a time, however many polls wake together:
+    the others await the same result (a status is an immutable snapshot)."""
+    key = (id(asyncio.get_running_loop()), session.pk)
+    future = _inflight.get(key)
+    if future is None:
+        future = asyncio.ensure_future(_session_status(session))
+        _inflight[key] = future
+        future.add_done_callback(lambda _done: _inflight.pop(key, None))
+    return await asyncio.shield(future)
 
 
 def _final_key(session_id: uuid.UUID) -> str:
@@ -282,7 +296,7 @@ async def session_status(request: HttpRequest, version: str, session_id: str) ->
                 cached = _cached_final(parsed, address)
                 if cached is not None:
                     return cached
-                status = await _session_status(session)
+                status = await _shared_status(session)
                 remaining = deadline - time.monotonic()
                 if status.complete:
                     _cache_final(session, status)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import threading
 import time
 from typing import Any
 
@@ -34,6 +35,7 @@ def test_thousand_concurrent_polls_stay_healthy(platform: Platform, bank: Relyin
     pending = app.pending(timeout_ms=5000)
     url = f"{platform.url}/v2/session/{session_id}"
     limits = httpx.Limits(max_connections=POLLS + 10, max_keepalive_connections=POLLS + 10)
+    threads = {"before": threading.active_count()}
 
     async def scenario() -> tuple[list[dict[str, Any]], float, int, float]:
         async with httpx.AsyncClient(timeout=90, limits=limits) as client:
@@ -46,6 +48,7 @@ def test_thousand_concurrent_polls_stay_healthy(platform: Platform, bank: Relyin
                 assert time.monotonic() < deadline, f"only {events.waiting()} polls parked"
                 await asyncio.sleep(0.05)
             parked = events.waiting()
+            threads["parked"] = threading.active_count()
             started = time.monotonic()
             health = await client.get(f"{platform.url}/health")  # the server still answers
             health_time = time.monotonic() - started
@@ -57,6 +60,8 @@ def test_thousand_concurrent_polls_stay_healthy(platform: Platform, bank: Relyin
 
     bodies, wake_all, parked, health_time = asyncio.run(scenario())
     assert parked >= POLLS
+    # An open poll costs no thread (smartid/asgi.py's lean long-poll handler).
+    assert threads["parked"] - threads["before"] < 50, threads
     assert all(b["state"] == "COMPLETE" and b["result"]["endResult"] == "OK" for b in bodies)
     assert len(bodies) == POLLS
     # All thousand re-read and answered within a bounded time (generous for a shared CI box).
