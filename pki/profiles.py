@@ -78,18 +78,25 @@ def _ca_name(common_name: str, organization: str, country: str) -> x509.Name:
     )
 
 
-def _ca_key_usage() -> x509.KeyUsage:
+def _key_usage(
+    *, digital_signature: bool = False, non_repudiation: bool = False, ca: bool = False
+) -> x509.KeyUsage:
+    """Only the bits a profile names are set; everything else is off."""
     return x509.KeyUsage(
-        digital_signature=False,
-        content_commitment=False,
+        digital_signature=digital_signature,
+        content_commitment=non_repudiation,
         key_encipherment=False,
         data_encipherment=False,
         key_agreement=False,
-        key_cert_sign=True,
-        crl_sign=True,
+        key_cert_sign=ca,
+        crl_sign=ca,
         encipher_only=False,
         decipher_only=False,
     )
+
+
+def _ca_key_usage() -> x509.KeyUsage:
+    return _key_usage(ca=True)
 
 
 def _aki(issuer_key: ec.EllipticCurvePublicKey) -> x509.AuthorityKeyIdentifier:
@@ -186,17 +193,7 @@ def ocsp_responder(
         .not_valid_after(now + OCSP_RESPONDER_VALIDITY)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
+            _key_usage(digital_signature=True),
             critical=True,
         )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]), critical=False)
@@ -267,17 +264,7 @@ def end_entity(
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=False)
         .add_extension(
-            x509.KeyUsage(
-                digital_signature=not signing,
-                content_commitment=signing,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
+            _key_usage(digital_signature=not signing, non_repudiation=signing),
             critical=True,
         )
         .add_extension(_policies(purpose=purpose, qualified=qualified), critical=False)

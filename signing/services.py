@@ -32,6 +32,7 @@ from pki.models import Certificate
 from pki.profiles import SubjectIdentity
 from signing import engine, keys
 from signing.engine import transport
+from signing.engine.encoding import check_digest
 from signing.engine.vc import decoy_codes, verification_code
 from signing.models import SplitKey, Transaction
 from smartid import events
@@ -571,17 +572,21 @@ def transaction_create(
     salt = None
     vc_choices: list[str] = []
     if kind != Transaction.Kind.CERTIFICATE_CHOICE:
-        if digest is None or hash_type not in ("SHA256", "SHA384", "SHA512"):
+        if digest is None:
             raise BadRequest("A hash and its type are required.")
-        if len(digest) != {"SHA256": 32, "SHA384": 48, "SHA512": 64}[hash_type]:
-            raise BadRequest("The hash length does not match its type.")
+        try:
+            digest_size = check_digest(digest, hash_type).digest_size
+        except engine.InvalidInput:
+            raise BadRequest(
+                "The hash type is unknown or the hash length does not match."
+            ) from None
         key = SplitKey.objects.filter(
             account=account, purpose=purpose, state=SplitKey.State.ACTIVE
         ).first()
         if key is None:
             raise WrongState("The account has no active key for this purpose.")
         if padding == "PSS":
-            salt = secrets.token_bytes({"SHA256": 32, "SHA384": 48, "SHA512": 64}[hash_type])
+            salt = secrets.token_bytes(digest_size)
         if any(i.get("type") in VC_INTERACTIONS for i in interactions):
             vc_choices = decoy_codes(verification_code(digest), 3)
     tx = Transaction.objects.create(

@@ -22,12 +22,14 @@ from api.errors import error_body
 from api.parsers import SafeJSONParser
 from api.rp import services
 from api.rp.models import RelyingParty, RpSession
+from signing.engine.encoding import HashAlgorithm, hash_spec
 from signing.services import group_channel
 from smartid import events
 from smartid.asyncdb import db_to_async
 from smartid.net import client_address
 
-HASH_LENGTHS = {"SHA256": 32, "SHA384": 48, "SHA512": 64}
+# The engine's hash table, in the RP API's spelling (one place for digest sizes).
+HASH_LENGTHS = {alg.value: hash_spec(alg).digest_size for alg in HashAlgorithm}
 TEXT60 = ("displayTextAndPIN", "verificationCodeChoice")
 TEXT200 = ("confirmationMessage", "confirmationMessageAndVerificationCodeChoice")
 MIN_POLL_MS, MAX_POLL_MS = 1000, 120_000
