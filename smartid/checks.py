@@ -61,6 +61,8 @@ def live_mode_check(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> l
                 "REDIS_URL is required for the event bus of several processes.", id="smartid.E007"
             )
         )
+    if not settings.SESSION_COOKIE_SECURE:
+        errors.append(Error("SMARTID_SECURE_COOKIES must stay on in live mode.", id="smartid.E008"))
     return errors
 
 

@@ -70,11 +70,17 @@ INSTALLED_APPS = [
     "signing",
     "enrolment",
     "api.rp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "ra_office",
+    "portal",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "smartid.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -207,8 +213,28 @@ KEY_POOL_SIZE = env_int("SMARTID_KEY_POOL_SIZE", 8, minimum=0, maximum=10000)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = IS_LIVE
-CSRF_COOKIE_SECURE = IS_LIVE
+# Secure cookies everywhere: browsers treat http://127.0.0.1 and localhost as secure
+# contexts, so the demo and the browser tests work with them. Turning them off is for
+# a plain-HTTP development host only; live refuses it (checks.py).
+SESSION_COOKIE_SECURE = env_bool("SMARTID_SECURE_COOKIES", True)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+CSRF_COOKIE_HTTPONLY = True
+# Web sessions (portal, RA office) end with the browser; the RA office also ends them
+# after 15 idle minutes, the portal after its own idle limit.
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_AGE = 8 * 3600
+# Our pages load scripts and styles from our own origin only (smartid/middleware.py).
+CONTENT_SECURITY_POLICY = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self' data:",
+    "connect-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'none'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -244,13 +270,21 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
 }
 
+# --- RA office (ra_office/) -------------------------------------------------------
+
+# --- Self-service portal and Web eID (portal/) -----------------------------------
+
+# --- Remote onboarding: eMRTD, face, liveness, Mobile-ID, secondary auth (enrolment/) ---
+
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("et", "Eesti")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 # Live: the reverse proxy serves the output of collectstatic (deploy/). Elsewhere the
 # ASGI application serves the apps' files itself (smartid/asgi.py).
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(DATA_DIR / "static")))

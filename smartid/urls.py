@@ -8,6 +8,9 @@ from smartid import views
 urlpatterns = [
     path("health", views.health, name="health"),
     path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language (POST)
+    path("portal/", include("portal.urls")),
+    path("ra/", include("ra_office.urls")),
     path("app/v1/", include("api.app.urls")),
     path("", include("api.rp.openapi")),  # /v1/openapi.json, /v2/openapi.json
     path("", include("api.rp.urls")),

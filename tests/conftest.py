@@ -3,18 +3,38 @@
 ``asgi_server`` runs the real ASGI application in uvicorn on a free loopback
 port, in a thread of the test process, so that HTTP tests see the same test
 database (tests that use it need committed data: ``transactional_db``).
+
+``page`` is a Playwright page in Debian's Chromium (never a downloaded browser)
+opened on that server; ``screenshot(page, name)`` keeps a picture of it under
+``<SMARTID_DATA_DIR>/screenshots/`` for reviewers.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import uvicorn
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 class LiveASGIServer:
@@ -77,3 +97,52 @@ def ca_hierarchy(db: None) -> Iterator[list[Any]]:
     hierarchy = services.ca_hierarchy_create(actor="test")
     yield hierarchy
     ocsp.reset_issuer_index()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, driven by Playwright (one per test module)."""
+    executable = shutil.which("chromium")
+    if executable is None:
+        message = "Debian's chromium package is not installed"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop running in this thread; the ORM calls
+    # the tests make between browser steps are still plain synchronous code.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+            yield chromium
+            chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def page(browser: Browser, asgi_server: LiveASGIServer) -> Iterator[Page]:
+    """A fresh browser context (no cookies) on the live server, English, downloads on."""
+    context = browser.new_context(base_url=asgi_server.url, locale="en-GB", accept_downloads=True)
+    context.set_default_timeout(15_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """Save a full-page PNG as ``<SMARTID_DATA_DIR>/screenshots/<name>.png``."""
+    from django.conf import settings
+
+    folder = Path(settings.DATA_DIR) / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
