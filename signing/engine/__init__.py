@@ -122,6 +122,8 @@ from signing.engine.server import (
 )
 from signing.engine.transport import decrypt_share as transport_decrypt_share
 from signing.engine.transport import encrypt_share as transport_encrypt_share
+from signing.engine.transport import open_secret as transport_open_secret
+from signing.engine.transport import seal_secret as transport_seal_secret
 from signing.engine.transport import (
     load_p256_public_key,
     public_key_der,
@@ -239,6 +241,8 @@ __all__ = [
     "transaction_aad",
     "transport_decrypt_share",
     "transport_encrypt_share",
+    "transport_open_secret",
+    "transport_seal_secret",
     "verification_code",
     "verify_request",
 ]

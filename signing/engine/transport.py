@@ -35,6 +35,9 @@ from signing.engine.encoding import i2osp, os2ip
 from signing.engine.errors import InvalidInteger, InvalidKey, InvalidLength, TransportError
 
 HKDF_INFO = b"smartid-s1p-v1"
+#: Label of :func:`seal_secret` (secrets from the service to the app, e.g. ticket codes).
+SECRET_HKDF_INFO = b"openeid-secret-v1"
+MAX_SECRET_BYTES = 64
 IV_BYTES = 12
 TAG_BYTES = 16
 POINT_BYTES = 65
@@ -99,12 +102,27 @@ def _check_length(length: object) -> int:
     return length
 
 
-def _derive_key(shared: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=HKDF_INFO).derive(shared)
-
-
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+def _seal(
+    plaintext: bytes, public_key: ec.EllipticCurvePublicKey, aad: bytes, info: bytes
+) -> dict[str, str]:
+    if not isinstance(aad, bytes):
+        raise InvalidLength("aad must be bytes")
+    _require_p256(public_key)
+    ephemeral = ec.generate_private_key(ec.SECP256R1())
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(
+        ephemeral.exchange(ec.ECDH(), public_key)
+    )
+    iv = secrets.token_bytes(IV_BYTES)
+    ct = AESGCM(key).encrypt(iv, plaintext, aad)
+    del plaintext, key
+    epk = ephemeral.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    return {"epk": _b64(epk), "iv": _b64(iv), "ct": _b64(ct)}
 
 
 def encrypt_share(
@@ -117,19 +135,18 @@ def encrypt_share(
     _check_length(length)
     if type(s1_prime) is not int:
         raise InvalidInteger("s1' must be an int")
-    if not isinstance(aad, bytes):
-        raise InvalidLength("aad must be bytes")
-    _require_p256(transport_public_key)
-    plaintext = i2osp(s1_prime, length)
-    ephemeral = ec.generate_private_key(ec.SECP256R1())
-    key = _derive_key(ephemeral.exchange(ec.ECDH(), transport_public_key))
-    iv = secrets.token_bytes(IV_BYTES)
-    ct = AESGCM(key).encrypt(iv, plaintext, aad)
-    del plaintext, key
-    epk = ephemeral.public_key().public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-    )
-    return {"epk": _b64(epk), "iv": _b64(iv), "ct": _b64(ct)}
+    return _seal(i2osp(s1_prime, length), transport_public_key, aad, HKDF_INFO)
+
+
+def seal_secret(
+    secret: bytes, public_key: ec.EllipticCurvePublicKey, aad: bytes
+) -> dict[str, str]:
+    """Encrypt a short secret (≤ 64 bytes, e.g. a registration ticket code) from the
+    service to an app's P-256 key, the same way as s1′ but under its own HKDF label.
+    """
+    if not isinstance(secret, bytes) or not 0 < len(secret) <= MAX_SECRET_BYTES:
+        raise InvalidLength(f"the secret must be 1-{MAX_SECRET_BYTES} bytes")
+    return _seal(secret, public_key, aad, SECRET_HKDF_INFO)
 
 
 def _field(envelope: Mapping[object, object], name: str, size: int) -> bytes:
@@ -146,6 +163,35 @@ def _field(envelope: Mapping[object, object], name: str, size: int) -> bytes:
     return raw
 
 
+def _open(
+    envelope: object,
+    private_key: ec.EllipticCurvePrivateKey,
+    aad: bytes,
+    length: int,
+    info: bytes,
+) -> bytes:
+    if not isinstance(aad, bytes):
+        raise InvalidLength("aad must be bytes")
+    _require_p256(private_key)
+    if not isinstance(envelope, Mapping) or set(envelope) != _ENVELOPE_FIELDS:
+        raise TransportError("envelope must be an object with exactly epk, iv and ct")
+    epk = _field(envelope, "epk", POINT_BYTES)
+    iv = _field(envelope, "iv", IV_BYTES)
+    ct = _field(envelope, "ct", length + TAG_BYTES)
+    if epk[0] != 0x04:
+        raise TransportError("epk must be an uncompressed point")
+    try:
+        ephemeral = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), epk)
+        shared = private_key.exchange(ec.ECDH(), ephemeral)
+    except ValueError:
+        raise TransportError("epk is not a valid P-256 point") from None
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(shared)
+    try:
+        return AESGCM(key).decrypt(iv, ct, aad)
+    except InvalidTag:
+        raise TransportError("envelope does not decrypt (wrong key, AAD or ciphertext)") from None
+
+
 def decrypt_share(
     envelope: object,
     transport_private_key: ec.EllipticCurvePrivateKey,
@@ -159,23 +205,13 @@ def decrypt_share(
     (wrong transport key, wrong AAD, tampered iv or ciphertext).
     """
     _check_length(length)
-    if not isinstance(aad, bytes):
-        raise InvalidLength("aad must be bytes")
-    _require_p256(transport_private_key)
-    if not isinstance(envelope, Mapping) or set(envelope) != _ENVELOPE_FIELDS:
-        raise TransportError("envelope must be an object with exactly epk, iv and ct")
-    epk = _field(envelope, "epk", POINT_BYTES)
-    iv = _field(envelope, "iv", IV_BYTES)
-    ct = _field(envelope, "ct", length + TAG_BYTES)
-    if epk[0] != 0x04:
-        raise TransportError("epk must be an uncompressed point")
-    try:
-        ephemeral = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), epk)
-        shared = transport_private_key.exchange(ec.ECDH(), ephemeral)
-    except ValueError:
-        raise TransportError("epk is not a valid P-256 point") from None
-    try:
-        plaintext = AESGCM(_derive_key(shared)).decrypt(iv, ct, aad)
-    except InvalidTag:
-        raise TransportError("envelope does not decrypt (wrong key, AAD or ciphertext)") from None
-    return os2ip(plaintext)
+    return os2ip(_open(envelope, transport_private_key, aad, length, HKDF_INFO))
+
+
+def open_secret(
+    envelope: object, private_key: ec.EllipticCurvePrivateKey, aad: bytes, length: int
+) -> bytes:
+    """Decrypt an envelope made by :func:`seal_secret`; errors as :func:`decrypt_share`."""
+    if type(length) is not int or not 0 < length <= MAX_SECRET_BYTES:
+        raise InvalidLength(f"the secret must be 1-{MAX_SECRET_BYTES} bytes")
+    return _open(envelope, private_key, aad, length, SECRET_HKDF_INFO)

@@ -216,3 +216,34 @@ def test_aad_helpers() -> None:
     for transaction_id in ("", None):
         with pytest.raises(InvalidInput):
             transaction_aad(transaction_id)  # type: ignore[arg-type]
+
+
+def test_sealed_secret_round_trip_and_label_separation(
+    transport_key: ec.EllipticCurvePrivateKey,
+) -> None:
+    from signing.engine import transport_open_secret, transport_seal_secret
+
+    secret = b"ABCD-EFGH-IJKL-MNOP-QRST-UVWX-YZ"
+    aad = b"onboarding:1"
+    envelope = transport_seal_secret(secret, transport_key.public_key(), aad)
+    assert transport_open_secret(envelope, transport_key, aad, len(secret)) == secret
+    with pytest.raises(TransportError):
+        transport_open_secret(envelope, transport_key, b"onboarding:2", len(secret))
+    # A sealed secret is not an s1' envelope: the HKDF labels differ.
+    with pytest.raises(TransportError):
+        decrypt_share(envelope, transport_key, aad, len(secret))
+    share = encrypt_share(int.from_bytes(secret, "big"), len(secret), transport_key.public_key(), aad)
+    with pytest.raises(TransportError):
+        transport_open_secret(share, transport_key, aad, len(secret))
+
+
+@pytest.mark.parametrize("bad", [b"", b"x" * 65, "text"])
+def test_sealed_secret_sizes(transport_key: ec.EllipticCurvePrivateKey, bad: object) -> None:
+    from signing.engine import transport_open_secret, transport_seal_secret
+
+    with pytest.raises(InvalidInput):
+        transport_seal_secret(bad, transport_key.public_key(), b"")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput):
+        transport_open_secret({}, transport_key, b"", 65)
+    with pytest.raises(InvalidInput):
+        transport_open_secret({}, transport_key, "aad", 8)  # type: ignore[arg-type]
