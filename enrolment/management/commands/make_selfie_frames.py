@@ -1,0 +1,51 @@
+"""Write synthetic selfie frames for the reference app's ``--selfie-dir`` (tests and demos)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from enrolment.biometrics import BiometricError
+from enrolment.biometrics.synthetic import selfie_frames
+
+#: File name prefix of each pose in the frame directory (docs/biometrics.md).
+FILE_PREFIX = {"neutral": "neutral", "blink": "blink", "turn_left": "left", "turn_right": "right"}
+MAX_PHOTO_BYTES = 20 * 1024 * 1024
+
+
+class Command(BaseCommand):
+    help = (
+        "Make neutral-NN.jpg, blink-NN.jpg, left-NN.jpg and right-NN.jpg selfie frames "
+        "from one face photo (synthetic: for tests and demos, not a liveness attack)."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--photo", required=True, type=Path, help="JPEG, PNG or JPEG 2000")
+        parser.add_argument("--out", required=True, type=Path, help="directory to write to")
+        parser.add_argument(
+            "--count", type=int, default=5, help="frames per pose (1-50, default 5)"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        photo: Path = options["photo"]
+        out: Path = options["out"]
+        count: int = options["count"]
+        if not 1 <= count <= 50:
+            raise CommandError("--count must be between 1 and 50.")
+        try:
+            if photo.stat().st_size > MAX_PHOTO_BYTES:
+                raise CommandError(f"{photo} is larger than {MAX_PHOTO_BYTES} bytes.")
+            data = photo.read_bytes()
+        except OSError as exc:
+            raise CommandError(f"Cannot read {photo}: {exc.strerror}") from None
+        try:
+            frames = selfie_frames(data, per_pose=count)
+        except BiometricError as exc:
+            raise CommandError(f"{photo}: {exc.message} ({exc.code})") from None
+        out.mkdir(parents=True, exist_ok=True)
+        for pose, images in frames.items():
+            for index, image in enumerate(images, start=1):
+                (out / f"{FILE_PREFIX[pose]}-{index:02d}.jpg").write_bytes(image)
+        self.stdout.write(f"Wrote {count} frames per pose ({4 * count} files) to {out}")

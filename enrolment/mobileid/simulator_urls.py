@@ -1,0 +1,21 @@
+"""URLs of the Mobile-ID simulator; smartid/urls.py mounts them at ``mid-api/`` only when
+``MOBILE_ID_SIMULATOR`` is on (never in live)."""
+
+from __future__ import annotations
+
+from django.urls import path, re_path
+
+from enrolment.mobileid import simulator_views
+
+app_name = "mobileid_simulator"
+
+urlpatterns = [
+    path("authentication", simulator_views.authentication_start, name="authentication"),
+    path(
+        "authentication/session/<str:session_id>",
+        simulator_views.authentication_session,
+        name="authentication-session",
+    ),
+    path("version", simulator_views.version, name="version"),
+    re_path(r"^(?P<rest>.*)$", simulator_views.not_found),
+]
