@@ -1,0 +1,200 @@
+"""The CSCA trust store: country signing CA certificates from a folder or an ICAO master list.
+
+Document signer certificates (DSC) come inside each EF.SOD; only the CSCAs are configured.
+A DSC is trusted when a CSCA of the store with the DSC's issuer name is a CA, verifies the
+DSC's signature, and both are valid at the time of the check. Revocation (CSCA CRLs) is not
+checked yet (docs/emrtd.md).
+
+Master lists are CMS SignedData (content type id-icao-cscaMasterList). Their signature is
+checked only when the caller passes the certificates that must have issued the master list
+signer (``master_list_anchors``): a master list is a convenience bundle whose authenticity
+comes from how the operator obtained it (ICAO PKD, a national PKD download), and a list
+verified against itself proves nothing.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from asn1crypto import core
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.x509.oid import NameOID
+
+from enrolment.emrtd import limits, tlv
+from enrolment.emrtd.errors import (
+    CscaUntrustedError,
+    DscExpiredError,
+    EmrtdError,
+    MalformedError,
+)
+from enrolment.emrtd.sod import OID_CSCA_MASTER_LIST, parse_signed_data, verify_signed_data
+
+_CERT_SUFFIXES = {".pem", ".crt", ".cer", ".der", ".ml"}
+_SHA256 = hashes.SHA256()
+
+
+class CscaMasterList(core.Sequence):  # type: ignore[misc]  # asn1crypto is untyped
+    _fields = [
+        ("version", core.Integer),
+        ("cert_list", core.SetOf, {"spec": asn1_x509.Certificate}),
+    ]
+
+
+def country_of(cert: x509.Certificate) -> str | None:
+    """The ``C=`` of a certificate's subject, upper-case, or None."""
+    values = cert.subject.get_attributes_for_oid(NameOID.COUNTRY_NAME)
+    if len(values) != 1:
+        return None
+    value = values[0].value
+    return value.upper() if isinstance(value, str) else None
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
+
+
+def _valid_at(cert: x509.Certificate, at: datetime.datetime) -> bool:
+    return cert.not_valid_before_utc <= at <= cert.not_valid_after_utc
+
+
+def _aki(cert: x509.Certificate) -> bytes | None:
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier)
+    except x509.ExtensionNotFound:
+        return None
+    return ext.value.key_identifier
+
+
+def _ski(cert: x509.Certificate) -> bytes | None:
+    try:
+        return cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    except x509.ExtensionNotFound:
+        return None
+
+
+class CscaTrustStore:
+    """An immutable set of CSCA certificates, indexed by subject name."""
+
+    def __init__(self, certificates: Iterable[x509.Certificate]) -> None:
+        unique: dict[bytes, x509.Certificate] = {}
+        for cert in certificates:
+            unique.setdefault(cert.fingerprint(_SHA256), cert)
+        self._certificates = tuple(unique.values())
+        self._by_subject: dict[bytes, list[x509.Certificate]] = {}
+        for cert in self._certificates:
+            self._by_subject.setdefault(cert.subject.public_bytes(), []).append(cert)
+
+    def __len__(self) -> int:
+        return len(self._certificates)
+
+    def __iter__(self) -> Iterator[x509.Certificate]:
+        return iter(self._certificates)
+
+    @classmethod
+    def from_certificates(cls, certs: Iterable[x509.Certificate]) -> CscaTrustStore:
+        return cls(certs)
+
+    @classmethod
+    def from_path(
+        cls, path: Path, *, master_list_anchors: Iterable[x509.Certificate] | None = None
+    ) -> CscaTrustStore:
+        """Load every certificate of a folder (PEM or DER files, master lists too) or file.
+
+        A missing folder gives an empty store (every passport is then ``csca_untrusted``),
+        so a fresh installation starts without error; a broken file is an error.
+        """
+        anchors = None if master_list_anchors is None else list(master_list_anchors)
+        if path.is_dir():
+            certs: list[x509.Certificate] = []
+            for child in sorted(path.iterdir()):
+                if child.is_file() and child.suffix.lower() in _CERT_SUFFIXES:
+                    certs.extend(_load_file(child, anchors))
+            return cls(certs)
+        if not path.exists():
+            return cls([])
+        return cls(_load_file(path, anchors))
+
+    def verify_dsc(self, dsc: x509.Certificate, *, at: datetime.datetime) -> x509.Certificate:
+        """Return the CSCA that issued ``dsc``, after checking signature and validity."""
+        aki = _aki(dsc)
+        candidates = [
+            c
+            for c in self._by_subject.get(dsc.issuer.public_bytes(), [])
+            if _is_ca(c) and (aki is None or _ski(c) in (None, aki))
+        ]
+        issuer = None
+        for candidate in candidates:
+            try:
+                dsc.verify_directly_issued_by(candidate)
+            except (InvalidSignature, ValueError, TypeError):
+                continue
+            issuer = candidate
+            break
+        if issuer is None:
+            raise CscaUntrustedError(
+                f"no trusted CSCA issued the document signer ({dsc.issuer.rfc4514_string()})"
+            )
+        if not _valid_at(dsc, at):
+            raise DscExpiredError("the document signer certificate is not valid at this time")
+        if not _valid_at(issuer, at):
+            raise DscExpiredError(
+                "the CSCA certificate is not valid at this time", code="csca_expired"
+            )
+        return issuer
+
+
+def _load_file(path: Path, anchors: list[x509.Certificate] | None) -> list[x509.Certificate]:
+    size = path.stat().st_size
+    if size > limits.MASTER_LIST_MAX:
+        raise MalformedError(f"{path.name}: {size} bytes is too large for a trust store file")
+    data = path.read_bytes()
+    try:
+        if data.lstrip().startswith(b"-----BEGIN"):
+            return list(x509.load_pem_x509_certificates(data))
+    except ValueError:
+        raise MalformedError(f"{path.name}: PEM certificates cannot be read") from None
+    if len(data) <= limits.TRUST_FILE_MAX:
+        try:
+            tlv.validate(data, max_size=limits.TRUST_FILE_MAX, what=path.name)
+            return [x509.load_der_x509_certificate(data)]
+        except (ValueError, EmrtdError):
+            pass  # not a single DER certificate: maybe a master list
+    return load_master_list(data, anchors=anchors, what=path.name)
+
+
+def load_master_list(
+    data: bytes, *, anchors: list[x509.Certificate] | None = None, what: str = "master list"
+) -> list[x509.Certificate]:
+    """The CSCA certificates of an ICAO master list (signature checked if ``anchors``)."""
+    tlv.validate(
+        data,
+        max_size=limits.MASTER_LIST_MAX,
+        max_elements=limits.MASTER_LIST_MAX_ELEMENTS,
+        what=what,
+        allow_indefinite=True,
+    )
+    signed = parse_signed_data(data, content_type=OID_CSCA_MASTER_LIST, what=what)
+    if anchors is not None:
+        verify_signed_data(signed, what=what)
+        # The master list signer is issued by the publishing state's CSCA.
+        CscaTrustStore(anchors).verify_dsc(signed.signer, at=signed.signer.not_valid_before_utc)
+    tlv.validate(
+        signed.content,
+        max_size=limits.MASTER_LIST_MAX,
+        max_elements=limits.MASTER_LIST_MAX_ELEMENTS,
+        what=what,
+    )
+    try:
+        parsed = CscaMasterList.load(signed.content, strict=True)
+        ders = [cert.dump() for cert in parsed["cert_list"]]
+        return [x509.load_der_x509_certificate(der) for der in ders]
+    except (ValueError, TypeError, KeyError):
+        raise MalformedError(f"{what}: the CSCA master list cannot be read") from None

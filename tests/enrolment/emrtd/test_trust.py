@@ -1,0 +1,89 @@
+"""The CSCA trust store: folders of PEM/DER, ICAO master lists, and what it refuses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from enrolment.emrtd import CscaTrustStore, EmrtdError, synthetic
+from tests.enrolment.emrtd.conftest import MakePassport, check
+
+
+def test_a_folder_of_pem_and_der(
+    tmp_path: Path, csca: synthetic.TestCsca, make: MakePassport
+) -> None:
+    latvia = synthetic.test_csca("LV")
+    (tmp_path / "ee.pem").write_bytes(csca.certificate.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "lv.der").write_bytes(latvia.certificate.public_bytes(serialization.Encoding.DER))
+    (tmp_path / "README.txt").write_text("ignored: not a certificate suffix")
+    store = CscaTrustStore.from_path(tmp_path)
+    assert len(store) == 2
+    assert check(make(), store).mrz.issuing_state == "EST"
+
+
+def test_a_missing_folder_is_an_empty_store(tmp_path: Path) -> None:
+    assert len(CscaTrustStore.from_path(tmp_path / "nothing")) == 0
+
+
+def test_a_broken_file_is_malformed(tmp_path: Path) -> None:
+    (tmp_path / "broken.pem").write_text(
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+    )
+    with pytest.raises(EmrtdError) as caught:
+        CscaTrustStore.from_path(tmp_path)
+    assert caught.value.code == "malformed"
+    (tmp_path / "broken.pem").unlink()
+    (tmp_path / "garbage.der").write_bytes(b"\x30\x03\x02\x01\x01")
+    with pytest.raises(EmrtdError) as caught:
+        CscaTrustStore.from_path(tmp_path)
+    assert caught.value.code == "malformed"
+
+
+def test_a_master_list(tmp_path: Path, csca: synthetic.TestCsca, make: MakePassport) -> None:
+    latvia = synthetic.test_csca("LV")
+    data = synthetic.build_master_list([csca.certificate, latvia.certificate], signer=latvia.dsc_ec)
+    path = tmp_path / "icao.ml"
+    path.write_bytes(data)
+    store = CscaTrustStore.from_path(path)
+    assert len(store) == 2
+    assert check(make(), store).mrz.issuing_country == "EE"
+    # The signature is checked when the operator names the list signer's CSCA …
+    assert len(CscaTrustStore.from_path(path, master_list_anchors=[latvia.certificate])) == 2
+    # … and a list signed by someone else is refused then.
+    with pytest.raises(EmrtdError) as caught:
+        CscaTrustStore.from_path(path, master_list_anchors=[csca.certificate])
+    assert caught.value.code == "csca_untrusted"
+
+
+def test_a_tampered_master_list_fails_its_signature(
+    tmp_path: Path, csca: synthetic.TestCsca
+) -> None:
+    latvia = synthetic.test_csca("LV")
+    data = bytearray(synthetic.build_master_list([csca.certificate], signer=latvia.dsc_ec))
+    needle = csca.certificate.public_bytes(serialization.Encoding.DER)[-40:]
+    at = bytes(data).index(needle)
+    data[at + 5] ^= 0x01  # inside the CSCA's signature, inside the signed content
+    path = tmp_path / "icao.ml"
+    path.write_bytes(bytes(data))
+    with pytest.raises(EmrtdError) as caught:
+        CscaTrustStore.from_path(path, master_list_anchors=[latvia.certificate])
+    assert caught.value.code == "sod_signature_invalid"
+
+
+def test_a_non_ca_certificate_does_not_issue(csca: synthetic.TestCsca, make: MakePassport) -> None:
+    # Trusting a DSC directly does not make it a CSCA.
+    store = CscaTrustStore.from_certificates([csca.dsc_ec.certificate, csca.dsc_rsa.certificate])
+    with pytest.raises(EmrtdError) as caught:
+        check(make(), store)
+    assert caught.value.code == "csca_untrusted"
+
+
+def test_a_saved_test_csca_loads_back(tmp_path: Path) -> None:
+    first = synthetic.test_csca("FI", directory=tmp_path)
+    assert (tmp_path / "csca-key.pem").stat().st_mode & 0o077 == 0
+    synthetic._cached_csca.cache_clear()
+    again = synthetic.test_csca("FI", directory=tmp_path)
+    assert again.certificate == first.certificate
+    assert again.dsc_rsa.certificate == first.dsc_rsa.certificate
