@@ -134,3 +134,54 @@ def account_set_state(*, account: Account, state: str, actor: str, reason: str =
             data={"from": previous, "to": state, "reason": reason},
         )
     return row
+
+
+EMAIL_MAX = 254
+PHONE_RE = r"\+?[0-9][0-9 ]{4,30}"
+
+
+@transaction.atomic
+def person_set_contact(
+    *, person: Person, actor: str, email: str | None = None, phone: str | None = None
+) -> Person:
+    """Change a person's contact data (``None`` keeps a field; ``""`` clears it).
+
+    The caller has verified an e-mail address (the portal sends a one-time link first):
+    this function only checks the form and records the change.
+    """
+    import re
+
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    row = Person.objects.select_for_update().get(pk=person.pk)
+    changed: list[str] = []
+    if email is not None:
+        email = email.strip()
+        if email:
+            try:
+                if len(email) > EMAIL_MAX:
+                    raise ValidationError("too long")
+                validate_email(email)
+            except ValidationError:
+                raise InvalidPerson("The e-mail address is not valid.") from None
+        if email != row.email:
+            row.email = email
+            changed.append("email")
+    if phone is not None:
+        phone = phone.strip()
+        if phone and not re.fullmatch(PHONE_RE, phone):
+            raise InvalidPerson("The phone number is not valid.")
+        if phone != row.phone:
+            row.phone = phone
+            changed.append("phone")
+    if changed:
+        row.save(update_fields=changed)
+        audit_record(
+            actor=actor,
+            action="person.contact_changed",
+            object_type="accounts.Person",
+            object_id=row.pk,
+            data={"fields": changed},
+        )
+    return row

@@ -877,3 +877,44 @@ def key_summary(key: SplitKey, now: datetime | None = None) -> dict[str, Any]:
         if locked and key.locked_until
         else None,
     }
+
+
+# --- suspending an account by its owner -------------------------------------------
+
+
+@transaction.atomic
+def account_suspend(*, account: Account, actor: str, reason: str = "suspended by owner") -> Account:
+    """Suspend an ACTIVE account: no transactions, certificates on hold until resumed.
+
+    OCSP and the CRL then say revoked with reason certificateHold, so a relying party
+    that checks a held certificate refuses it too; waiting transactions end as
+    DOCUMENT_UNUSABLE. An account locked by an administrator cannot be suspended (nor
+    resumed) by its owner: the transition rules of ``Account`` decide.
+    """
+    row = account_set_state(
+        account=account, state=Account.State.SUSPENDED, actor=actor, reason=reason
+    )
+    for certificate in Certificate.objects.filter(
+        split_key__account=row, status=Certificate.Status.GOOD
+    ).order_by("pk"):
+        pki.certificate_hold(certificate=certificate, actor=actor)
+    for tx in Transaction.objects.select_for_update().filter(
+        account=row, state=Transaction.State.PENDING
+    ):
+        _finish(tx, Transaction.Result.DOCUMENT_UNUSABLE)
+    return row
+
+
+@transaction.atomic
+def account_resume(*, account: Account, actor: str, reason: str = "resumed by owner") -> Account:
+    """Undo ``account_suspend``: certificates released from hold, the account ACTIVE."""
+    from accounts.services import InvalidTransition
+
+    row = Account.objects.select_for_update().get(pk=account.pk)
+    if row.state != Account.State.SUSPENDED:
+        raise InvalidTransition("Only a suspended account can be resumed.")
+    for certificate in Certificate.objects.filter(
+        split_key__account=row, status=Certificate.Status.ON_HOLD
+    ).order_by("pk"):
+        pki.certificate_release(certificate=certificate, actor=actor)
+    return account_set_state(account=row, state=Account.State.ACTIVE, actor=actor, reason=reason)

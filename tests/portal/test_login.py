@@ -1,0 +1,233 @@
+"""ID-card login: Web eID tokens, the TLS client-certificate fallback, sessions."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from urllib.parse import quote
+
+import pytest
+import time_machine
+from cryptography.hazmat.primitives.serialization import Encoding
+from django.test import Client, override_settings
+from django.utils import timezone
+
+from accounts.models import Person
+from audit.models import AuditRecord
+from portal import virtualcard
+from portal.virtualcard import CardSpec, VirtualCardAuthority
+from tests.portal.conftest import ALICE_CODE, token_login
+
+pytestmark = pytest.mark.django_db
+
+
+def logged_in(client: Client) -> bool:
+    return client.get("/portal/accounts").status_code == 200
+
+
+def test_login_with_the_virtual_card_creates_the_person_once() -> None:
+    client = Client()
+    response = token_login(client, ALICE_CODE, next="/portal/contact")
+    assert response.status_code == 200, response.content
+    assert response.json() == {"redirect": "/portal/contact"}
+    person = Person.objects.get(semantics_identifier=f"PNOEE-{ALICE_CODE}")
+    assert (person.given_name, person.surname) == ("Alice", "Tamm")
+    page = client.get("/portal/accounts")
+    assert b"Welcome, Alice" in page.content
+    assert page["Cache-Control"] == "no-store"
+    assert "script-src 'self'" in page["Content-Security-Policy"]
+    login = AuditRecord.objects.get(action="portal.login")
+    assert login.data["method"] == "web-eid" and login.data["revocation"] == "good"
+    # A second login finds the same person.
+    assert token_login(Client(), ALICE_CODE).status_code == 200
+    assert Person.objects.filter(semantics_identifier=f"PNOEE-{ALICE_CODE}").count() == 1
+
+
+def test_a_foreign_next_url_is_ignored() -> None:
+    response = token_login(Client(), ALICE_CODE, next="https://evil.example/")
+    assert response.json()["redirect"] == "/portal/accounts"
+
+
+def test_a_replayed_token_is_refused() -> None:
+    client = Client()
+    nonce = client.post("/portal/login/challenge").json()["challengeNonce"]
+    token = virtualcard.card_for(ALICE_CODE).token_for("http://127.0.0.1:8000", nonce)
+    body = json.dumps({"authToken": token})
+    first = client.post("/portal/login/web-eid", body, content_type="application/json")
+    assert first.status_code == 200
+    client.post("/portal/logout")
+    again = client.post("/portal/login/web-eid", body, content_type="application/json")
+    assert again.status_code == 400
+    assert again.json()["code"] == "challenge_missing"
+    assert not logged_in(client)
+    # The token does not travel to another browser either.
+    other = Client()
+    other.post("/portal/login/challenge")
+    stolen = other.post("/portal/login/web-eid", body, content_type="application/json")
+    assert stolen.json()["code"] == "signature_invalid"
+
+
+def test_foreign_origin_and_stale_challenge() -> None:
+    client = Client()
+    response = token_login(client, ALICE_CODE, sign_origin="https://evil.example")
+    assert response.status_code == 400
+    assert response.json()["code"] == "origin_mismatch"
+    assert "another website" in response.json()["message"]
+    assert not logged_in(client)
+    with time_machine.travel(timezone.now()):
+        nonce = client.post("/portal/login/challenge").json()["challengeNonce"]
+    with time_machine.travel(timezone.now() + timedelta(minutes=6)):
+        token = virtualcard.card_for(ALICE_CODE).token_for("http://127.0.0.1:8000", nonce)
+        late = client.post(
+            "/portal/login/web-eid", {"authToken": token}, content_type="application/json"
+        )
+    assert late.json()["code"] == "challenge_expired"
+    assert not Person.objects.exists()
+
+
+def test_a_revoked_card_cannot_log_in() -> None:
+    card = virtualcard.card_for("38001085718")
+    virtualcard.virtual_card_revoke(card)
+    try:
+        response = token_login(Client(), "38001085718")
+    finally:
+        from django.core.cache import cache
+
+        cache.delete(virtualcard.REVOKED_CACHE_KEY)
+    assert response.json()["code"] == "certificate_revoked"
+    assert not Person.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"not json", b"[]", b'{"authToken": "x"}', b'{"authToken": {"format": "web-eid:1"}}'],
+)
+def test_malformed_login_bodies(body: bytes) -> None:
+    client = Client()
+    client.post("/portal/login/challenge")
+    response = client.post("/portal/login/web-eid", body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["code"] in {"token_malformed", "format_unsupported"}
+    assert not Person.objects.exists()
+
+
+def test_oversized_login_body() -> None:
+    response = Client().post(
+        "/portal/login/web-eid", b"{" + b" " * 20000 + b"}", content_type="application/json"
+    )
+    assert response.status_code == 413
+
+
+def test_login_needs_csrf() -> None:
+    client = Client(enforce_csrf_checks=True)
+    assert client.post("/portal/login/challenge").status_code == 403
+
+
+def _pem_header(cert: object) -> str:
+    from cryptography import x509
+
+    assert isinstance(cert, x509.Certificate)
+    return quote(cert.public_bytes(Encoding.PEM).decode())
+
+
+def test_client_certificate_only_from_trusted_proxies() -> None:
+    header = _pem_header(virtualcard.card_for(ALICE_CODE).certificate)
+    client = Client()
+    # Nobody configured as proxy: the header is an injection attempt.
+    refused = client.post("/portal/login/certificate", HTTP_X_SSL_CLIENT_CERT=header)
+    assert refused.status_code == 403
+    assert not logged_in(client)
+    with override_settings(TRUSTED_PROXIES=["10.0.0.0/8"]):
+        refused = client.post("/portal/login/certificate", HTTP_X_SSL_CLIENT_CERT=header)
+        assert refused.status_code == 403
+    assert not Person.objects.exists()
+    with override_settings(TRUSTED_PROXIES=["127.0.0.1/32"]):
+        accepted = client.post("/portal/login/certificate", HTTP_X_SSL_CLIENT_CERT=header)
+    assert accepted.status_code == 302 and accepted["Location"] == "/portal/accounts"
+    assert logged_in(client)
+    assert AuditRecord.objects.get(action="portal.login").data["method"] == (
+        "tls-client-certificate"
+    )
+
+
+def test_client_certificate_validated_like_the_token() -> None:
+    stranger = VirtualCardAuthority(seed=b"not our ca" * 4)
+    untrusted = _pem_header(stranger.card(CardSpec(ALICE_CODE, "Alice", "Tamm")).certificate)
+    client = Client()
+    with override_settings(TRUSTED_PROXIES=["127.0.0.1/32"]):
+        response = client.post("/portal/login/certificate", HTTP_X_SSL_CLIENT_CERT=untrusted)
+        assert response.status_code == 400
+        assert b"not issued by a trusted ID-card authority" in response.content
+        garbage = client.post("/portal/login/certificate", HTTP_X_SSL_CLIENT_CERT="%%%garbage")
+        assert garbage.status_code == 400
+        missing = client.post("/portal/login/certificate")
+        assert missing.status_code == 400
+    assert not logged_in(client)
+
+
+def test_idle_timeout_and_logout(alice_client: Client) -> None:
+    assert logged_in(alice_client)
+    with time_machine.travel(timezone.now() + timedelta(minutes=16)):
+        response = alice_client.get("/portal/accounts")
+    assert response.status_code == 302 and response["Location"].startswith("/portal/login")
+    assert not logged_in(alice_client)
+
+    client = Client()
+    token_login(client, ALICE_CODE)
+    cookie = client.cookies["sessionid"].value
+    assert client.post("/portal/logout").status_code == 302
+    thief = Client()
+    thief.cookies["sessionid"] = cookie
+    assert not logged_in(thief)
+
+
+def test_the_virtual_card_is_off_when_disabled() -> None:
+    client = Client()
+    body = {"challengeNonce": "x" * 44, "origin": "http://127.0.0.1:8000", "card": ALICE_CODE}
+    assert client.post("/portal/virtual-card/token", body, "application/json").status_code == 200
+    with override_settings(PORTAL_VIRTUAL_CARD=False):
+        assert (
+            client.post("/portal/virtual-card/token", body, "application/json").status_code == 404
+        )
+        assert client.get("/portal/virtual-card/ca.crt").status_code == 404
+        assert b"virtual-card-shim.js" not in client.get("/portal/login").content
+        # Its CA is no longer trusted either.
+        assert token_login(client, ALICE_CODE).json()["code"] == "certificate_untrusted"
+
+
+def test_live_mode_refuses_the_virtual_card() -> None:
+    from smartid.checks import portal_check
+
+    with override_settings(IS_LIVE=True, PORTAL_VIRTUAL_CARD=True):
+        assert [m.id for m in portal_check(None)] == ["smartid.E701"]
+    with override_settings(
+        IS_LIVE=True, PORTAL_VIRTUAL_CARD=False, PORTAL_OCSP_WHEN_UNREACHABLE="allow"
+    ):
+        assert [m.id for m in portal_check(None)] == ["smartid.W702"]
+    with override_settings(IS_LIVE=False, PORTAL_VIRTUAL_CARD=True):
+        assert portal_check(None) == []
+
+
+def test_virtual_card_ocsp_over_http() -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509 import ocsp
+
+    card = virtualcard.card_for(ALICE_CODE)
+    request = (
+        ocsp.OCSPRequestBuilder()
+        .add_certificate(card.certificate, virtualcard.authority().certificate, hashes.SHA1())
+        .add_extension(x509.OCSPNonce(b"0123456789abcdef"), critical=False)
+        .build()
+        .public_bytes(Encoding.DER)
+    )
+    response = Client().post(
+        "/portal/virtual-card/ocsp", request, content_type="application/ocsp-request"
+    )
+    answer = ocsp.load_der_ocsp_response(response.content)
+    assert answer.certificate_status == ocsp.OCSPCertStatus.GOOD
+    bad = Client().post("/portal/virtual-card/ocsp", b"junk", content_type="application/x")
+    assert (
+        ocsp.load_der_ocsp_response(bad.content).response_status
+        == ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+    )

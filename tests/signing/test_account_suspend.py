@@ -1,0 +1,62 @@
+"""account_suspend / account_resume: state and certificate holds in one transaction."""
+
+from __future__ import annotations
+
+import pytest
+
+from accounts.models import Account
+from accounts.services import InvalidTransition, account_set_state
+from audit.models import AuditRecord
+from pki.models import Certificate
+from signing.models import Transaction
+from signing.services import account_resume, account_suspend
+from tests.signing.conftest import Platform, auth_transaction
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def statuses(account: Account) -> set[str]:
+    return set(
+        Certificate.objects.filter(split_key__account=account).values_list("status", flat=True)
+    )
+
+
+def test_suspend_holds_and_resume_releases(platform: Platform) -> None:
+    _, account = platform.registered()
+    pending = auth_transaction(account)
+    account_suspend(account=account, actor="portal:test")
+    account.refresh_from_db()
+    assert account.state == Account.State.SUSPENDED
+    assert statuses(account) == {Certificate.Status.ON_HOLD}
+    pending.refresh_from_db()
+    assert pending.result == Transaction.Result.DOCUMENT_UNUSABLE
+    with pytest.raises(InvalidTransition):
+        account_suspend(account=account, actor="portal:test")
+    account_resume(account=account, actor="portal:test")
+    account.refresh_from_db()
+    assert account.state == Account.State.ACTIVE
+    assert statuses(account) == {Certificate.Status.GOOD}
+    actions = list(
+        AuditRecord.objects.filter(actor="portal:test")
+        .order_by("sequence")
+        .values_list("action", flat=True)
+    )
+    assert actions == [
+        "account.state_changed",
+        "certificate.held",
+        "certificate.held",
+        "certificate.released",
+        "certificate.released",
+        "account.state_changed",
+    ]
+
+
+def test_an_administrators_lock_is_not_the_owners_to_lift(platform: Platform) -> None:
+    _, account = platform.registered()
+    account_set_state(account=account, state=Account.State.LOCKED, actor="admin")
+    for service in (account_suspend, account_resume):
+        with pytest.raises(InvalidTransition):
+            service(account=account, actor="portal:test")
+    account.refresh_from_db()
+    assert account.state == Account.State.LOCKED
+    assert statuses(account) == {Certificate.Status.GOOD}
