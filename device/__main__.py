@@ -1,6 +1,6 @@
 """The reference app's command line: ``python -m device COMMAND``.
 
-Commands: register, wait, approve, refuse, status, refresh.
+Commands: register, onboard, wait, approve, refuse, status, refresh.
 
 Exit codes: 0 done, 1 the operation failed or the service refused it (wrong PIN, locked,
 network, protocol), 2 usage or local-state error. Errors are one line on stderr, never a
@@ -15,7 +15,7 @@ import ipaddress
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -144,6 +144,25 @@ def _parser() -> argparse.ArgumentParser:
     register.add_argument("--pin1", metavar="P", help="PIN1, 4-12 digits (prompted if absent)")
     register.add_argument("--pin2", metavar="P", help="PIN2, 5-12 digits (prompted if absent)")
     register.add_argument("--name", default="reference device", help="a name for this device")
+    onboard = commands.add_parser(
+        "onboard",
+        parents=[common],
+        help="register remotely: passport + selfie, Mobile-ID, or an existing account",
+    )
+    onboard.add_argument("--server", required=True, metavar="URL", help="the service's URL")
+    source = onboard.add_mutually_exclusive_group(required=True)
+    source.add_argument("--passport", metavar="FILE", help="passport file (make_passport)")
+    source.add_argument("--mobile-id", metavar="PHONE", help="Mobile-ID phone number, +372...")
+    source.add_argument(
+        "--existing-account", metavar="DN", help="sign the application with this account's PIN2"
+    )
+    onboard.add_argument("--selfie-dir", metavar="DIR", help="pose frames (make_selfie_frames)")
+    onboard.add_argument("--id-code", metavar="CODE", help="identity code for Mobile-ID")
+    onboard.add_argument("--level", choices=("QUALIFIED", "ADVANCED"), default="QUALIFIED")
+    onboard.add_argument("--code", metavar="DIGITS", help="the secondary code (asked if absent)")
+    onboard.add_argument("--pin1", metavar="P", help="PIN1, 4-12 digits (prompted if absent)")
+    onboard.add_argument("--pin2", metavar="P", help="PIN2, 5-12 digits (prompted if absent)")
+    onboard.add_argument("--name", default="reference device", help="a name for this device")
     wait = commands.add_parser("wait", parents=[common], help="wait for transactions and show them")
     wait.add_argument("--timeout", type=int, default=60, metavar="SECONDS", help="default 60")
     approve = commands.add_parser("approve", parents=[common], help="approve a transaction")
@@ -207,6 +226,54 @@ class _Cli:
         )
         if person.strip():
             self.out(f"  holder: {person.strip()}")
+        return EXIT_OK
+
+    def onboard(self) -> int:
+        from device.onboarding import Onboarding, progress_bar
+
+        args = self.args
+        url = _check_server_url(args.server)
+        if args.passport and not args.selfie_dir:
+            raise _Usage("--passport needs --selfie-dir")
+        if args.mobile_id and not args.id_code:
+            raise _Usage("--mobile-id needs --id-code")
+        pin1 = args.pin1 or _ask_pin("PIN1 (4-12 digits, for authentication)", confirm=True)
+        pin2 = args.pin2 or _ask_pin("PIN2 (5-12 digits, for signatures)", confirm=True)
+        shown: set[str] = set()
+
+        def progress(status: Mapping[str, object]) -> None:
+            code = status.get("verificationCode")
+            if isinstance(code, str) and code not in shown:
+                shown.add(code)
+                self.out("  verification code - check that your phone shows the same:")
+                self.out(big_code(code))
+            self.out("  " + progress_bar(status))
+
+        def ask_code(channel: str, address: str) -> str:
+            if args.code:
+                return str(args.code)
+            return input(f"Code sent by {channel} to {address}: ").strip()
+
+        with self.store.locked():
+            app = self.app(url)
+            flow = Onboarding(app, progress=progress)
+            self.out(f"Onboarding with {url} ...")
+            if args.passport:
+                flow.passport(Path(args.passport), Path(args.selfie_dir), level=args.level)
+            elif args.mobile_id:
+                flow.mobile_id(args.mobile_id, args.id_code)
+            else:
+                flow.existing_account(args.existing_account)
+                self.out("  confirm the application with PIN2 on your other device")
+            outcome = flow.follow(ask_code=ask_code)
+            if outcome.state != "APPROVED" or outcome.ticket is None:
+                failure = outcome.failure or {}
+                reason = failure.get("message") or failure.get("error") or ""
+                self.out(f"Application {outcome.application_id}: {outcome.state} {reason}".rstrip())
+                return EXIT_FAILED
+            self.out("Approved: registering this device ...")
+            result = app.register(outcome.ticket, pin1, pin2)
+        self.out(f"Registered: {result.document_number} ({result.state}, {result.level})")
         return EXIT_OK
 
     def wait(self) -> int:

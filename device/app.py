@@ -58,6 +58,7 @@ from signing.engine import (
     sign_request,
     transaction_aad,
     transport_encrypt_share,
+    transport_open_secret,
     validate_pin,
     verification_code,
 )
@@ -421,8 +422,9 @@ class DeviceApp:
         *,
         device_id: str | None,
         timeout: float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json"} | dict(extra_headers or {})
         if body is not None:
             headers["Content-Type"] = "application/json"
         request = self._client.build_request(
@@ -491,6 +493,33 @@ class DeviceApp:
             if not retry:
                 raise
         return self._call(method, path, body, device_id=device_id, timeout=timeout)
+
+    def call(
+        self, method: str, path: str, payload: Mapping[str, object] | None, *, bearer: str
+    ) -> dict[str, Any]:
+        """One call authenticated by a bearer secret (remote onboarding, docs/app-api.md §6)."""
+        body = None if payload is None else _json(payload)
+        return self._call(
+            method, path, body, device_id=None, extra_headers={"Authorization": f"Bearer {bearer}"}
+        )
+
+    def device_public_key(self) -> bytes:
+        """DER of this device's P-256 key, made (and saved) on first use."""
+        with self._lock:
+            if self._state.device_key is None:
+                self._state.device_key = ec.generate_private_key(ec.SECP256R1())
+                self._save()
+            return public_key_der(self._state.device_key.public_key())
+
+    def open_sealed(self, envelope: object, aad: bytes, length: int) -> bytes:
+        """Decrypt a secret the service sealed to this device's key (a ticket code)."""
+        key = self._state.device_key
+        if key is None:
+            raise StateError("no device key")
+        try:
+            return transport_open_secret(envelope, key, aad, length)
+        except EngineError as exc:
+            raise ProtocolError(f"the sealed secret does not open: {exc}") from None
 
     def _signed_device(self) -> str:
         device_id = self._state.device_id

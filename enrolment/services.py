@@ -32,6 +32,12 @@ class TicketExpired(TicketError):
     code = "ticket_expired"
 
 
+class TicketOnHold(TicketError):
+    """An RA office ticket whose signed application paper has not been received yet."""
+
+    code = "ticket_not_released"
+
+
 def _code_hash(code: str) -> bytes:
     normalised = code.replace("-", "").replace(" ", "").upper()
     return hashlib.sha256(b"smartid-ticket-v1\x00" + normalised.encode()).digest()
@@ -57,8 +63,13 @@ def ticket_create(
     created_by: str,
     ttl: timedelta = TICKET_TTL,
     document_suffix: str = "",
+    on_hold: bool = False,
 ) -> tuple[RegistrationTicket, str]:
-    """Create a ticket; returns it with the code, which is shown once and never stored."""
+    """Create a ticket; returns it with the code, which is shown once and never stored.
+
+    ``on_hold``: the ticket cannot be redeemed until released (the RA office prints the
+    code on the application paper before the customer has signed it).
+    """
     if identity_source not in RegistrationTicket.Source.values:
         raise TicketError("Unknown identity source.")
     if level not in Account.Level.values:
@@ -72,6 +83,7 @@ def ticket_create(
         created_by=created_by,
         expires_at=timezone.now() + ttl,
         document_suffix=document_suffix,
+        on_hold=on_hold,
     )
     audit_record(
         actor=created_by,
@@ -102,6 +114,8 @@ def ticket_redeem(
         raise TicketUsed("This registration ticket has been used.")
     if ticket.expires_at <= timezone.now():
         raise TicketExpired("This registration ticket has expired.")
+    if ticket.on_hold:
+        raise TicketOnHold("This registration ticket has not been released yet.")
     device = account_services.device_register(
         person=ticket.person,
         platform=platform,

@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp as cocsp
 
 from accounts.models import Account, Person
+from enrolment.models import OnboardingApplication
 from pki import ocsp as pki_ocsp
 from pki.models import Certificate
 from pki.services import ca_certificate
@@ -87,9 +88,19 @@ def account_history(account: Account) -> list[Transaction]:
     return list(Transaction.objects.filter(account=account).order_by("-created_at")[:HISTORY_LIMIT])
 
 
-def pending_applications(person: Person) -> list[object]:
-    """Applications waiting for this person (registration with an existing account).
-
-    Filled by the lead's selector; empty until then.
+def pending_applications(person: Person) -> list[OnboardingApplication]:
+    """Remote applications for this person that are not decided yet: above all a new
+    account requested from another device with one of this person's accounts (PIN2), so a
+    person sees at once an application they did not make.
     """
-    return []
+    from django.db.models import Q
+
+    return list(
+        OnboardingApplication.objects.filter(
+            Q(person=person)
+            | Q(existing_account__person=person)
+            | Q(identity__semantics_identifier=person.semantics_identifier)
+        )
+        .exclude(state__in=OnboardingApplication.FINAL_STATES)
+        .order_by("-created_at")[:20]
+    )

@@ -87,3 +87,118 @@ def refuse_unsafe_start() -> None:
     failures = [m for m in run_checks(tags=[TAG]) if m.is_serious()]
     if failures:
         raise ImproperlyConfigured("; ".join(f"{m.id}: {m.msg}" for m in failures))
+
+
+@register(TAG)
+def mobile_id_and_secondary_check(
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Mobile-ID trust and message delivery: no simulator or fake delivery in live."""
+    from pathlib import Path
+
+    from enrolment.mobileid.config import TrustBundleError, load_trust_anchors
+
+    errors: list[CheckMessage] = []
+    if settings.MOBILE_ID_TRUSTED_CA_PATH:
+        try:
+            load_trust_anchors(Path(settings.MOBILE_ID_TRUSTED_CA_PATH))
+        except TrustBundleError as exc:
+            errors.append(Error(f"MOBILE_ID_TRUSTED_CA_PATH: {exc}", id="smartid.E851"))
+    if not settings.IS_LIVE:
+        return errors
+    if settings.MOBILE_ID_SIMULATOR:
+        errors.append(
+            Error(
+                "The Mobile-ID simulator signs with public test keys; it is refused in live.",
+                hint="Unset MOBILE_ID_SIMULATOR.",
+                id="smartid.E852",
+            )
+        )
+    if settings.MOBILE_ID_URL:
+        if not settings.MOBILE_ID_URL.startswith("https://"):
+            errors.append(Error("MOBILE_ID_URL must be an https URL.", id="smartid.E853"))
+        if not settings.MOBILE_ID_TRUSTED_CA_PATH:
+            errors.append(
+                Error(
+                    "MOBILE_ID_TRUSTED_CA_PATH is required when MOBILE_ID_URL is set.",
+                    id="smartid.E854",
+                )
+            )
+        if not (settings.MOBILE_ID_RELYING_PARTY_UUID and settings.MOBILE_ID_RELYING_PARTY_NAME):
+            errors.append(
+                Error(
+                    "MOBILE_ID_RELYING_PARTY_UUID and _NAME are required with MOBILE_ID_URL.",
+                    id="smartid.E855",
+                )
+            )
+    fake_sms = ("enrolment.secondary.ConsoleSmsBackend", "enrolment.secondary.LocmemSmsBackend")
+    if settings.SMS_BACKEND in fake_sms:
+        errors.append(
+            Error("SMS_BACKEND must be a real gateway (or empty) in live.", id="smartid.E856")
+        )
+    fake_mail = (
+        "django.core.mail.backends.console.EmailBackend",
+        "django.core.mail.backends.locmem.EmailBackend",
+        "django.core.mail.backends.dummy.EmailBackend",
+        "django.core.mail.backends.filebased.EmailBackend",
+    )
+    if settings.EMAIL_BACKEND in fake_mail:
+        errors.append(Error("EMAIL_BACKEND must deliver real mail in live.", id="smartid.E857"))
+    return errors
+
+
+@register(TAG)
+def portal_check(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[CheckMessage]:
+    """The virtual ID-card (anyone can make any card) never runs in live mode."""
+    if not settings.IS_LIVE:
+        return []
+    errors: list[CheckMessage] = []
+    if settings.PORTAL_VIRTUAL_CARD:
+        errors.append(
+            Error(
+                "SMARTID_PORTAL_VIRTUAL_CARD must be off in live mode (test ID-cards).",
+                id="smartid.E701",
+            )
+        )
+    if settings.PORTAL_OCSP_WHEN_UNREACHABLE != "fail-closed":
+        from django.core import checks
+
+        errors.append(
+            checks.Warning(
+                "ID-card logins are accepted without a revocation check when OCSP is down.",
+                hint="SMARTID_PORTAL_OCSP_WHEN_UNREACHABLE=fail-closed",
+                id="smartid.W702",
+            )
+        )
+    return errors
+
+
+@register(TAG)
+def emrtd_trust_store_check(
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
+) -> list[CheckMessage]:
+    """In live mode the CSCA trust store must be readable and hold no synthetic test CSCA:
+    its private key sits next to the demo, so trusting it would let anyone mint passports.
+    """
+    if not settings.IS_LIVE:
+        return []
+    from cryptography.x509.oid import NameOID
+
+    from enrolment.emrtd import CscaTrustStore, EmrtdError
+    from enrolment.emrtd.synthetic import TEST_MARKER
+
+    try:
+        store = CscaTrustStore.from_path(settings.EMRTD_CSCA_PATH)
+    except (EmrtdError, OSError) as exc:
+        return [Error(f"EMRTD_CSCA_PATH cannot be read: {exc}", id="smartid.E801")]
+    for cert in store:
+        names = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+        if any(attr.value == TEST_MARKER for attr in names):
+            return [
+                Error(
+                    "The eMRTD trust store contains the synthetic test CSCA.",
+                    hint=f"Remove {cert.subject.rfc4514_string()} from EMRTD_CSCA_PATH.",
+                    id="smartid.E802",
+                )
+            ]
+    return []

@@ -26,6 +26,7 @@ from smartid.env import (
     ENVIRONMENTS,
     env_bool,
     env_choice,
+    env_float,
     env_int,
     env_list,
     env_secret,
@@ -159,7 +160,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300, minimum=10)
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300, minimum=10),
+    # Look for a dead worker's unacknowledged tasks every 5 s (one cheap ZRANGE) instead
+    # of kombu's default 10 s x 10 calls, so they come back soon after the timeout.
+    "unacked_restore_interval": 5,
+    "unacked_restore_throttle": 1,
 }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -168,6 +173,10 @@ CELERY_BEAT_SCHEDULE = {
     "publish-crls": {"task": "pki.tasks.publish_all_crls", "schedule": 3600.0},
     "fill-key-pool": {"task": "signing.tasks.fill_key_pool", "schedule": 60.0},
     "expire-transactions": {"task": "signing.tasks.expire_transactions", "schedule": 5.0},
+    "onboarding-housekeeping": {
+        "task": "enrolment.tasks.onboarding_housekeeping",
+        "schedule": 600.0,
+    },
 }
 
 # Shared cache (OCSP responses, idempotency keys): Redis when configured, so every
@@ -271,10 +280,116 @@ REST_FRAMEWORK = {
 }
 
 # --- RA office (ra_office/) -------------------------------------------------------
+# Officers are logged out after this many idle seconds (15 minutes).
+RA_IDLE_TIMEOUT_SECONDS = env_int("RA_IDLE_TIMEOUT_SECONDS", 900, minimum=60, maximum=8 * 3600)
+# Wrong passwords or TOTP codes in a row before an officer is locked out, and for how long.
+RA_MAX_FAILED_LOGINS = env_int("RA_MAX_FAILED_LOGINS", 5, minimum=1, maximum=100)
+RA_LOCKOUT_MINUTES = env_int("RA_LOCKOUT_MINUTES", 30, minimum=1, maximum=7 * 24 * 60)
+# How long a printed RA ticket may wait for its signed paper and its redemption.
+RA_TICKET_TTL_HOURS = env_int("RA_TICKET_TTL_HOURS", 24, minimum=1, maximum=30 * 24)
+# Largest scan of the signed application paper that an officer may upload.
+RA_MAX_SCAN_BYTES = env_int("RA_MAX_SCAN_BYTES", 5 * 1024 * 1024, minimum=1024)
+# The population registry adapter (enrolment/registry.py); default: the local table.
+RA_POPULATION_REGISTRY = env_str("RA_POPULATION_REGISTRY", "enrolment.registry.LocalRegistry")
+# The issuer shown in officers' authenticator apps.
+OTP_TOTP_ISSUER = env_str("RA_TOTP_ISSUER", "Open eID RA office")
 
 # --- Self-service portal and Web eID (portal/) -----------------------------------
+# The site origin the ID-card signs (scheme://host[:port]); default: from SITE_URL.
+PORTAL_ORIGIN = env_str("SMARTID_PORTAL_ORIGIN")
+# Folder of the trusted issuing ID-card CA certificates (PEM or DER, *.pem/*.crt/*.cer).
+PORTAL_TRUSTED_CA_DIR = Path(
+    env_str("SMARTID_PORTAL_TRUSTED_CA_DIR", str(DATA_DIR / "trusted-id-card-cas"))
+)
+# OCSP for ID-card certificates: a designated responder instead of the certificates'
+# AIA address (empty = AIA), the timeout, and what to do when it cannot be reached.
+PORTAL_OCSP_URL = env_str("SMARTID_PORTAL_OCSP_URL")
+PORTAL_OCSP_TIMEOUT = env_int("SMARTID_PORTAL_OCSP_TIMEOUT", 5, minimum=1, maximum=60)
+PORTAL_OCSP_WHEN_UNREACHABLE = env_choice(
+    "SMARTID_PORTAL_OCSP_WHEN_UNREACHABLE", ("fail-closed", "allow"), "fail-closed"
+)
+# Certificate policy OIDs refused at login (default: the Estonian Mobile-ID policies).
+PORTAL_DISALLOWED_POLICIES = env_list("SMARTID_PORTAL_DISALLOWED_POLICIES", [])
+# The test ID-card CA and virtual cards (tests, demo); refused in live (checks.py).
+PORTAL_VIRTUAL_CARD = env_bool("SMARTID_PORTAL_VIRTUAL_CARD", not IS_LIVE)
+# TLS client-certificate login: the header the reverse proxy fills with the URL-encoded
+# PEM ($ssl_client_escaped_cert); believed only from SMARTID_TRUSTED_PROXIES peers.
+PORTAL_CLIENT_CERT_HEADER = env_str("SMARTID_PORTAL_CLIENT_CERT_HEADER", "X-SSL-Client-Cert")
+# A portal session ends after this many idle minutes.
+PORTAL_IDLE_MINUTES = env_int("SMARTID_PORTAL_IDLE_MINUTES", 15, minimum=1, maximum=480)
 
 # --- Remote onboarding: eMRTD, face, liveness, Mobile-ID, secondary auth (enrolment/) ---
+
+# eMRTD
+# CSCA trust store for passive authentication: a folder of PEM/DER certificates and ICAO
+# master lists (.ml), or one such file. A missing folder trusts nobody (docs/emrtd.md).
+EMRTD_CSCA_PATH = Path(env_str("EMRTD_CSCA_PATH", str(DATA_DIR / "csca")))
+# Where `manage.py make_passport` keeps the synthetic test CSCA's keys (never in live).
+EMRTD_TEST_CSCA_DIR = Path(env_str("EMRTD_TEST_CSCA_DIR", str(DATA_DIR / "emrtd-test-csca")))
+
+# Face and liveness (enrolment/biometrics, docs/biometrics.md)
+# Largest encoding distance between the DG2 portrait and the selfie that still matches
+# (face_recognition's customary 0.6 is looser; 0.5 is chosen from docs/biometrics.md).
+FACE_MATCH_THRESHOLD = env_float("FACE_MATCH_THRESHOLD", 0.5, minimum=0.2, maximum=0.7)
+# Seconds between issuing a liveness challenge and its deadline.
+LIVENESS_DEADLINE_SECONDS = env_int("LIVENESS_DEADLINE_SECONDS", 120, minimum=10, maximum=600)
+# Byte and pixel caps of every uploaded or chip image (checked before decoding).
+IMAGE_MAX_BYTES = env_int("IMAGE_MAX_BYTES", 2 * 1024 * 1024, minimum=16_384, maximum=20_971_520)
+IMAGE_MAX_PIXELS = env_int("IMAGE_MAX_PIXELS", 16_000_000, minimum=100_000, maximum=40_000_000)
+
+# Mobile-ID and secondary authentication
+# The local Mobile-ID simulator at /mid-api/ (dev, demo, test); live refuses it (checks.py).
+MOBILE_ID_SIMULATOR = env_bool("MOBILE_ID_SIMULATOR", not IS_LIVE)
+# Base URL of the MID REST API, e.g. https://mid.sk.ee/mid-api; empty = Mobile-ID off.
+MOBILE_ID_URL = env_str(
+    "MOBILE_ID_URL", SITE_URL + "/mid-api" if MOBILE_ID_SIMULATOR else ""
+).rstrip("/")
+# Relying party credentials agreed with the Mobile-ID provider (SK's demo pair by default
+# outside live; the simulator also accepts that pair).
+MOBILE_ID_RELYING_PARTY_UUID = env_secret(
+    "MOBILE_ID_RELYING_PARTY_UUID", "" if IS_LIVE else "00000000-0000-0000-0000-000000000000"
+)
+MOBILE_ID_RELYING_PARTY_NAME = env_str("MOBILE_ID_RELYING_PARTY_NAME", "" if IS_LIVE else "DEMO")
+# PEM file of the trusted Mobile-ID issuing CA certificates (the simulator's CA is added
+# on its own outside live).
+MOBILE_ID_TRUSTED_CA_PATH = env_str("MOBILE_ID_TRUSTED_CA_PATH")
+# How long the simulated person takes to answer; 0 in tests.
+MOBILE_ID_SIMULATOR_DELAY_MS = env_int(
+    "MOBILE_ID_SIMULATOR_DELAY_MS",
+    0 if SMARTID_ENV == "test" else 3000,
+    minimum=0,
+    maximum=60_000,
+)
+# SMS gateway (dotted path of an enrolment.secondary.SmsGateway class); empty = no SMS.
+SMS_BACKEND = env_str(
+    "SMS_BACKEND",
+    {
+        "live": "",
+        "test": "enrolment.secondary.LocmemSmsBackend",
+    }.get(SMARTID_ENV, "enrolment.secondary.ConsoleSmsBackend"),
+)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Open eID <noreply@localhost>")
+# Console outside live (Django's test runner swaps in locmem); SMTP in live.
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if IS_LIVE
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20, minimum=1, maximum=300)
+# Folder of the file-based mail backend (EMAIL_BACKEND=...filebased.EmailBackend).
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(DATA_DIR / "mail"))
+
+# Onboarding pipeline (enrolment/onboarding.py, docs/onboarding.md)
+# A face match closer than this to FACE_MATCH_THRESHOLD goes to the RA office's review queue.
+FACE_REVIEW_MARGIN = env_float("FACE_REVIEW_MARGIN", 0.05, minimum=0.0, maximum=0.5)
+# Days the evidence (chip files with the face image, selfie frames) is kept after the decision.
+BIOMETRIC_RETENTION_DAYS = env_int("BIOMETRIC_RETENTION_DAYS", 30, minimum=0, maximum=3650)
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("et", "Eesti")]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -16,6 +17,8 @@ urlpatterns = [
     path("", include("api.rp.urls")),
     path("", include("pki.urls")),
 ]
+if settings.MOBILE_ID_SIMULATOR:  # the local Mobile-ID service (dev/demo/test; refused in live)
+    urlpatterns.append(path("mid-api/", include("enrolment.mobileid.simulator_urls")))
 
 handler400 = "smartid.views.bad_request"
 handler403 = "smartid.views.permission_denied"

@@ -330,15 +330,24 @@ class MobileIdClient:
         national_identity_number: str,
         language: str = "ENG",
         display_text: str | None = None,
+        digest: bytes | None = None,
     ) -> MobileIdSession:
-        """Send the authentication request; the person's phone now asks for PIN1."""
+        """Send the authentication request; the person's phone now asks for PIN1.
+
+        ``digest`` (32 bytes) is the challenge to sign; a fresh random one by default. A
+        caller that must show the verification code before the request is sent draws it
+        itself (:func:`verification_code` of it).
+        """
         if not isinstance(phone_number, str) or _PHONE.fullmatch(phone_number) is None:
             raise InvalidInput("the phone number must look like +37200000766")
         if not personal_code_valid(national_identity_number):
             raise InvalidInput("the identity code is not a valid 11-digit personal code")
         if language not in LANGUAGES:
             raise InvalidInput(f"language must be one of {', '.join(sorted(LANGUAGES))}")
-        digest = secrets.token_bytes(32)  # a fresh random SHA-256-sized challenge
+        if digest is None:
+            digest = secrets.token_bytes(32)  # a fresh random SHA-256-sized challenge
+        elif not isinstance(digest, bytes) or len(digest) != 32:
+            raise InvalidInput("the challenge must be 32 bytes (SHA-256 size)")
         body: dict[str, str] = {
             "relyingPartyUUID": self.relying_party_uuid,
             "relyingPartyName": self.relying_party_name,

@@ -122,14 +122,14 @@ from signing.engine.server import (
 )
 from signing.engine.transport import decrypt_share as transport_decrypt_share
 from signing.engine.transport import encrypt_share as transport_encrypt_share
-from signing.engine.transport import open_secret as transport_open_secret
-from signing.engine.transport import seal_secret as transport_seal_secret
 from signing.engine.transport import (
     load_p256_public_key,
     public_key_der,
     registration_aad,
     transaction_aad,
 )
+from signing.engine.transport import open_secret as transport_open_secret
+from signing.engine.transport import seal_secret as transport_seal_secret
 from signing.engine.vc import decoy_codes, is_verification_code, verification_code
 
 __all__ = [

@@ -138,9 +138,7 @@ def encrypt_share(
     return _seal(i2osp(s1_prime, length), transport_public_key, aad, HKDF_INFO)
 
 
-def seal_secret(
-    secret: bytes, public_key: ec.EllipticCurvePublicKey, aad: bytes
-) -> dict[str, str]:
+def seal_secret(secret: bytes, public_key: ec.EllipticCurvePublicKey, aad: bytes) -> dict[str, str]:
     """Encrypt a short secret (≤ 64 bytes, e.g. a registration ticket code) from the
     service to an app's P-256 key, the same way as s1′ but under its own HKDF label.
     """

@@ -172,3 +172,35 @@ def test_bad_contact_data_changes_nothing(alice_client: Client, alice: Person) -
     alice.refresh_from_db()
     assert (alice.email, alice.phone) == ("", "")
     assert not mail.outbox
+
+
+def test_pending_applications_show_a_new_account_requested_with_an_existing_one(
+    alice_client: Client, alice: Person, bob: Person
+) -> None:
+    from enrolment.models import OnboardingApplication
+
+    alice_account = make_account(alice)
+    Account.objects.filter(pk=alice_account.pk).update(state=Account.State.ACTIVE)
+    OnboardingApplication.objects.create(
+        token_hash=b"x" * 32,
+        source=OnboardingApplication.Source.EXISTING_ACCOUNT,
+        state=OnboardingApplication.State.CHECKING,
+        level="QUALIFIED",
+        existing_account=alice_account,
+    )
+    # Bob's undecided application and Alice's decided one are not shown.
+    OnboardingApplication.objects.create(
+        token_hash=b"y" * 32, source="MOBILE_ID", level="QUALIFIED", person=bob
+    )
+    OnboardingApplication.objects.create(
+        token_hash=b"z" * 32,
+        source="MOBILE_ID",
+        level="QUALIFIED",
+        person=alice,
+        state=OnboardingApplication.State.REJECTED,
+    )
+    page = alice_client.get("/portal/accounts").content.decode()
+    assert "Pending applications" in page
+    assert alice_account.document_number in page
+    assert page.count('<td class="state">') == 1
+    assert "Being checked" in page

@@ -20,6 +20,8 @@ from enrolment.demo import (
     DemoError,
     demo_populate,
 )
+from portal.virtualcard import portal_demo_setup
+from ra_office.demo import ra_demo_setup
 from signing.engine import verification_code
 
 # The hash of the spec's example (rp-api.md §2): SHA-512("Hello SMART-ID"), code 7180.
@@ -86,6 +88,8 @@ class Command(BaseCommand):
         ]
         if not no_accounts:
             lines += self._demo_world(base)
+        lines += ra_demo_setup(base_url=base) + [""]
+        lines += portal_demo_setup(base_url=base)
         self.stdout.write("\n".join(lines))
 
     def _demo_world(self, base: str) -> list[str]:

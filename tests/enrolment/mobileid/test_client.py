@@ -9,6 +9,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -92,7 +93,11 @@ def test_personal_code_checksum(code: str, valid: bool) -> None:
 def test_bad_input_is_refused_before_anything_is_sent(kwargs: dict[str, str]) -> None:
     fake = FakeMid(statuses=[json_status({"state": "RUNNING"})])
     client = fake.client()
-    arguments = {"phone_number": ALICE_PHONE, "national_identity_number": ALICE_CODE, **kwargs}
+    arguments: dict[str, Any] = {
+        "phone_number": ALICE_PHONE,
+        "national_identity_number": ALICE_CODE,
+        **kwargs,
+    }
     with pytest.raises(MobileIdError) as caught:
         client.authentication_start(**arguments)
     assert caught.value.code == "invalid_input"

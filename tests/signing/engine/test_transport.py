@@ -232,7 +232,9 @@ def test_sealed_secret_round_trip_and_label_separation(
     # A sealed secret is not an s1' envelope: the HKDF labels differ.
     with pytest.raises(TransportError):
         decrypt_share(envelope, transport_key, aad, len(secret))
-    share = encrypt_share(int.from_bytes(secret, "big"), len(secret), transport_key.public_key(), aad)
+    share = encrypt_share(
+        int.from_bytes(secret, "big"), len(secret), transport_key.public_key(), aad
+    )
     with pytest.raises(TransportError):
         transport_open_secret(share, transport_key, aad, len(secret))
 

@@ -1,0 +1,47 @@
+"""The application paper: applicant, document, officer, terms and the ticket, as a PDF.
+
+Rendered by WeasyPrint from an HTML template with the DejaVu fonts (õ, ä, ö, ü, š, ž).
+The QR code is inline SVG (segno); the URL fetcher allows ``data:`` URLs only, so the
+renderer never touches the network or the file system.
+"""
+
+from __future__ import annotations
+
+import segno
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+
+from enrolment.models import Application
+from enrolment.services import ticket_qr_payload
+from ra_office.labels import DOCUMENT_TYPES, LEVELS
+
+
+def qr_svg(payload: str, scale: int = 4) -> str:
+    """An inline SVG QR code (medium error correction: it survives a printer's smudge)."""
+    return str(segno.make(payload, error="m", micro=False).svg_inline(scale=scale, border=2))
+
+
+def application_pdf(application: Application, code: str) -> bytes:
+    """The paper the customer signs; ``code`` is the application's (held) ticket code."""
+    html = render_to_string(
+        "ra_office/application_pdf.html",
+        {
+            "application": application,
+            "officer": application.created_by,
+            "branch": application.branch,
+            "document_type": DOCUMENT_TYPES.get(application.document_type, ""),
+            "level": LEVELS.get(application.level, ""),
+            "code": code,
+            "qr": mark_safe(qr_svg(ticket_qr_payload(code))),  # noqa: S308 -- segno's own SVG
+            "printed_at": timezone.localtime(),
+        },
+    )
+    # Imported here: WeasyPrint parses its stylesheets at import (about a second, and INFO
+    # log lines), which every process that loads the URLs would otherwise pay.
+    from weasyprint import HTML  # type: ignore[import-untyped]  # no type information
+    from weasyprint.urls import URLFetcher  # type: ignore[import-untyped]
+
+    fetcher = URLFetcher(allowed_protocols={"data"})
+    pdf: bytes = HTML(string=html, url_fetcher=fetcher).write_pdf()
+    return pdf

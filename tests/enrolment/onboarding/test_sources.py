@@ -1,0 +1,136 @@
+"""Onboarding with Mobile-ID (the local simulator) and with an existing account's PIN2."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+
+from accounts.models import Account
+from accounts.services import person_get_or_create
+from device.onboarding import Onboarding
+from enrolment.models import OnboardingApplication, RegistrationTicket, RegistryPerson
+from signing.models import Transaction
+from tests.enrolment.onboarding.conftest import PIN1, PIN2, TIINA, Platform
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def mid_url(platform: Platform, settings: Any) -> str:
+    url = platform.url + "/mid-api"
+    settings.MOBILE_ID_URL = url
+    return url
+
+
+def test_mobile_id_registers_an_account(platform: Platform, mid_url: str) -> None:
+    RegistryPerson.objects.create(
+        semantics_identifier="PNOEE-60001017869",
+        given_name="Jaan",
+        surname="Testnumber",
+        date_of_birth=date(2000, 1, 1),
+    )
+    app = platform.device()
+    codes: list[str] = []
+    flow = Onboarding(app, progress=lambda s: codes.append(str(s.get("verificationCode", ""))))
+    flow.mobile_id("+37268000769", "60001017869")
+    outcome = flow.follow()
+    assert outcome.state == "APPROVED", outcome.failure
+    assert any(len(code) == 4 for code in codes)  # the code the phone shows
+    assert outcome.ticket is not None
+    result = app.register(outcome.ticket, PIN1, PIN2)
+    account = Account.objects.get(document_number=result.document_number)
+    assert account.state == Account.State.ACTIVE
+    assert account.person.semantics_identifier == "PNOEE-60001017869"
+    assert account.ticket.identity_source == RegistrationTicket.Source.MOBILE_ID
+
+
+def test_mobile_id_person_unknown_to_the_registry_is_rejected(
+    platform: Platform, mid_url: str
+) -> None:
+    flow = Onboarding(platform.device())
+    flow.mobile_id("+37268000769", "60001017869")
+    outcome = flow.follow()
+    assert outcome.state == "REJECTED"
+    assert outcome.failure is not None
+    assert outcome.failure["error"] == "registry_unknown_person"
+    assert not RegistrationTicket.objects.exists()
+
+
+def test_mobile_id_user_who_cancels_gets_no_account(platform: Platform, mid_url: str) -> None:
+    from enrolment.mobileid.simulator import SUBSCRIBERS, Behaviour
+
+    cancelling = next(s for s in SUBSCRIBERS if s.behaviour == Behaviour.USER_CANCELLED)
+    flow = Onboarding(platform.device())
+    flow.mobile_id(cancelling.phone_number, cancelling.national_identity_number)
+    outcome = flow.follow()
+    assert outcome.state == "REJECTED"
+    assert outcome.failure is not None
+    assert outcome.failure["error"] == "mobile_id_user_cancelled"
+
+
+def test_existing_account_signs_the_application_with_pin2(
+    platform: Platform, registry: None
+) -> None:
+    person_get_or_create(
+        semantics_identifier=TIINA["semantics_identifier"],
+        given_name="Tiina",
+        surname="Saar",
+        actor="test",
+    )
+    old_app, old_account = platform.registered(TIINA["semantics_identifier"])
+    new_app = platform.device()
+    flow = Onboarding(new_app)
+    flow.existing_account(old_account.document_number)
+    status = flow.status()
+    assert status["state"] == "CHECKING" and len(status["verificationCode"]) == 4
+
+    pending = old_app.pending(timeout_ms=5000)
+    assert len(pending) == 1 and pending[0].verification_code == status["verificationCode"]
+    assert old_app.approve(pending[0], PIN2).ok
+
+    outcome = flow.follow()
+    assert outcome.state == "APPROVED", outcome.failure
+    assert outcome.ticket is not None
+    result = new_app.register(outcome.ticket, PIN1, PIN2)
+    new_account = Account.objects.get(document_number=result.document_number)
+    assert new_account.state == Account.State.ACTIVE
+    assert new_account.person == old_account.person
+    assert new_account.device != old_account.device
+
+
+def test_existing_account_refused_on_the_old_device_gives_nothing(
+    platform: Platform, registry: None
+) -> None:
+    person_get_or_create(
+        semantics_identifier=TIINA["semantics_identifier"],
+        given_name="Tiina",
+        surname="Saar",
+        actor="test",
+    )
+    old_app, old_account = platform.registered(TIINA["semantics_identifier"])
+    flow = Onboarding(platform.device())
+    flow.existing_account(old_account.document_number)
+    (tx,) = old_app.pending(timeout_ms=5000)
+    old_app.refuse(tx)
+    outcome = flow.follow()
+    assert outcome.state == "REJECTED"
+    assert outcome.failure is not None
+    assert outcome.failure["error"] == "existing_account_refused"
+    assert Transaction.objects.get(pk=tx.id).result.startswith("USER_REFUSED")
+    assert not RegistrationTicket.objects.filter(identity_source="EXISTING_ACCOUNT").exists()
+
+
+def test_existing_account_must_be_active_and_qualified(platform: Platform) -> None:
+    from device.errors import ApiError
+
+    _, account = platform.registered()
+    Account.objects.filter(pk=account.pk).update(state=Account.State.SUSPENDED)
+    flow = Onboarding(platform.device())
+    with pytest.raises(ApiError) as refused:
+        flow.existing_account(account.document_number)
+    assert refused.value.error == "existing_account_unusable"
+    with pytest.raises(ApiError):
+        flow.existing_account("PNOEE-00000000000-ZZZZ-Q")
+    assert not OnboardingApplication.objects.exists()
