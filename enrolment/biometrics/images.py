@@ -127,6 +127,10 @@ def decode_image(
             if fmt == JPEG:
                 # Decode at 1/2, 1/4 or 1/8 scale when that still covers max_side.
                 image.draft("RGB", (max_side, max_side))
+            # WeasyPrint and face_recognition switch this on for the whole process when
+            # imported (the RA office renders PDFs in the same process): switch it off
+            # again right before decoding, so a truncated upload stays an error.
+            ImageFile.LOAD_TRUNCATED_IMAGES = False
             image.load()
             upright = ImageOps.exif_transpose(image)
             rgb = upright.convert("RGB")

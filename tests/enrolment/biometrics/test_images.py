@@ -123,3 +123,13 @@ def test_exif_orientation_is_applied() -> None:
     out = io.BytesIO()
     image.save(out, "JPEG", exif=exif)
     assert decode_image(out.getvalue()).shape == (640, 480, 3)
+
+
+def test_truncated_images_stay_errors_after_weasyprint_is_imported() -> None:
+    """WeasyPrint (RA office PDFs) sets LOAD_TRUNCATED_IMAGES process-wide on import."""
+    import weasyprint  # noqa: F401 -- the import is the point
+    from PIL import ImageFile
+
+    ImageFile.LOAD_TRUNCATED_IMAGES = True  # whoever set it, decoding must not honour it
+    good = jpeg(noise_image())
+    assert _code(good[: len(good) // 2]) == "not_an_image"
