@@ -31,7 +31,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice  # type: ignore[import-untyped]  # django-otp ships no type information
 
-from accounts.identifiers import InvalidIdentifier, parse_semantics_identifier
+from accounts.identifiers import (
+    InvalidIdentifier,
+    parse_semantics_identifier,
+    personal_code_birth_date,
+)
 from accounts.models import Account
 from accounts.services import person_get_or_create
 from audit.services import audit_record
@@ -106,39 +110,6 @@ class TicketUnavailable(ApplicationError):
 
 class OfficerError(DomainError):
     code = "officer_error"
-
-
-# --- personal codes -------------------------------------------------------------------
-
-_WEIGHTS_1 = (1, 2, 3, 4, 5, 6, 7, 8, 9, 1)
-_WEIGHTS_2 = (3, 4, 5, 6, 7, 8, 9, 1, 2, 3)
-_CENTURY = {"1": 1800, "2": 1800, "3": 1900, "4": 1900, "5": 2000, "6": 2000}
-
-
-def personal_code_check_digit(first_ten: str) -> int:
-    """The Estonian (and Lithuanian) personal code check digit: two weighted sums mod 11."""
-    total = sum(int(d) * w for d, w in zip(first_ten, _WEIGHTS_1, strict=True)) % 11
-    if total == 10:
-        total = sum(int(d) * w for d, w in zip(first_ten, _WEIGHTS_2, strict=True)) % 11
-        if total == 10:
-            total = 0
-    return total
-
-
-def personal_code_birth_date(code: str) -> date:
-    """Validate a ``GYYMMDDSSSC`` personal code; return the date of birth it carries."""
-    if not (len(code) == 11 and code.isascii() and code.isdigit()):
-        raise InvalidIdentifier("A personal code has 11 digits.")
-    century = _CENTURY.get(code[0])
-    if century is None:
-        raise InvalidIdentifier("The first digit of a personal code is 1 to 6.")
-    try:
-        born = date(century + int(code[1:3]), int(code[3:5]), int(code[5:7]))
-    except ValueError:
-        raise InvalidIdentifier("The personal code does not carry a calendar date.") from None
-    if personal_code_check_digit(code[:10]) != int(code[10]):
-        raise InvalidIdentifier("The check digit of the personal code is wrong.")
-    return born
 
 
 def applicant_identifier(value: str) -> tuple[str, date | None]:

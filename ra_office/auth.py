@@ -22,8 +22,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django_otp import DEVICE_ID_SESSION_KEY  # type: ignore[import-untyped]  # django-otp ships no type information
-from django_otp.models import Device  # type: ignore[import-untyped]  # django-otp ships no type information
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.models import Device
 
 from enrolment.applications import officer_for_user, officer_logged_out
 from enrolment.models import Officer

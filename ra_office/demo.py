@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass
 
 from django.db import transaction
-from django_otp.plugins.otp_totp.models import TOTPDevice  # type: ignore[import-untyped]  # django-otp ships no type information
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.services import audit_record
 from enrolment.applications import officer_create

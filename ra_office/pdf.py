@@ -39,8 +39,8 @@ def application_pdf(application: Application, code: str) -> bytes:
     )
     # Imported here: WeasyPrint parses its stylesheets at import (about a second, and INFO
     # log lines), which every process that loads the URLs would otherwise pay.
-    from weasyprint import HTML  # type: ignore[import-untyped]  # no type information
-    from weasyprint.urls import URLFetcher  # type: ignore[import-untyped]
+    from weasyprint import HTML
+    from weasyprint.urls import URLFetcher
 
     fetcher = URLFetcher(allowed_protocols={"data"})
     pdf: bytes = HTML(string=html, url_fetcher=fetcher).write_pdf()

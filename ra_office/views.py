@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_otp import login as otp_login  # type: ignore[import-untyped]  # django-otp ships no type information
+from django_otp import login as otp_login
 
 from accounts.models import Person
 from audit.models import AuditRecord

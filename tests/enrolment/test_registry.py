@@ -8,13 +8,9 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from accounts.identifiers import InvalidIdentifier
+from accounts.identifiers import InvalidIdentifier, personal_code_birth_date
 from audit.models import AuditRecord
-from enrolment.applications import (
-    ApplicationInvalid,
-    applicant_identifier,
-    personal_code_birth_date,
-)
+from enrolment.applications import ApplicationInvalid, applicant_identifier
 from enrolment.models import RegistryPerson
 from enrolment.registry import (
     DEMO_REGISTRY,

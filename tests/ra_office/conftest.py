@@ -12,8 +12,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
-from django_otp.oath import TOTP  # type: ignore[import-untyped]  # django-otp ships no type information
-from django_otp.plugins.otp_totp.models import TOTPDevice  # type: ignore[import-untyped]  # django-otp ships no type information
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from enrolment.applications import ApplicationInput, officer_create
 from enrolment.models import Branch, Officer, RegistrationAuthority

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 from django.utils import timezone
-from django_otp.plugins.otp_totp.models import TOTPDevice  # type: ignore[import-untyped]  # django-otp ships no type information
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.models import AuditRecord
 from enrolment.models import Officer
