@@ -33,7 +33,7 @@ demo: $(VENV)/.base-installed
 	$(BIN)/python manage.py demo_devices --server http://127.0.0.1:$(PORT) & devices=$$!; \
 	trap 'kill $$devices 2>/dev/null; wait $$devices' EXIT INT TERM; \
 	$(BIN)/uvicorn smartid.asgi:application --host 127.0.0.1 --port $(PORT) --lifespan off \
-	    --no-access-log
+	    --no-access-log --no-proxy-headers
 
 ## test: lint, type-check and the whole test suite
 test: export SMARTID_ENV ?= test

@@ -17,6 +17,7 @@ STATUS_BY_CODE = {
     "transaction_finished": 409,
     "wrong_state": 409,
     "unauthenticated": 401,
+    "too_many_requests": 429,
 }
 
 

@@ -29,7 +29,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django_otp.plugins.otp_totp.models import TOTPDevice  # type: ignore[import-untyped]  # django-otp ships no type information
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.identifiers import (
     InvalidIdentifier,
@@ -215,6 +215,33 @@ def officer_totp_device(*, officer: Officer, source_ip: str | None) -> TOTPDevic
 
 
 @transaction.atomic
+def officer_totp_reset(*, officer: Officer, actor: str) -> int:
+    """Delete the officer's TOTP devices (a lost phone): the next login enrols a new one,
+    which still needs the officer's password. Returns the number of devices removed.
+    """
+    count: int = TOTPDevice.objects.filter(user=officer.user).delete()[0]
+    audit_record(
+        actor=actor,
+        action="officer.totp_reset",
+        object_type="enrolment.Officer",
+        object_id=officer.pk,
+        data={"devices": count},
+    )
+    return count
+
+
+@transaction.atomic
+def officer_totp_verify(*, device: TOTPDevice, token: str) -> bool:
+    """Check a TOTP code with the device row locked: two logins racing with one code cannot
+    both pass django-otp's "not used before" rule (it reads and writes ``last_t``).
+    """
+    locked = TOTPDevice.objects.select_for_update().get(pk=device.pk)
+    verified = bool(locked.verify_token(token))
+    device.refresh_from_db()
+    return verified
+
+
+@transaction.atomic
 def officer_login_failed(*, officer: Officer, step: str, source_ip: str | None) -> Officer:
     """Count a wrong password or TOTP code; lock the officer out at the limit."""
     row = Officer.objects.select_for_update().get(pk=officer.pk)
@@ -358,6 +385,10 @@ def _validated(data: ApplicationInput, today: date) -> dict[str, object]:
     email = data.email.strip()
     if email:
         try:
+            # Quoted local parts ("<script>"@example.org) are valid RFC 5321 but never a
+            # customer's real address: refused like HTML in every other field.
+            if '"' in email or _UNSAFE_TEXT.search(email):
+                raise ValidationError("unsafe")
             validate_email(email)
         except ValidationError:
             raise ApplicationInvalid(

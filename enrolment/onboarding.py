@@ -37,7 +37,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts import services as account_services
@@ -64,6 +64,10 @@ Kind = OnboardingEvidence.Kind
 
 #: An application must be submitted within this time of its start.
 COLLECT_TTL = timedelta(hours=1)
+#: A pipeline untouched this long is started again by the housekeeping task; one still
+#: checking after CHECKING_MAX_AGE (a remote service down for good) expires.
+STALL_AFTER = timedelta(minutes=5)
+CHECKING_MAX_AGE = timedelta(hours=2)
 #: The secondary-authentication code is valid this long, for this many tries.
 SECONDARY_TTL = timedelta(minutes=30)
 SECONDARY_MAX_TRIES = 5
@@ -177,10 +181,14 @@ def _require(application: OnboardingApplication, state: str, source: str | None 
 
 
 def _enqueue(application: OnboardingApplication) -> None:
-    from enrolment.tasks import onboarding_step
+    _enqueue_id(application.pk)
 
-    application_id = str(application.pk)
-    transaction.on_commit(lambda: onboarding_step.delay(application_id))
+
+def _enqueue_id(application_id: AppId) -> None:
+    """Run the pipeline in a worker once the current transaction commits."""
+    from enrolment.tasks import onboarding_process
+
+    transaction.on_commit(lambda: onboarding_process.delay(str(application_id)))
 
 
 # --- starting and collecting ----------------------------------------------------------
@@ -213,6 +221,7 @@ def onboarding_start(
     """
     if source not in Source.values:
         raise OnboardingError("Unknown identity source.")
+    _throttle_start(source_ip=source_ip, target=document_number or phone_number)
     if level not in Account.Level.values:
         raise OnboardingError("Unknown account level.")
     try:
@@ -267,6 +276,32 @@ def onboarding_start(
     if source == Source.MOBILE_ID:
         _enqueue(application)
     return Started(application=application, token=token)
+
+
+#: Applications one address may start per hour, and prompts one phone number or account
+#: may receive per 15 minutes: an application of MOBILE_ID or EXISTING_ACCOUNT makes a
+#: phone ask its owner to confirm, which must not become a way to pester (or wear down)
+#: people.
+STARTS_PER_ADDRESS_HOUR = 30
+PROMPTS_PER_TARGET = 3
+
+
+def _throttle_start(*, source_ip: str | None, target: str) -> None:
+    from django.core.cache import cache
+
+    def over(key: str, limit: int, seconds: int) -> bool:
+        cache.add(key, 0, seconds)
+        try:
+            return int(cache.incr(key)) > limit
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, seconds)
+            return False
+
+    hashed = hashlib.sha256(target.encode()).hexdigest()[:32] if target else ""
+    if (source_ip and over(f"onboarding:ip:{source_ip}", STARTS_PER_ADDRESS_HOUR, 3600)) or (
+        hashed and over(f"onboarding:target:{hashed}", PROMPTS_PER_TARGET, 900)
+    ):
+        raise OnboardingError("Too many applications; try again later.", code="too_many_requests")
 
 
 def _existing_account(document_number: str) -> Account:
@@ -538,24 +573,37 @@ def _step_liveness(application: OnboardingApplication) -> dict[str, Any]:
     frames = _frames(application)
     assert application.liveness_issued_at is not None
     assert application.liveness_deadline is not None
-    seen = set(
-        SeenFrame.objects.exclude(application=application).values_list("frame_hash", flat=True)
-    )
     try:
         result = liveness_verify(
             challenge=application.liveness_steps,
             frames=[Frame(bytes(f.data), int(f.captured_at_ms or 0)) for f in frames],
             issued_at_ms=_ms(application.liveness_issued_at),
             deadline_ms=_ms(application.liveness_deadline),
-            seen_hashes=seen,
         )
     except BiometricError as exc:
         raise StepFailed(exc.code, str(exc)) from None
-    SeenFrame.objects.bulk_create(
-        [SeenFrame(frame_hash=h, application=application) for h in result.frame_hashes],
-        ignore_conflicts=True,
-    )
+    _remember_frames(application, result.frame_hashes)
     return {"steps": result.steps_seen}
+
+
+def _remember_frames(application: OnboardingApplication, hashes: list[str]) -> None:
+    """Refuse a frame any earlier application used; remember this one's.
+
+    Only the SHA-256 of the bytes crosses applications: the unique index decides, so two
+    applications replaying the same frames at the same moment cannot both pass, and the
+    check costs one insert, not a scan. (Perceptual hashes only compare the frames of one
+    submission: an honest person retrying later looks alike, and would be refused.)
+    """
+    exact = sorted({h for h in hashes if h.startswith("sha256:")})
+    try:
+        with transaction.atomic():
+            SeenFrame.objects.bulk_create(
+                [SeenFrame(frame_hash=h, application=application) for h in exact]
+            )
+    except IntegrityError:
+        raise StepFailed(
+            "liveness_reused_frame", "A selfie frame was already used in another application."
+        ) from None
 
 
 def _ms(moment: datetime) -> int:
@@ -580,7 +628,8 @@ def _step_mobile_id_start(application: OnboardingApplication) -> dict[str, Any]:
     return {"session": session.session_id}
 
 
-def _step_mobile_id_finish(application: OnboardingApplication) -> dict[str, Any]:
+def _mobile_id_wait(application: OnboardingApplication) -> object:
+    """The Mobile-ID long poll (up to minutes), made before the row is locked."""
     from enrolment.mobileid import MobileIdError, MobileIdSession, client_from_settings
 
     session = MobileIdSession(
@@ -590,11 +639,23 @@ def _step_mobile_id_finish(application: OnboardingApplication) -> dict[str, Any]
         national_identity_number=application.identity["mid_national_identity_number"],
     )
     try:
-        identity = client_from_settings().authentication_finish(session)
+        return client_from_settings().authentication_finish(session)
     except MobileIdError as exc:
         if exc.code == "service_unavailable":
             raise StepRetry(str(exc)) from None
         raise StepFailed(f"mobile_id_{exc.code}", str(exc)) from None
+
+
+def _step_mobile_id_finish(application: OnboardingApplication) -> dict[str, Any]:
+    """Only reached through :func:`_apply_wait` (the poll happens without the lock)."""
+    raise StepRetry("the Mobile-ID answer must be waited for first")
+
+
+def _apply_wait(application: OnboardingApplication, step: str, waited: object) -> dict[str, Any]:
+    from enrolment.mobileid import MobileIdIdentity
+
+    assert step == "mobile_id_finish" and isinstance(waited, MobileIdIdentity)
+    identity = waited
     expected = application.identity["mid_national_identity_number"]
     if not identity.semantics_identifier.endswith("-" + expected):
         raise StepFailed("mobile_id_identity_mismatch", "Mobile-ID answered for someone else.")
@@ -758,6 +819,10 @@ def _step_decision(application: OnboardingApplication) -> dict[str, Any]:
     return {"outcome": "approved"}
 
 
+UNLOCKED_WAITS: dict[str, Callable[[OnboardingApplication], object]] = {
+    "mobile_id_finish": _mobile_id_wait,
+}
+
 STEPS: dict[str, Callable[[OnboardingApplication], dict[str, Any]]] = {
     "passive": _step_passive,
     "active": _step_active,
@@ -780,15 +845,33 @@ def _next_step(application: OnboardingApplication, step: str) -> str:
 def onboarding_step_run(*, application_id: AppId) -> bool:
     """Run the step that is due; True if another step is due after it.
 
+    The step runs in one transaction with the row locked, so it commits together with the
+    name of the next step or not at all. A step that waits for a remote service (the
+    Mobile-ID long poll) does its waiting first, without the lock (:data:`UNLOCKED_WAITS`).
     Raises :class:`StepRetry` when the step must be tried again later (the task retries).
     """
+    peek = OnboardingApplication.objects.filter(pk=application_id).first()
+    if peek is None or peek.state != State.CHECKING or not peek.step:
+        return False
+    waited: object = None
+    if peek.step in UNLOCKED_WAITS:
+        try:
+            waited = UNLOCKED_WAITS[peek.step](peek)
+        except StepFailed as failure:
+            waited = failure
     with transaction.atomic():
         application = _lock(application_id)
-        if application.state != State.CHECKING or not application.step:
-            return False
+        if application.state != State.CHECKING or application.step != peek.step:
+            return application.state == State.CHECKING and bool(application.step)
         step = application.step
         try:
-            outcome = STEPS[step](application)
+            if isinstance(waited, StepFailed):
+                raise waited
+            outcome = (
+                STEPS[step](application)
+                if waited is None
+                else _apply_wait(application, step, waited)
+            )
         except StepFailed as failure:
             _reject(application, step, failure.code, failure.message)
             return False
@@ -798,10 +881,28 @@ def onboarding_step_run(*, application_id: AppId) -> bool:
         )
         application.save()
         _audit(application, f"step.{step}", **outcome)
-        more = bool(application.step)
-        if more:
-            _enqueue(application)
-        return more
+        return bool(application.step)
+
+
+def onboarding_run(*, application_id: AppId) -> None:
+    """Run every due step, one transaction each (the Celery task's body).
+
+    One message carries the whole pipeline and is acknowledged only at the end, so a
+    worker killed anywhere leaves the message to be delivered again, and the next delivery
+    resumes at the step the row names.
+    """
+    while onboarding_step_run(application_id=application_id):
+        pass
+
+
+@transaction.atomic
+def onboarding_fail_internal(*, application_id: AppId, reason: str) -> None:
+    """A step kept failing for a reason that is ours, not the applicant's: reject it with
+    ``internal_error`` rather than leave it checking for ever (the log has the details).
+    """
+    application = _lock(application_id)
+    if application.state == State.CHECKING:
+        _reject(application, application.step or "pipeline", "internal_error", reason[:300])
 
 
 def _reject(application: OnboardingApplication, step: str, code: str, message: str) -> None:
@@ -823,7 +924,8 @@ def onboarding_advance_if_waiting(*, application_id: AppId) -> None:
     if application is None or application.step != "existing_account":
         return
     try:
-        onboarding_step_run(application_id=application_id)
+        if onboarding_step_run(application_id=application_id):
+            _enqueue_id(application_id)
     except StepRetry:
         return
 
@@ -851,15 +953,18 @@ def _secondary_contact(
     application: OnboardingApplication, person: Person
 ) -> tuple[Literal["email", "sms"], str]:
     """A contact the service knew before this application: never one the applicant typed."""
+    from enrolment.secondary import channel_available
+
     identity = application.identity
-    if identity.get("registry_email"):
-        return "email", identity["registry_email"]
-    if identity.get("registry_phone"):
-        return "sms", identity["registry_phone"]
-    if person.email:
-        return "email", person.email
-    if person.phone:
-        return "sms", person.phone
+    candidates: list[tuple[Literal["email", "sms"], str]] = [
+        ("email", identity.get("registry_email", "")),
+        ("sms", identity.get("registry_phone", "")),
+        ("email", person.email),
+        ("sms", person.phone),
+    ]
+    for channel, address in candidates:
+        if address and channel_available(channel):
+            return channel, address
     raise StepFailed(
         "no_verified_contact",
         "No verified e-mail address or phone number is known for this person; "
@@ -868,19 +973,23 @@ def _secondary_contact(
 
 
 def _secondary_send(application: OnboardingApplication, person: Person) -> None:
-    from enrolment.secondary import code_hash, new_code, send_code
+    """Send the code now, inside the transaction: if delivery fails the state change rolls
+    back and the step is retried (a code sent for a rolled-back attempt never matches).
+    """
+    from enrolment.secondary import SecondaryAuthError, code_hash, new_code, send_code
 
     channel, address = _secondary_contact(application, person)
     code = new_code()
+    try:
+        send_code(channel=channel, address=address, code=code, link=None, language="en")
+    except SecondaryAuthError as exc:
+        raise StepRetry(f"the one-time code could not be sent: {exc}") from None
     application.secondary_channel = channel
     application.secondary_address = address
     application.secondary_code_hash = code_hash(code)
     application.secondary_sent_at = timezone.now()
     application.secondary_tries = 0
     application.state = State.SECONDARY
-    transaction.on_commit(
-        lambda: send_code(channel=channel, address=address, code=code, link=None, language="en")
-    )
 
 
 def mask_address(address: str) -> str:
@@ -1008,6 +1117,11 @@ def onboarding_review_decide(
         except StepFailed as failure:
             _reject(application, "decision", failure.code, failure.message)
             return application
+        except StepRetry:
+            raise OnboardingError(
+                "The one-time code could not be sent; nothing was decided. Try again.",
+                code="delivery_failed",
+            ) from None
     else:
         _approve(application, person)
     application.save()
@@ -1021,17 +1135,26 @@ BIOMETRIC_KINDS = (Kind.FRAME, Kind.DATA_GROUP, Kind.SOD, Kind.AA_SIGNATURE)
 
 @transaction.atomic
 def onboarding_housekeeping(*, now: datetime | None = None) -> dict[str, int]:
-    """Expire stale applications and delete evidence past its retention.
+    """Expire stale applications, restart stalled pipelines, delete evidence past retention.
 
     Evidence (chip files with the face image, selfie frames) is deleted once the decision
     is older than ``BIOMETRIC_RETENTION_DAYS``; open applications older than
     :data:`COLLECT_TTL` (or their code's life) expire and lose their evidence at once.
     """
     now = now or timezone.now()
-    stale = OnboardingApplication.objects.filter(
-        state=State.COLLECTING, created_at__lt=now - COLLECT_TTL
-    ) | OnboardingApplication.objects.filter(
-        state=State.SECONDARY, secondary_sent_at__lt=now - SECONDARY_TTL
+    stale = (
+        OnboardingApplication.objects.filter(
+            state=State.COLLECTING, created_at__lt=now - COLLECT_TTL
+        )
+        | OnboardingApplication.objects.filter(
+            state=State.SECONDARY, secondary_sent_at__lt=now - SECONDARY_TTL
+        )
+        | OnboardingApplication.objects.filter(
+            state=State.CHECKING, created_at__lt=now - CHECKING_MAX_AGE
+        )
+        | OnboardingApplication.objects.filter(
+            state=State.REVIEW, updated_at__lt=now - timedelta(days=settings.REVIEW_MAX_DAYS)
+        )
     )
     expired = 0
     for application in stale.select_for_update():
@@ -1054,7 +1177,16 @@ def onboarding_housekeeping(*, now: datetime | None = None) -> dict[str, int]:
         application.save(update_fields=["biometrics_deleted_at"])
         _audit(application, "biometrics_deleted", rows=count)
         purged += 1
-    return {"expired": expired, "purged": purged}
+    # A pipeline whose message was lost (the process died between a commit and the
+    # publish) is started again; the rows say which step is due, so nothing runs twice.
+    stalled = OnboardingApplication.objects.filter(
+        state=State.CHECKING, updated_at__lt=now - STALL_AFTER
+    ).values_list("pk", flat=True)
+    restarted = 0
+    for application_id in stalled:
+        _enqueue_id(application_id)
+        restarted += 1
+    return {"expired": expired, "purged": purged, "restarted": restarted}
 
 
 def utc_ms(moment: datetime) -> int:

@@ -154,6 +154,10 @@ DEMO_REGISTRY: tuple[tuple[str, str, str, date, str, str], ...] = (
 )
 
 
+#: Contacts the demo registry holds (where remote onboarding sends its one-time code).
+DEMO_CONTACTS = {"PNOEE-47101010033": "tiina.saar@example.test"}
+
+
 @transaction.atomic
 def demo_registry_load(*, actor: str = ACTOR) -> int:
     """Put the demo persons into the local registry; idempotent. Returns rows created."""
@@ -167,6 +171,7 @@ def demo_registry_load(*, actor: str = ACTOR) -> int:
                 "date_of_birth": born,
                 "status": status,
                 "warning": warning,
+                "email": DEMO_CONTACTS.get(identifier, ""),
             },
         )
         if new:

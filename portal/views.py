@@ -25,6 +25,7 @@ from django.http import (
     HttpResponseBase,
     JsonResponse,
 )
+from django.middleware.csrf import rotate_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -154,6 +155,7 @@ def _safe_next(request: HttpRequest, target: object) -> str:
 def _start_session(request: HttpRequest, person: Person, method: str) -> None:
     # A new session key at login: a session id planted before login is worth nothing.
     request.session.cycle_key()
+    rotate_token(request)  # and a new CSRF token, as django.contrib.auth.login does
     request.session[SESSION_PERSON] = person.pk
     request.session[SESSION_SEEN] = _now_ts()
     request.session[SESSION_METHOD] = method

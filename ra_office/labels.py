@@ -55,6 +55,7 @@ REASONS: dict[str, Promise] = {
 }
 
 ERRORS: dict[str, Promise] = {
+    "delivery_failed": _("The one-time code could not be sent; nothing was decided. Try again."),
     "wrong_state": _("That step is not possible in the application's current state."),
     "four_eyes": _("An application cannot be approved by the officer who created it."),
     "not_supervisor": _("Only a supervisor can approve an application."),

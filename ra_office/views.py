@@ -142,7 +142,7 @@ def login_totp(request: HttpRequest) -> HttpResponse:
     device = services.officer_totp_device(officer=officer, source_ip=_ip(request))
     form = TotpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if device.verify_token(form.cleaned_data["token"]):
+        if services.officer_totp_verify(device=device, token=form.cleaned_data["token"]):
             services.officer_login_succeeded(officer=officer, device=device, source_ip=_ip(request))
             request.session.pop(PREAUTH, None)
             login(request, officer.user, backend=settings.AUTHENTICATION_BACKENDS[0])
@@ -530,12 +530,17 @@ def review_decide(request: OfficerRequest, pk: Any) -> HttpResponse:
     if not form.is_valid():
         return _review_page(request, application, form, 400)
     approve = form.cleaned_data["decision"] == "approve"
-    onboarding.onboarding_review_decide(
-        application_id=application.pk,
-        approve=approve,
-        reviewer=f"officer:{request.officer.username}",
-        note=form.cleaned_data["note"],
-        source_ip=_ip(request),
-    )
+    try:
+        onboarding.onboarding_review_decide(
+            application_id=application.pk,
+            approve=approve,
+            reviewer=f"officer:{request.officer.username}",
+            note=form.cleaned_data["note"],
+            source_ip=_ip(request),
+        )
+    except DomainError as exc:  # decided by another supervisor a moment earlier, or the
+        # code could not be sent: nothing was recorded
+        messages.error(request, error_message(exc))
+        return redirect("ra_office:reviews")
     messages.success(request, _("Application approved.") if approve else _("Application rejected."))
     return redirect("ra_office:reviews")

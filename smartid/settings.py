@@ -294,6 +294,9 @@ RA_POPULATION_REGISTRY = env_str("RA_POPULATION_REGISTRY", "enrolment.registry.L
 # The issuer shown in officers' authenticator apps.
 OTP_TOTP_ISSUER = env_str("RA_TOTP_ISSUER", "Open eID RA office")
 
+# django-otp's admin must never show TOTP secrets (ra_office/admin.py also removes it).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
 # --- Self-service portal and Web eID (portal/) -----------------------------------
 # The site origin the ID-card signs (scheme://host[:port]); default: from SITE_URL.
 PORTAL_ORIGIN = env_str("SMARTID_PORTAL_ORIGIN")
@@ -390,6 +393,8 @@ EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(DATA_DIR / "mail"))
 FACE_REVIEW_MARGIN = env_float("FACE_REVIEW_MARGIN", 0.05, minimum=0.0, maximum=0.5)
 # Days the evidence (chip files with the face image, selfie frames) is kept after the decision.
 BIOMETRIC_RETENTION_DAYS = env_int("BIOMETRIC_RETENTION_DAYS", 30, minimum=0, maximum=3650)
+# Days an application may wait in the RA office's review queue before it expires.
+REVIEW_MAX_DAYS = env_int("REVIEW_MAX_DAYS", 14, minimum=1, maximum=365)
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("et", "Eesti")]

@@ -47,7 +47,11 @@ class LiveASGIServer:
         self.port: int = self._sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            "smartid.asgi:application", lifespan="off", log_level="warning", access_log=False
+            "smartid.asgi:application",
+            lifespan="off",
+            log_level="warning",
+            access_log=False,
+            proxy_headers=False,  # as in production: the application decides whom to believe
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

@@ -5,9 +5,9 @@ the secret it received when it started the application.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from django.conf import settings
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,6 +20,9 @@ from enrolment.models import OnboardingApplication
 from smartid.net import client_address
 
 Source = OnboardingApplication.Source
+#: One selfie frame: its Base64 must fit the 1 MiB request body limit (a 640 px JPEG is
+#: about 60 KB; docs/app-api.md §6.5).
+MAX_FRAME_BYTES = 700 * 1024
 State = OnboardingApplication.State
 
 
@@ -83,7 +86,7 @@ class OnboardingStart(OpenAPIView):
             choices=Account.Level.values, default=Account.Level.QUALIFIED
         )
         appKey = Base64Field(max_bytes=256)  # noqa: N815 -- wire name
-        consentBiometrics = serializers.BooleanField(default=False)  # noqa: N815 -- wire name
+
         email = serializers.EmailField(required=False, default="")
         phoneNumber = serializers.RegexField(  # noqa: N815 -- wire name
             r"^\+[0-9]{7,15}$", required=False, default=""
@@ -103,7 +106,9 @@ class OnboardingStart(OpenAPIView):
             source=values["source"],
             level=values["level"],
             app_public_key=values["appKey"],
-            consent=values["consentBiometrics"],
+            # JSON true only: "yes" or 1 is not a person's consent.
+            consent=isinstance(request.data, dict)
+            and request.data.get("consentBiometrics") is True,
             email=values["email"],
             phone_number=values["phoneNumber"],
             national_identity_number=values["nationalIdentityNumber"],
@@ -155,7 +160,9 @@ class OnboardingPassport(ApplicationAPIView):
         values = data.validated_data
         groups: dict[int, bytes] = {}
         for key, raw in values["dataGroups"].items():
-            if not (isinstance(key, str) and key.isdigit() and 1 <= int(key) <= 16):
+            if not (
+                isinstance(key, str) and re.fullmatch(r"[0-9]{1,2}", key) and 1 <= int(key) <= 16
+            ):
                 raise serializers.ValidationError({"dataGroups": f"Unknown data group {key!r}."})
             groups[int(key)] = raw
         onboarding.onboarding_passport_submit(
@@ -189,7 +196,7 @@ class OnboardingFrame(ApplicationAPIView):
     class Input(serializers.Serializer[Any]):
         index = serializers.IntegerField(min_value=0, max_value=onboarding.MAX_FRAMES - 1)
         capturedAtMs = serializers.IntegerField(min_value=0, max_value=2**53)  # noqa: N815
-        data = Base64Field(max_bytes=settings.IMAGE_MAX_BYTES)  # type: ignore[assignment]
+        data = Base64Field(max_bytes=MAX_FRAME_BYTES)  # type: ignore[assignment]
 
     def put(self, request: Request, application_id: Any) -> Response:
         application = self.application(request, application_id)

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from face_recognition import api as _fr  # type: ignore[import-untyped]  # no stubs
+from face_recognition import api as _fr
 
 from enrolment.biometrics.errors import BiometricError
 from enrolment.biometrics.images import (

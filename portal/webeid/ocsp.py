@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -224,7 +224,7 @@ def check_status(
         )
     try:
         return _check_successful(response, certificate, issuer, nonce, config=config, now=now)
-    except ValueError:  # a lazily parsed field of a hostile answer
+    except (ValueError, UnsupportedAlgorithm):  # a lazily parsed field of a hostile answer
         raise OcspResponseInvalid("The OCSP answer is malformed.") from None
 
 

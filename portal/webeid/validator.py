@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -418,8 +418,11 @@ def validate_certificate(
     clock: Callable[[], datetime] = utc_now,
 ) -> Identity:
     """Everything about an ID-card authentication certificate, revocation included."""
-    if isinstance(certificate, bytes):
-        certificate = load_certificate(certificate)
+    # Parse (again) through load_certificate even when given an object, so a lazily parsed
+    # defect (a bad extension) is CertificateMalformed here, never a ValueError later.
+    if not isinstance(certificate, bytes):
+        certificate = certificate.public_bytes(serialization.Encoding.DER)
+    certificate = load_certificate(certificate)
     now = clock()
     _check_validity(certificate, now)
     _check_purpose(certificate, require_eku=trust.require_client_auth_eku)

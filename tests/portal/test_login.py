@@ -231,3 +231,51 @@ def test_virtual_card_ocsp_over_http() -> None:
         ocsp.load_der_ocsp_response(bad.content).response_status
         == ocsp.OCSPResponseStatus.MALFORMED_REQUEST
     )
+
+
+def test_login_rotates_the_csrf_token_and_the_session_key() -> None:
+    client = Client()
+    client.get("/portal/login")
+    client.post("/portal/login/challenge")
+    csrf_before = client.cookies["csrftoken"].value
+    session_before = client.cookies["sessionid"].value
+    assert token_login(client, ALICE_CODE).status_code == 200
+    assert client.cookies["csrftoken"].value != csrf_before
+    assert client.cookies["sessionid"].value != session_before
+
+
+def test_a_client_certificate_with_a_malformed_extension_is_400() -> None:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtensionOID, NameOID
+
+    authority = virtualcard.authority()
+    key = ec.generate_private_key(ec.SECP384R1())
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "EE"),
+            x509.NameAttribute(NameOID.SERIAL_NUMBER, f"PNOEE-{ALICE_CODE}"),
+        ]
+    )
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(authority.certificate.subject)
+        .public_key(key.public_key())
+        .serial_number(12345)
+        .not_valid_before(dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
+        .not_valid_after(dt.datetime(2035, 1, 1, tzinfo=dt.UTC))
+        # A KeyUsage whose value is not a BIT STRING: parsed lazily by cryptography.
+        .add_extension(x509.UnrecognizedExtension(ExtensionOID.KEY_USAGE, b"\x05\x00"), True)
+        .sign(authority.key, hashes.SHA384())
+    )
+    client = Client(raise_request_exception=False)
+    with override_settings(TRUSTED_PROXIES=["127.0.0.1/32"]):
+        response = client.post(
+            "/portal/login/certificate", HTTP_X_SSL_CLIENT_CERT=_pem_header(certificate)
+        )
+    assert response.status_code == 400
+    assert not logged_in(client)

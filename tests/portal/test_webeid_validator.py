@@ -454,3 +454,20 @@ def test_the_validator_imports_no_django() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_an_ocsp_answer_with_an_unknown_signature_algorithm_is_invalid(
+    ca: VirtualCardAuthority, card: VirtualCard
+) -> None:
+    """cryptography raises UnsupportedAlgorithm lazily: it must not escape as such."""
+    ecdsa_sha384 = bytes.fromhex("06082a8648ce3d040303")
+
+    def unknown_algorithm(url: str, request: bytes, timeout: float) -> bytes:
+        answer = ca.ocsp_respond(request, now=NOW)
+        assert ecdsa_sha384 in answer
+        return answer.replace(ecdsa_sha384, bytes.fromhex("06082a8648ce3d040309"))
+
+    nonce = fresh_nonce()
+    token = card.token_for(ORIGIN, nonce)
+    with pytest.raises(webeid.OcspResponseInvalid):
+        validate(token, trust_for(ca, client=unknown_algorithm, when_unreachable="allow"), nonce)

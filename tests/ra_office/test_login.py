@@ -122,6 +122,10 @@ def test_create_officer_prints_the_provisioning_uri(office: Office, tmp_path: An
         "supervisor",
         "--password-file",
         str(secret),
+        "--given-name",
+        "Olev",
+        "--surname",
+        "Ots",
         stdout=out,
     )
     text = out.getvalue()
@@ -130,6 +134,29 @@ def test_create_officer_prints_the_provisioning_uri(office: Office, tmp_path: An
     assert officer.is_supervisor and officer.branch.code == "a"
     assert officer.user.check_password("a long enough password")
     with pytest.raises(CommandError, match="exists"):
-        call_command("create_officer", "olev", "--branch", "a", stdout=StringIO())
+        call_command(*NAMED, "olev", "--branch", "a", stdout=StringIO())
     with pytest.raises(CommandError, match="No branch"):
-        call_command("create_officer", "x", "--branch", "zz", stdout=StringIO())
+        call_command(*NAMED, "x", "--branch", "zz", stdout=StringIO())
+    with pytest.raises(CommandError, match="surname"):  # the four-eyes rule needs it
+        call_command("create_officer", "y", "--branch", "a", "--given-name", "Y")
+
+
+NAMED = ("create_officer", "--given-name", "X", "--surname", "Y")
+
+
+def test_the_admin_cannot_see_or_delete_officers_totp_devices(
+    office: Office, admin_user: Any
+) -> None:
+    client = Client()
+    client.force_login(admin_user)
+    assert client.get("/admin/otp_totp/totpdevice/").status_code == 404
+    assert client.get("/admin/otp_totp/totpdevice/1/qrcode/").status_code == 404
+
+
+def test_reset_officer_totp_is_audited_and_forces_enrolment(office: Office) -> None:
+    assert TOTPDevice.objects.filter(user=office.sven.user).exists()
+    call_command("reset_officer_totp", "sven", stdout=StringIO())
+    assert not TOTPDevice.objects.filter(user=office.sven.user).exists()
+    assert AuditRecord.objects.filter(action="officer.totp_reset").count() == 1
+    with pytest.raises(CommandError):
+        call_command("reset_officer_totp", "nobody", stdout=StringIO())

@@ -34,8 +34,9 @@ class Command(BaseCommand):
         parser.add_argument("--branch", required=True, help="branch code")
         parser.add_argument("--role", choices=["officer", "supervisor"], default="officer")
         parser.add_argument("--password-file", type=Path, help="file whose first line is it")
-        parser.add_argument("--given-name", default="")
-        parser.add_argument("--surname", default="")
+        # Required: the four-eyes rule compares the officer's surname with the applicant's.
+        parser.add_argument("--given-name", required=True)
+        parser.add_argument("--surname", required=True)
 
     def handle(self, *args: Any, **options: Any) -> None:
         branch = Branch.objects.filter(code=options["branch"]).first()

@@ -110,6 +110,15 @@ def write_selfies(folder: Path, frames: dict[str, list[bytes]]) -> Path:
     return folder
 
 
+@pytest.fixture(autouse=True)
+def _fresh_throttle() -> Iterator[None]:
+    """The start throttle counts per address; every test starts from 127.0.0.1."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 @pytest.fixture
 def registry(db: None) -> Iterator[None]:
     demo_registry_load(actor="test")

@@ -331,3 +331,47 @@ def test_selfie_folder_format(tmp_path: Path, selfie_frames: dict[str, list[byte
     assert len(frames) == 7
     assert len({data for data, _ in frames}) == 7  # no frame twice
     assert [t for _, t in frames] == [1000 + 400 * i for i in range(7)]
+
+
+def test_a_pipeline_whose_message_was_lost_is_restarted(
+    platform: Platform, registry: None, evidence: Evidence, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The process dies between the commit and the publish: no message reaches a worker.
+    monkeypatch.setattr(service, "_enqueue_id", lambda application_id: None)
+    flow = Onboarding(platform.device())
+    flow.passport(evidence.passport, evidence.selfies)
+    assert flow.status()["state"] == "CHECKING"
+    monkeypatch.undo()
+    assert service.onboarding_housekeeping()["restarted"] == 0  # not stalled yet
+    with time_machine.travel(timezone.now() + service.STALL_AFTER + timedelta(seconds=1)):
+        assert service.onboarding_housekeeping()["restarted"] == 1
+    assert flow.status()["state"] == "SECONDARY"
+
+
+def test_consent_must_be_json_true(platform: Platform) -> None:
+    app = platform.device()
+    for consent in ("yes", 1, "true", None):
+        response = httpx.post(
+            f"{platform.url}/app/v1/onboarding",
+            json={
+                "source": "EMRTD",
+                "appKey": _b64(app.device_public_key()),
+                "consentBiometrics": consent,
+            },
+        )
+        assert response.status_code == 400, consent
+        assert response.json()["error"] == "consent_required"
+    assert not OnboardingApplication.objects.exists()
+
+
+@pytest.mark.parametrize("key", ["²", "١", "01x", "17", "-1", " 1"])
+def test_odd_data_group_keys_are_400(platform: Platform, key: str) -> None:
+    flow = Onboarding(platform.device())
+    flow.start("EMRTD", consentBiometrics=True)
+    response = httpx.put(
+        f"{platform.url}/app/v1/onboarding/{flow.application_id}/passport",
+        headers={"Authorization": f"Bearer {flow.token}"},
+        json={"sod": "AAAA", "dataGroups": {"1": "AAAA", "2": "AAAA", key: "AAAA"}},
+    )
+    assert response.status_code == 400
+    assert not OnboardingEvidence.objects.exists()

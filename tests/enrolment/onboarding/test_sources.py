@@ -134,3 +134,41 @@ def test_existing_account_must_be_active_and_qualified(platform: Platform) -> No
     with pytest.raises(ApiError):
         flow.existing_account("PNOEE-00000000000-ZZZZ-Q")
     assert not OnboardingApplication.objects.exists()
+
+
+def test_prompts_to_one_account_are_limited(platform: Platform) -> None:
+    from device.errors import ApiError
+    from enrolment.onboarding import PROMPTS_PER_TARGET
+
+    _, account = platform.registered()
+    for _ in range(PROMPTS_PER_TARGET):
+        Onboarding(platform.device()).existing_account(account.document_number)
+    with pytest.raises(ApiError) as refused:
+        Onboarding(platform.device()).existing_account(account.document_number)
+    assert refused.value.status == 429 and refused.value.error == "too_many_requests"
+    assert OnboardingApplication.objects.count() == PROMPTS_PER_TARGET
+
+
+def test_a_pin2_signature_that_does_not_verify_is_refused(
+    platform: Platform, registry: None
+) -> None:
+    person_get_or_create(
+        semantics_identifier=TIINA["semantics_identifier"],
+        given_name="Tiina",
+        surname="Saar",
+        actor="test",
+    )
+    old_app, old_account = platform.registered(TIINA["semantics_identifier"])
+    flow = Onboarding(platform.device())
+    flow.existing_account(old_account.document_number)
+    (tx,) = old_app.pending(timeout_ms=5000)
+    assert old_app.approve(tx, PIN2).ok
+    # The stored signature is damaged before the application is checked.
+    row = Transaction.objects.get(pk=tx.id)
+    signature = bytearray(bytes(row.signature or b""))
+    signature[-1] ^= 1
+    Transaction.objects.filter(pk=tx.id).update(signature=bytes(signature))
+    outcome = flow.follow()
+    assert outcome.state == "REJECTED"
+    assert outcome.failure is not None
+    assert outcome.failure["error"] == "existing_signature_invalid"
