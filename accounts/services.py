@@ -40,6 +40,7 @@ def person_get_or_create(
     email: str = "",
     phone: str = "",
     actor: str,
+    source_ip: str | None = None,
 ) -> Person:
     """The person with this identifier; created from verified data if new.
 
@@ -68,6 +69,7 @@ def person_get_or_create(
             object_type="accounts.Person",
             object_id=person.pk,
             data={"semantics_identifier": person.semantics_identifier},
+            source_ip=source_ip,
         )
     return person
 

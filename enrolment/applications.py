@@ -582,6 +582,7 @@ def application_registry_check(
             email=row.email,
             phone=row.phone,
             actor=officer.actor,
+            source_ip=source_ip,
         )
         row.flags = application_flags(row, today)
         row.state = (
@@ -669,6 +670,7 @@ def application_print(
         created_by=officer.actor,
         ttl=timedelta(hours=settings.RA_TICKET_TTL_HOURS),
         on_hold=True,
+        source_ip=source_ip,
     )
     row.ticket = ticket
     row.ticket_code_sealed = _seal(row, code)

@@ -302,8 +302,8 @@ class OnboardingApplication(models.Model):
     # Manual review (RA office).
     reviewed_by = models.CharField(max_length=200, blank=True)
     review_note = models.CharField(max_length=500, blank=True)
-    # The outcome: the ticket, whose code is kept encrypted under a key derived from the
-    # app's bearer secret, so only the app that started the application can read it.
+    # The outcome: the ticket, whose code is kept sealed to the app's P-256 key (appKey,
+    # engine.transport_seal_secret), so only the app that started the application reads it.
     ticket = models.OneToOneField(
         RegistrationTicket, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

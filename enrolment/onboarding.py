@@ -941,6 +941,7 @@ def _person(application: OnboardingApplication) -> Person:
         surname=identity["surname"],
         date_of_birth=datetime.fromisoformat(dob).date() if dob else None,
         actor=_actor(application),
+        source_ip=application.source_ip,
     )
     application.person = person
     return person
@@ -1054,6 +1055,7 @@ def _approve(application: OnboardingApplication, person: Person) -> None:
         identity_source=TICKET_SOURCE[Source(application.source)],
         level=application.level,
         created_by=_actor(application),
+        source_ip=application.source_ip,
     )
     app_key = engine.load_p256_public_key(base64.b64decode(application.identity["app_key"]))
     envelope = engine.transport_seal_secret(

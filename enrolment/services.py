@@ -64,6 +64,7 @@ def ticket_create(
     ttl: timedelta = TICKET_TTL,
     document_suffix: str = "",
     on_hold: bool = False,
+    source_ip: str | None = None,
 ) -> tuple[RegistrationTicket, str]:
     """Create a ticket; returns it with the code, which is shown once and never stored.
 
@@ -90,6 +91,7 @@ def ticket_create(
         action="ticket.created",
         object_type="enrolment.RegistrationTicket",
         object_id=ticket.pk,
+        source_ip=source_ip,
         data={"person": person.semantics_identifier, "source": identity_source, "level": level},
     )
     return ticket, code

@@ -143,6 +143,7 @@ def person_login(*, identity: webeid.Identity, method: str, source_ip: str | Non
         given_name=_title(identity.given_name),
         surname=_title(identity.surname),
         actor=actor,
+        source_ip=source_ip,
     )
     audit_record(
         actor=actor,

@@ -426,6 +426,7 @@ def register(request: HttpRequest, person: Person) -> HttpResponse:
         identity_source=RegistrationTicket.Source.ID_CARD,
         level=Account.Level.QUALIFIED,
         created_by=_actor(person),
+        source_ip=client_address(request),
     )
     qr = segno.make(ticket_qr_payload(code), error="m").svg_data_uri(scale=4, border=2)
     response = render(

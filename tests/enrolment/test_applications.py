@@ -54,6 +54,10 @@ def test_the_happy_path_holds_the_ticket_until_the_signed_paper_is_back(office: 
     assert application.state == Application.State.PAPER_PRINTED
     ticket = RegistrationTicket.objects.get(application=application)
     assert ticket.on_hold and ticket.identity_source == "RA_OFFICER"
+    # Every record of the step names where it came from, including the ones the shared
+    # services write (person and ticket created).
+    for action in ("person.created", "ticket.created"):
+        assert AuditRecord.objects.get(action=action).source_ip == IP
     assert ticket.created_by == "officer:olga"
     assert code.encode() not in bytes(application.ticket_code_sealed or b"")
     assert svc.application_ticket_code(application) == code
