@@ -8,6 +8,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp as cocsp
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Account, Person
 from enrolment.models import OnboardingApplication
@@ -17,12 +18,23 @@ from pki.services import ca_certificate
 from signing.models import Transaction
 
 HISTORY_LIMIT = 50
+#: What a person reads for each OCSP status (the code stays in English for tests and CSS).
+OCSP_LABELS = {
+    "good": gettext_lazy("good"),
+    "revoked": gettext_lazy("revoked"),
+    "on hold": gettext_lazy("on hold"),
+    "unknown": gettext_lazy("unknown"),
+}
 
 
 @dataclass(frozen=True)
 class CertificateView:
     row: Certificate
     ocsp_status: str  # "good", "revoked", "on hold", "unknown"
+
+    @property
+    def ocsp_label(self) -> str:
+        return str(OCSP_LABELS.get(self.ocsp_status, self.ocsp_status))
 
     @property
     def pem(self) -> str:

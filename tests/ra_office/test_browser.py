@@ -29,8 +29,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def _login(page: Page, officer: Any, name: str) -> None:
     """With the keyboard only: type, Tab, type, Enter; then the code and Enter."""
     page.set_default_timeout(60_000)  # a loaded CI machine (PDF rendering, key generation)
+    from playwright.sync_api import expect
+
     page.goto("/ra/login/")
-    page.keyboard.type(officer.username)  # the user name field has the focus
+    expect(page.locator("#id_username")).to_be_focused()  # autofocus, before typing
+    page.keyboard.type(officer.username)
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
     screenshot(page, f"ra-{name}-login")
@@ -38,6 +41,7 @@ def _login(page: Page, officer: Any, name: str) -> None:
     page.wait_for_url("**/ra/login/totp/")
     assert page.locator("#totp-secret").is_visible()  # first login: enrolment
     screenshot(page, f"ra-{name}-totp-enrolment")
+    expect(page.locator("#id_token")).to_be_focused()
     page.keyboard.type(totp_now(officer))
     page.keyboard.press("Enter")
     page.wait_for_url("**/ra/")
