@@ -83,6 +83,20 @@ def asgi_server(transactional_db: None) -> Iterator[LiveASGIServer]:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _eager_tasks() -> Iterator[None]:
+    """Tasks run in the test process, even when REDIS_URL names a broker (CI): no test
+    waits for a worker that is not there. The real-worker tests switch this off for
+    themselves (tests/enrolment/onboarding/test_worker.py).
+    """
+    from smartid.celery import app
+
+    saved = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = saved
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _isolated_keystore(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Every test run gets its own key-encryption key and key folder (file key store)."""
     from django.test import override_settings
