@@ -161,6 +161,21 @@ def person_login(*, identity: webeid.Identity, method: str, source_ip: str | Non
     return person
 
 
+@transaction.atomic
+def person_logout(*, person_id: int, source_ip: str | None) -> None:
+    """Record the end of a portal session (the view flushes the session itself)."""
+    person = Person.objects.filter(pk=person_id).first()
+    if person is None:
+        return
+    audit_record(
+        actor=f"portal:{person.semantics_identifier}",
+        action="portal.logout",
+        object_type="accounts.Person",
+        object_id=person.pk,
+        source_ip=source_ip,
+    )
+
+
 def login_with_token(
     *, session: SessionBase, token: object, report: webeid.ClientReport | None
 ) -> webeid.Identity:

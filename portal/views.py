@@ -276,6 +276,9 @@ def _login_refused(request: HttpRequest, message: str, *, status: int) -> HttpRe
 @require_POST
 def logout(request: HttpRequest) -> HttpResponse:
     """End the server-side session (the cookie alone is worth nothing afterwards)."""
+    person_id = request.session.get(SESSION_PERSON)
+    if isinstance(person_id, int):
+        services.person_logout(person_id=person_id, source_ip=client_address(request))
     request.session.flush()
     messages.info(request, _("You have logged out."))
     return redirect("portal:login")

@@ -176,6 +176,7 @@ def test_idle_timeout_and_logout(alice_client: Client) -> None:
     token_login(client, ALICE_CODE)
     cookie = client.cookies["sessionid"].value
     assert client.post("/portal/logout").status_code == 302
+    assert AuditRecord.objects.get(action="portal.logout").actor == f"portal:PNOEE-{ALICE_CODE}"
     thief = Client()
     thief.cookies["sessionid"] = cookie
     assert not logged_in(thief)

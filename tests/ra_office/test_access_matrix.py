@@ -61,6 +61,19 @@ TABLE: dict[str, tuple[str, str | None, dict[str, str], tuple[Any, ...]]] = {
 }
 
 
+# The state a POST leaves its object in when the persona is allowed; a refused persona
+# (403, 404, login) must leave the state as it was.
+STATE_AFTER = {
+    "application_registry_check": "REGISTRY_CHECKED",
+    "application_approve": "APPROVED",
+    "application_print": "PAPER_PRINTED",
+    "application_confirm_signature": "SIGNED",
+    "application_release": "TICKET_RELEASED",
+    "application_cancel": "CANCELLED",
+    "review_decide": "REJECTED",
+}
+
+
 def test_the_table_covers_every_url() -> None:
     names = {p.name for p in ra_urls.urlpatterns if isinstance(p, URLPattern)}
     assert names == set(TABLE), "a URL of ra_office.urls is missing from (or extra in) TABLE"
@@ -133,6 +146,11 @@ def test_matrix(name: str, persona: str, office: Office, admin_user: Any) -> Non
             "reviews": "/ra/reviews/",
         }[expected]
         assert response["Location"] == target
+    if application is not None and method == "POST":
+        before = application.state
+        application.refresh_from_db()
+        allowed = isinstance(expected, str) and expected != "login"
+        assert application.state == (STATE_AFTER[name] if allowed else before), persona
     if name == "application_pdf" and expected == 200:
         assert response["Content-Type"] == "application/pdf"
         assert response.content.startswith(b"%PDF-")
