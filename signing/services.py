@@ -913,8 +913,12 @@ def account_resume(*, account: Account, actor: str, reason: str = "resumed by ow
     row = Account.objects.select_for_update().get(pk=account.pk)
     if row.state != Account.State.SUSPENDED:
         raise InvalidTransition("Only a suspended account can be resumed.")
+    # Only the holds the suspension placed (at or after it began; the CA records whole
+    # seconds): a certificate the CA held earlier for a reason of its own stays on hold.
     for certificate in Certificate.objects.filter(
-        split_key__account=row, status=Certificate.Status.ON_HOLD
+        split_key__account=row,
+        status=Certificate.Status.ON_HOLD,
+        revoked_at__gte=row.state_changed_at.replace(microsecond=0),
     ).order_by("pk"):
         pki.certificate_release(certificate=certificate, actor=actor)
     return account_set_state(account=row, state=Account.State.ACTIVE, actor=actor, reason=reason)

@@ -60,3 +60,23 @@ def test_an_administrators_lock_is_not_the_owners_to_lift(platform: Platform) ->
     account.refresh_from_db()
     assert account.state == Account.State.LOCKED
     assert statuses(account) == {Certificate.Status.GOOD}
+
+
+def test_resume_keeps_a_hold_the_ca_placed_before(platform: Platform) -> None:
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    from pki.services import certificate_hold
+
+    _, account = platform.registered()
+    signing = Certificate.objects.get(split_key__account=account, purpose="SIGN")
+    with time_machine.travel(timezone.now() - timedelta(minutes=5)):
+        certificate_hold(certificate=signing, actor="ca:officer")  # the CA's own reason
+    account_suspend(account=account, actor="portal:test")
+    account_resume(account=account, actor="portal:test")
+    signing.refresh_from_db()
+    assert signing.status == Certificate.Status.ON_HOLD  # still the CA's hold
+    authentication = Certificate.objects.get(split_key__account=account, purpose="AUTH")
+    assert authentication.status == Certificate.Status.GOOD
