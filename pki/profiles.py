@@ -78,16 +78,22 @@ def _ca_name(common_name: str, organization: str, country: str) -> x509.Name:
     )
 
 
-def _key_usage(
-    *, digital_signature: bool = False, non_repudiation: bool = False, ca: bool = False
+def key_usage(
+    *,
+    digital_signature: bool = False,
+    non_repudiation: bool = False,
+    key_agreement: bool = False,
+    ca: bool = False,
 ) -> x509.KeyUsage:
-    """Only the bits a profile names are set; everything else is off."""
+    """Only the bits a profile names are set; everything else is off (also used by the
+    test CAs of the portal's virtual ID-card and the Mobile-ID simulator).
+    """
     return x509.KeyUsage(
         digital_signature=digital_signature,
         content_commitment=non_repudiation,
         key_encipherment=False,
         data_encipherment=False,
-        key_agreement=False,
+        key_agreement=key_agreement,
         key_cert_sign=ca,
         crl_sign=ca,
         encipher_only=False,
@@ -96,7 +102,7 @@ def _key_usage(
 
 
 def _ca_key_usage() -> x509.KeyUsage:
-    return _key_usage(ca=True)
+    return key_usage(ca=True)
 
 
 def _aki(issuer_key: ec.EllipticCurvePublicKey) -> x509.AuthorityKeyIdentifier:
@@ -193,7 +199,7 @@ def ocsp_responder(
         .not_valid_after(now + OCSP_RESPONDER_VALIDITY)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
-            _key_usage(digital_signature=True),
+            key_usage(digital_signature=True),
             critical=True,
         )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]), critical=False)
@@ -264,7 +270,7 @@ def end_entity(
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=False)
         .add_extension(
-            _key_usage(digital_signature=not signing, non_repudiation=signing),
+            key_usage(digital_signature=not signing, non_repudiation=signing),
             critical=True,
         )
         .add_extension(_policies(purpose=purpose, qualified=qualified), critical=False)

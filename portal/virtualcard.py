@@ -35,6 +35,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
+from pki.profiles import key_usage
+
 CA_COMMON_NAME = "TEST of VIRTUAL-ESTEID 2025"
 CA_ORGANIZATION = "Open eID virtual ID-card (test only)"
 POLICY_ID_CARD_AUTH = "1.3.6.1.4.1.10015.1.1"  # ESTEID-SK 2015 ID-card, as on test cards
@@ -148,17 +150,7 @@ class VirtualCardAuthority:
             .not_valid_after(CA_NOT_AFTER)
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
+                key_usage(digital_signature=True, ca=True),
                 critical=True,
             )
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
@@ -197,17 +189,7 @@ class VirtualCardAuthority:
             .not_valid_after(spec.not_after)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=True,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
+                key_usage(digital_signature=True, key_agreement=True),
                 critical=True,
             )
             .add_extension(

@@ -37,6 +37,7 @@ from django.conf import settings
 from django.core.cache import cache as django_cache
 
 from enrolment.mobileid.client import HASH_TYPES
+from pki.profiles import key_usage
 
 # Public on purpose: anyone can rebuild these keys. Test use only, never trusted in live.
 _SEED = b"open-eid mobile-id simulator v1: public test keys, refused in live"
@@ -176,17 +177,7 @@ def _ca(which: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
         .not_valid_after(_CA_VALIDITY[1])
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
+            key_usage(ca=True),
             critical=True,
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
@@ -235,17 +226,7 @@ def subscriber_certificate(subscriber: SimulatedSubscriber) -> x509.Certificate:
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=False)
         .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=True,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
+            key_usage(digital_signature=True, key_agreement=True),
             critical=True,
         )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
