@@ -19,6 +19,21 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[3]
 
 
+ENV = {**os.environ, "SMARTID_DEVICE_MIN_KEY_BITS": "1024"}
+
+
+def _onboard(platform: Platform, evidence: Evidence, tmp_path: Path) -> list[str]:
+    """``python -m device onboard`` with a passport file and a selfie folder."""
+    return [
+        sys.executable, "-m", "device", "onboard",
+        "--state", str(tmp_path / "device.json"),
+        "--server", platform.url,
+        "--passport", str(evidence.passport),
+        "--selfie-dir", str(evidence.selfies),
+        "--pin1", PIN1, "--pin2", PIN2,
+    ]  # fmt: skip
+
+
 def _code(deadline: float) -> str:
     while time.monotonic() < deadline:
         for message in mail.outbox:
@@ -33,26 +48,9 @@ def test_onboard_command_registers_with_passport_and_selfies(
     platform: Platform, registry: None, evidence: Evidence, tmp_path: Path
 ) -> None:
     process = subprocess.Popen(  # noqa: S603 -- our own interpreter and module
-        [
-            sys.executable,
-            "-m",
-            "device",
-            "onboard",
-            "--state",
-            str(tmp_path / "device.json"),
-            "--server",
-            platform.url,
-            "--passport",
-            str(evidence.passport),
-            "--selfie-dir",
-            str(evidence.selfies),
-            "--pin1",
-            PIN1,
-            "--pin2",
-            PIN2,
-        ],
+        _onboard(platform, evidence, tmp_path),
         cwd=ROOT,
-        env={**os.environ, "SMARTID_DEVICE_MIN_KEY_BITS": "1024"},
+        env=ENV,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -73,26 +71,9 @@ def test_onboard_command_explains_a_rejection(
 ) -> None:
     # No registry row for the applicant: the checks reject it; the command says why.
     result = subprocess.run(  # noqa: S603 -- our own interpreter and module
-        [
-            sys.executable,
-            "-m",
-            "device",
-            "onboard",
-            "--state",
-            str(tmp_path / "device.json"),
-            "--server",
-            platform.url,
-            "--passport",
-            str(evidence.passport),
-            "--selfie-dir",
-            str(evidence.selfies),
-            "--pin1",
-            PIN1,
-            "--pin2",
-            PIN2,
-        ],
+        _onboard(platform, evidence, tmp_path),
         cwd=ROOT,
-        env={**os.environ, "SMARTID_DEVICE_MIN_KEY_BITS": "1024"},
+        env=ENV,
         capture_output=True,
         text=True,
         timeout=120,

@@ -9,6 +9,7 @@ import pytest
 
 from accounts.models import Account
 from accounts.services import person_get_or_create
+from device.app import DeviceApp
 from device.onboarding import Onboarding
 from enrolment.models import OnboardingApplication, RegistrationTicket, RegistryPerson
 from signing.models import Transaction
@@ -70,16 +71,21 @@ def test_mobile_id_user_who_cancels_gets_no_account(platform: Platform, mid_url:
     assert outcome.failure["error"] == "mobile_id_user_cancelled"
 
 
-def test_existing_account_signs_the_application_with_pin2(
-    platform: Platform, registry: None
-) -> None:
+def tiina_registered(platform: Platform) -> tuple[DeviceApp, Account]:
+    """Tiina Saar (of the demo registry) with an ACTIVE qualified account on a device."""
     person_get_or_create(
         semantics_identifier=TIINA["semantics_identifier"],
         given_name="Tiina",
         surname="Saar",
         actor="test",
     )
-    old_app, old_account = platform.registered(TIINA["semantics_identifier"])
+    return platform.registered(TIINA["semantics_identifier"])
+
+
+def test_existing_account_signs_the_application_with_pin2(
+    platform: Platform, registry: None
+) -> None:
+    old_app, old_account = tiina_registered(platform)
     new_app = platform.device()
     flow = Onboarding(new_app)
     flow.existing_account(old_account.document_number)
@@ -103,13 +109,7 @@ def test_existing_account_signs_the_application_with_pin2(
 def test_existing_account_refused_on_the_old_device_gives_nothing(
     platform: Platform, registry: None
 ) -> None:
-    person_get_or_create(
-        semantics_identifier=TIINA["semantics_identifier"],
-        given_name="Tiina",
-        surname="Saar",
-        actor="test",
-    )
-    old_app, old_account = platform.registered(TIINA["semantics_identifier"])
+    old_app, old_account = tiina_registered(platform)
     flow = Onboarding(platform.device())
     flow.existing_account(old_account.document_number)
     (tx,) = old_app.pending(timeout_ms=5000)
@@ -152,13 +152,7 @@ def test_prompts_to_one_account_are_limited(platform: Platform) -> None:
 def test_a_pin2_signature_that_does_not_verify_is_refused(
     platform: Platform, registry: None
 ) -> None:
-    person_get_or_create(
-        semantics_identifier=TIINA["semantics_identifier"],
-        given_name="Tiina",
-        surname="Saar",
-        actor="test",
-    )
-    old_app, old_account = platform.registered(TIINA["semantics_identifier"])
+    old_app, old_account = tiina_registered(platform)
     flow = Onboarding(platform.device())
     flow.existing_account(old_account.document_number)
     (tx,) = old_app.pending(timeout_ms=5000)
