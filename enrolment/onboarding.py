@@ -1067,6 +1067,29 @@ def _approve(application: OnboardingApplication, person: Person) -> None:
     application.step = ""
     application.decided_at = timezone.now()
     _audit(application, "approved", ticket=ticket.pk)
+    if application.source != Source.EMRTD:
+        _notify_known_contact(application, person)
+
+
+def _notify_known_contact(application: OnboardingApplication, person: Person) -> None:
+    """Mobile-ID and existing-account registrations were confirmed on the person's own
+    phone; still tell them at the contact we knew, in case someone talked them into it.
+    Best effort, after the commit: a failed notice never undoes the registration.
+    """
+    from enrolment.secondary import SecondaryAuthError, send_notice
+
+    try:
+        channel, address = _secondary_contact(application, person)
+    except StepFailed:
+        return  # no known contact: the portal still lists the person's applications
+
+    def send() -> None:
+        try:
+            send_notice(channel=channel, address=address, language="en")
+        except SecondaryAuthError as exc:
+            logger.warning("onboarding %s: notice not delivered: %s", application.pk, exc)
+
+    transaction.on_commit(send)
 
 
 def _envelope_bytes(envelope: Mapping[str, str]) -> bytes:

@@ -219,15 +219,40 @@ def send_code(
         raise ChannelUnavailable(f"Unknown channel {channel!r}.")
 
 
+def send_notice(*, channel: Channel, address: str, language: str) -> None:
+    """Tell a person at a contact the service knew that a new account was registered in
+    their name (no code: they confirmed it with an eID means of their own; the message is
+    for the case they did not). Raises like :func:`send_code`.
+    """
+    languages = {code_ for code_, _name in settings.LANGUAGES}
+    language = language if language in languages else settings.LANGUAGE_CODE
+    with translation.override(language):
+        subject = _("A new Open eID account in your name")
+        text = _(
+            "A new Open eID account was registered in your name on a new device. If this "
+            "was not you, log in to the self-service portal and delete it, or call us."
+        )
+    if channel == "email":
+        _deliver_email(address, subject, text)
+    elif channel == "sms":
+        _deliver_sms(address, text)
+    else:
+        raise ChannelUnavailable(f"Unknown channel {channel!r}.")
+
+
 def _send_email(address: str, code: str, link: str | None, language: str) -> None:
+    with translation.override(language):
+        subject, body = _email_text(code, link)
+    _deliver_email(address, subject, body)
+
+
+def _deliver_email(address: str, subject: str, body: str) -> None:
     if not isinstance(address, str) or len(address) > MAX_EMAIL_LENGTH:
         raise InvalidAddress("Not an e-mail address.")
     try:
         validate_email(address)
     except ValidationError:
         raise InvalidAddress("Not an e-mail address.") from None
-    with translation.override(language):
-        subject, body = _email_text(code, link)
     try:
         send_mail(subject, body, None, [address], fail_silently=False)
     except (smtplib.SMTPException, OSError, BadHeaderError) as exc:
@@ -236,13 +261,17 @@ def _send_email(address: str, code: str, link: str | None, language: str) -> Non
 
 
 def _send_sms(address: str, code: str, link: str | None, language: str) -> None:
+    with translation.override(language):
+        text = _sms_text(code, link)
+    _deliver_sms(address, text)
+
+
+def _deliver_sms(address: str, text: str) -> None:
     if not isinstance(address, str) or _PHONE.fullmatch(address) is None:
         raise InvalidAddress("Not a phone number in the form +37255512345.")
     gateway = sms_gateway()
     if gateway is None:
         raise ChannelUnavailable("SMS delivery is not configured (SMS_BACKEND).")
-    with translation.override(language):
-        text = _sms_text(code, link)
     if len(text) > MAX_SMS_LENGTH:
         raise InvalidAddress("The message with its link is too long for an SMS.")
     try:

@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 import pytest
+from django.core import mail
 
 from accounts.models import Account
 from accounts.services import person_get_or_create
@@ -104,6 +105,9 @@ def test_existing_account_signs_the_application_with_pin2(
     assert new_account.state == Account.State.ACTIVE
     assert new_account.person == old_account.person
     assert new_account.device != old_account.device
+    # The person hears of it at the contact the registry knew.
+    (notice,) = [m for m in mail.outbox if "new Open eID account" in str(m.subject)]
+    assert notice.to == [TIINA["email"]]
 
 
 def test_existing_account_refused_on_the_old_device_gives_nothing(
