@@ -635,8 +635,26 @@ def _seal(application: Application, code: str) -> bytes:
     return b"\x01" + nonce + AESGCM(_sealing_key()).encrypt(nonce, code.encode(), _aad(application))
 
 
-def application_ticket_code(application: Application) -> str:
-    """The ticket code of a printed application (for its paper and the release screen)."""
+def application_ticket_code(
+    application: Application,
+    *,
+    viewer: Officer | None = None,
+    shown_on: str = "",
+    source_ip: str | None = None,
+) -> str:
+    """The ticket code of a printed application (for its paper and the release screen).
+
+    With a ``viewer`` the showing is recorded: who saw a registration code, when, where.
+    """
+    if viewer is not None:
+        audit_record(
+            actor=viewer.actor,
+            action="application.ticket_code_shown",
+            object_type="enrolment.Application",
+            object_id=application.pk,
+            data={"shown_on": shown_on},
+            source_ip=source_ip,
+        )
     blob = bytes(application.ticket_code_sealed or b"")
     if len(blob) < 30 or blob[0] != 1:
         raise TicketUnavailable("This application has no ticket code to show.")

@@ -358,7 +358,9 @@ def application_pdf_view(request: OfficerRequest, pk: int) -> HttpResponse:
     if application.state != Application.State.PAPER_PRINTED:
         raise Http404
     try:
-        code = services.application_ticket_code(application)
+        code = services.application_ticket_code(
+            application, viewer=request.officer, shown_on="pdf", source_ip=_ip(request)
+        )
     except DomainError as exc:
         messages.error(request, error_message(exc))
         return redirect("ra_office:application_detail", pk=application.pk)
@@ -433,7 +435,9 @@ def application_ticket(request: OfficerRequest, pk: int) -> HttpResponse:
     usable = ticket.used_at is None and ticket.expires_at > timezone.now()
     if usable:
         try:
-            code = services.application_ticket_code(application)
+            code = services.application_ticket_code(
+                application, viewer=request.officer, shown_on="screen", source_ip=_ip(request)
+            )
         except DomainError as exc:
             messages.error(request, error_message(exc))
             return redirect("ra_office:application_detail", pk=application.pk)

@@ -174,3 +174,21 @@ def test_flagged_application_shows_its_reasons(olga: Client, office: Office) -> 
     assert "The document expires within 30 days" in page and 'id="approve"' not in page
     response = olga.post(f"/ra/applications/{application.pk}/approve/")
     assert response.status_code == 403
+
+
+def test_every_showing_of_a_ticket_code_is_audited(olga: Client, office: Office) -> None:
+    application = svc.application_registry_check(
+        application=svc.application_create(
+            officer=office.olga, data=application_input(), source_ip=None
+        ),
+        officer=office.olga,
+        source_ip=None,
+    )
+    application, _ = svc.application_print(
+        application=application, officer=office.olga, source_ip=None
+    )
+    response = olga.get(f"/ra/applications/{application.pk}/application.pdf")
+    assert response.status_code == 200 and response.content.startswith(b"%PDF-")
+    shown = AuditRecord.objects.get(action="application.ticket_code_shown")
+    assert shown.actor == "officer:olga" and shown.data == {"shown_on": "pdf"}
+    assert shown.source_ip == "127.0.0.1"
