@@ -161,6 +161,8 @@ class VirtualCardAuthority:
         found = self._cards.get(spec)
         if found is None:
             found = self._issue(spec)
+            if len(self._cards) >= MAX_CACHED_CARDS:  # anyone may ask for any code (demo)
+                self._cards.pop(next(iter(self._cards)))
             self._cards[spec] = found
         return found
 
@@ -347,6 +349,11 @@ def authority() -> VirtualCardAuthority:
 
     seed = hmac.new(settings.SECRET_KEY.encode(), b"portal-virtual-card-v1", hashlib.sha256)
     return _authority(seed.digest(), settings.SITE_URL.rstrip("/"))
+
+
+#: Cards kept per process: the demo's token endpoint makes a card for any personal code,
+#: so the cache must not grow with what visitors type.
+MAX_CACHED_CARDS = 256
 
 
 def card_for(identity_code: str) -> VirtualCard:

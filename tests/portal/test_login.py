@@ -280,3 +280,10 @@ def test_a_client_certificate_with_a_malformed_extension_is_400() -> None:
         )
     assert response.status_code == 400
     assert not logged_in(client)
+
+
+def test_the_virtual_card_cache_is_bounded() -> None:
+    authority = virtualcard.authority()
+    for n in range(virtualcard.MAX_CACHED_CARDS + 10):
+        authority.card(CardSpec(f"{37000000000 + n}", "Test", "Card"))
+    assert len(authority._cards) <= virtualcard.MAX_CACHED_CARDS
