@@ -74,17 +74,49 @@ def personal_code_check_digit(first_ten: str) -> int:
     return total
 
 
+def _ee_lt_birth_date(code: str) -> date:
+    """The date a ``GYYMMDDSSSC`` code carries (no check digit test); raises ValueError."""
+    century = _CENTURY.get(code[0])
+    if century is None:
+        raise ValueError("the first digit of a personal code is 1 to 6")
+    return date(century + int(code[1:3]), int(code[3:5]), int(code[5:7]))
+
+
 def personal_code_birth_date(code: str) -> date:
     """Validate a ``GYYMMDDSSSC`` personal code; return the date of birth it carries."""
     if not (isinstance(code, str) and len(code) == 11 and code.isascii() and code.isdigit()):
         raise InvalidIdentifier("A personal code has 11 digits.")
-    century = _CENTURY.get(code[0])
-    if century is None:
+    if code[0] not in _CENTURY:
         raise InvalidIdentifier("The first digit of a personal code is 1 to 6.")
     try:
-        born = date(century + int(code[1:3]), int(code[3:5]), int(code[5:7]))
+        born = _ee_lt_birth_date(code)
     except ValueError:
         raise InvalidIdentifier("The personal code does not carry a calendar date.") from None
     if personal_code_check_digit(code[:10]) != int(code[10]):
         raise InvalidIdentifier("The check digit of the personal code is wrong.")
     return born
+
+
+def derive_date_of_birth(semantics_identifier: str) -> date | None:
+    """The date of birth a personal code carries, or None.
+
+    * EE, LT: ``GYYMMDDSSSC``; G gives the century (1–2: 1800s, 3–4: 1900s, 5–6: 2000s).
+    * LV: ``DDMMYY-CSSSS``; C gives the century (0: 1800s, 1: 1900s, 2: 2000s). Codes
+      issued since 2017 start with ``32`` and carry no date.
+    * Other countries: None (a certificate may still carry one).
+    """
+    semantics = parse_semantics_identifier(semantics_identifier)
+    code = semantics.identifier
+    try:
+        if semantics.country in ("EE", "LT") and len(code) == 11 and code.isdigit():
+            return _ee_lt_birth_date(code)
+        if semantics.country == "LV" and len(code) == 12 and code[6] == "-":
+            if code.startswith("32"):
+                return None
+            century = {"0": 1800, "1": 1900, "2": 2000}.get(code[7])
+            if century is None:
+                return None
+            return date(century + int(code[4:6]), int(code[2:4]), int(code[0:2]))
+    except ValueError:  # not a calendar date, or no century digit
+        return None
+    return None

@@ -21,6 +21,8 @@ from typing import Any
 
 from device.app import DeviceApp
 from device.errors import InputError, ProtocolError
+from device.state import b64
+from signing.engine import onboarding_ticket_aad
 
 API = "/app/v1/onboarding"
 POSE_FILES = {"neutral": "neutral", "blink": "blink", "turn_left": "left", "turn_right": "right"}
@@ -43,14 +45,6 @@ class Outcome:
     ticket: str | None
     failure: Mapping[str, Any] | None
     status: Mapping[str, Any]
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def ticket_aad(application_id: str) -> bytes:
-    return f"onboarding:{application_id}:ticket".encode("ascii")
 
 
 class Onboarding:
@@ -76,7 +70,7 @@ class Onboarding:
     def start(self, source: str, **fields: object) -> dict[str, Any]:
         payload: dict[str, object] = {
             "source": source,
-            "appKey": _b64(self.app.device_public_key()),
+            "appKey": b64(self.app.device_public_key()),
         }
         payload |= {k: v for k, v in fields.items() if v not in (None, "")}
         started = self.app.call("POST", API, payload, bearer="-")
@@ -102,11 +96,11 @@ class Onboarding:
         if isinstance(challenge, str):
             aa_signature = chip.sign_aa(base64.b64decode(challenge))
         payload: dict[str, object] = {
-            "sod": _b64(chip.sod),
-            "dataGroups": {str(n): _b64(d) for n, d in sorted(chip.data_groups.items())},
+            "sod": b64(chip.sod),
+            "dataGroups": {str(n): b64(d) for n, d in sorted(chip.data_groups.items())},
         }
         if aa_signature is not None:
-            payload["aaSignature"] = _b64(aa_signature)
+            payload["aaSignature"] = b64(aa_signature)
         self._call("PUT", "/passport", payload)
         liveness = self._call("POST", "/liveness", None)
         steps = liveness.get("steps")
@@ -119,7 +113,7 @@ class Onboarding:
             self._call(
                 "PUT",
                 "/frames",
-                {"index": index, "capturedAtMs": captured_at_ms, "data": _b64(data)},
+                {"index": index, "capturedAtMs": captured_at_ms, "data": b64(data)},
             )
         self._report(self._call("POST", "/submit", None))
 
@@ -167,7 +161,7 @@ class Onboarding:
             if not isinstance(sealed, dict) or not isinstance(sealed.get("length"), int):
                 raise ProtocolError("an approved application without its sealed ticket")
             ticket = self.app.open_sealed(
-                sealed.get("envelope"), ticket_aad(self.application_id), sealed["length"]
+                sealed.get("envelope"), onboarding_ticket_aad(self.application_id), sealed["length"]
             ).decode("ascii")
         failure = status.get("failure")
         return Outcome(

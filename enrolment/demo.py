@@ -34,7 +34,7 @@ from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections, transaction
 
-from accounts.identifiers import parse_semantics_identifier
+from accounts.identifiers import derive_date_of_birth
 from accounts.models import Account
 from accounts.services import person_get_or_create
 from api.rp.models import RelyingParty
@@ -94,36 +94,6 @@ DEMO_RELYING_PARTIES: tuple[DemoRelyingParty, ...] = (
 
 
 # --- the identities --------------------------------------------------------------------
-
-
-def derive_date_of_birth(semantics_identifier: str) -> date | None:
-    """The date of birth a personal code carries, or None.
-
-    * EE, LT: ``GYYMMDDSSSC``; G gives the century (1–2: 1800s, 3–4: 1900s, 5–6: 2000s).
-    * LV: ``DDMMYY-CSSSS``; C gives the century (0: 1800s, 1: 1900s, 2: 2000s). Codes
-      issued since 2017 start with ``32`` and carry no date.
-    * Other countries: None (a certificate may still carry one, see the table).
-    """
-    semantics = parse_semantics_identifier(semantics_identifier)
-    code = semantics.identifier
-    try:
-        if semantics.country in ("EE", "LT") and len(code) == 11 and code.isdigit():
-            century = {"1": 1800, "2": 1800, "3": 1900, "4": 1900, "5": 2000, "6": 2000}.get(
-                code[0]
-            )
-            if century is None:
-                return None
-            return date(century + int(code[1:3]), int(code[3:5]), int(code[5:7]))
-        if semantics.country == "LV" and len(code) == 12 and code[6] == "-":
-            if code.startswith("32"):
-                return None
-            century = {"0": 1800, "1": 1900, "2": 2000}.get(code[7])
-            if century is None:
-                return None
-            return date(century + int(code[4:6]), int(code[2:4]), int(code[0:2]))
-    except ValueError:  # not a calendar date
-        return None
-    return None
 
 
 @dataclass(frozen=True)

@@ -129,11 +129,6 @@ def _token_hash(token: str) -> bytes:
     return hashlib.sha256(b"openeid-onboarding-v1\x00" + token.encode("utf-8")).digest()
 
 
-def ticket_aad(application_id: AppId) -> bytes:
-    """AAD of the sealed ticket code: binds the envelope to one application."""
-    return f"onboarding:{application_id}:ticket".encode("ascii")
-
-
 def onboarding_for_app(*, application_id: AppId, token: str) -> OnboardingApplication:
     """The application if ``token`` is its secret; an unknown id and a wrong secret both
     raise the same 404 error, so ids cannot be probed.
@@ -483,12 +478,12 @@ def _evidence(application: OnboardingApplication) -> tuple[bytes, dict[int, byte
     return sod, groups, aa_signature
 
 
-def _passive_result(application: OnboardingApplication) -> Any:
+def _step_passive(application: OnboardingApplication) -> dict[str, Any]:
     from enrolment.emrtd import CscaTrustStore, EmrtdError, passive_authenticate
 
     sod, groups, _ = _evidence(application)
     try:
-        return passive_authenticate(
+        result = passive_authenticate(
             sod=sod,
             data_groups=groups,
             trust_store=CscaTrustStore.from_path(settings.EMRTD_CSCA_PATH),
@@ -496,10 +491,6 @@ def _passive_result(application: OnboardingApplication) -> Any:
         )
     except EmrtdError as exc:
         raise StepFailed(exc.code, str(exc)) from None
-
-
-def _step_passive(application: OnboardingApplication) -> dict[str, Any]:
-    result = _passive_result(application)
     mrz = result.mrz
     if mrz.expiry_date < timezone.now().date():
         raise StepFailed("document_expired", "The document has expired.")
@@ -525,19 +516,21 @@ def _step_passive(application: OnboardingApplication) -> dict[str, Any]:
 
 def _step_active(application: OnboardingApplication) -> dict[str, Any]:
     from enrolment.emrtd import EmrtdError, active_authenticate
+    from enrolment.emrtd.datagroups import parse_dg14, parse_dg15
 
-    result = _passive_result(application)
-    _, _, signature = _evidence(application)
-    if result.aa_public_key is None:
+    # The data groups passed the passive step, and uploads end when checking starts: the
+    # keys are read from them again, not verified again.
+    _, groups, signature = _evidence(application)
+    if 15 not in groups:
         return {"skipped": "no DG15"}
     if signature is None or application.aa_challenge is None:
         raise StepFailed("aa_missing", "The chip's active authentication answer is missing.")
     try:
         active_authenticate(
-            aa_public_key=result.aa_public_key,
+            aa_public_key=parse_dg15(groups[15]),
             challenge=bytes(application.aa_challenge),
             signature=signature,
-            hash_algorithm=result.aa_hash_algorithm,
+            hash_algorithm=parse_dg14(groups[14]).aa_hash_algorithm if 14 in groups else None,
         )
     except EmrtdError as exc:
         raise StepFailed(exc.code, str(exc)) from None
@@ -550,8 +543,14 @@ def _frames(application: OnboardingApplication) -> list[OnboardingEvidence]:
 
 def _step_face(application: OnboardingApplication) -> dict[str, Any]:
     from enrolment.biometrics import BiometricError, face_match
+    from enrolment.emrtd import EmrtdError
+    from enrolment.emrtd.datagroups import parse_dg2
 
-    face = _passive_result(application).face_image
+    _, groups, _ = _evidence(application)
+    try:
+        face = parse_dg2(groups[2]).image  # verified by the passive step
+    except (KeyError, EmrtdError):
+        raise StepFailed("missing_data_group", "The chip's portrait is missing.") from None
     frames = _frames(application)
     try:
         match = face_match(
@@ -577,8 +576,8 @@ def _step_liveness(application: OnboardingApplication) -> dict[str, Any]:
         result = liveness_verify(
             challenge=application.liveness_steps,
             frames=[Frame(bytes(f.data), int(f.captured_at_ms or 0)) for f in frames],
-            issued_at_ms=_ms(application.liveness_issued_at),
-            deadline_ms=_ms(application.liveness_deadline),
+            issued_at_ms=utc_ms(application.liveness_issued_at),
+            deadline_ms=utc_ms(application.liveness_deadline),
         )
     except BiometricError as exc:
         raise StepFailed(exc.code, str(exc)) from None
@@ -604,10 +603,6 @@ def _remember_frames(application: OnboardingApplication, hashes: list[str]) -> N
         raise StepFailed(
             "liveness_reused_frame", "A selfie frame was already used in another application."
         ) from None
-
-
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
 
 
 def _step_mobile_id_start(application: OnboardingApplication) -> dict[str, Any]:
@@ -646,16 +641,11 @@ def _mobile_id_wait(application: OnboardingApplication) -> object:
         raise StepFailed(f"mobile_id_{exc.code}", str(exc)) from None
 
 
-def _step_mobile_id_finish(application: OnboardingApplication) -> dict[str, Any]:
-    """Only reached through :func:`_apply_wait` (the poll happens without the lock)."""
-    raise StepRetry("the Mobile-ID answer must be waited for first")
-
-
-def _apply_wait(application: OnboardingApplication, step: str, waited: object) -> dict[str, Any]:
+def _step_mobile_id_finish(application: OnboardingApplication, identity: object) -> dict[str, Any]:
+    """Record the identity :func:`_mobile_id_wait` obtained (without the lock)."""
     from enrolment.mobileid import MobileIdIdentity
 
-    assert step == "mobile_id_finish" and isinstance(waited, MobileIdIdentity)
-    identity = waited
+    assert isinstance(identity, MobileIdIdentity)
     expected = application.identity["mid_national_identity_number"]
     if not identity.semantics_identifier.endswith("-" + expected):
         raise StepFailed("mobile_id_identity_mismatch", "Mobile-ID answered for someone else.")
@@ -736,7 +726,7 @@ def _verify_existing_signature(
 
 
 def _step_registry(application: OnboardingApplication) -> dict[str, Any]:
-    from enrolment.demo import derive_date_of_birth
+    from accounts.identifiers import derive_date_of_birth
     from enrolment.registry import registry_compare, registry_get
 
     identity = application.identity
@@ -819,8 +809,16 @@ def _step_decision(application: OnboardingApplication) -> dict[str, Any]:
     return {"outcome": "approved"}
 
 
-UNLOCKED_WAITS: dict[str, Callable[[OnboardingApplication], object]] = {
-    "mobile_id_finish": _mobile_id_wait,
+#: Steps that wait for a remote service first, without the row lock, then record what
+#: they got with it: step → (wait, record).
+UNLOCKED_WAITS: dict[
+    str,
+    tuple[
+        Callable[[OnboardingApplication], object],
+        Callable[[OnboardingApplication, object], dict[str, Any]],
+    ],
+] = {
+    "mobile_id_finish": (_mobile_id_wait, _step_mobile_id_finish),
 }
 
 STEPS: dict[str, Callable[[OnboardingApplication], dict[str, Any]]] = {
@@ -829,7 +827,6 @@ STEPS: dict[str, Callable[[OnboardingApplication], dict[str, Any]]] = {
     "face": _step_face,
     "liveness": _step_liveness,
     "mobile_id_start": _step_mobile_id_start,
-    "mobile_id_finish": _step_mobile_id_finish,
     "existing_account": _step_existing_account,
     "registry": _step_registry,
     "decision": _step_decision,
@@ -856,7 +853,7 @@ def onboarding_step_run(*, application_id: AppId) -> bool:
     waited: object = None
     if peek.step in UNLOCKED_WAITS:
         try:
-            waited = UNLOCKED_WAITS[peek.step](peek)
+            waited = UNLOCKED_WAITS[peek.step][0](peek)
         except StepFailed as failure:
             waited = failure
     with transaction.atomic():
@@ -868,9 +865,9 @@ def onboarding_step_run(*, application_id: AppId) -> bool:
             if isinstance(waited, StepFailed):
                 raise waited
             outcome = (
-                STEPS[step](application)
-                if waited is None
-                else _apply_wait(application, step, waited)
+                UNLOCKED_WAITS[step][1](application, waited)
+                if step in UNLOCKED_WAITS
+                else STEPS[step](application)
             )
         except StepFailed as failure:
             _reject(application, step, failure.code, failure.message)
@@ -1059,7 +1056,7 @@ def _approve(application: OnboardingApplication, person: Person) -> None:
     )
     app_key = engine.load_p256_public_key(base64.b64decode(application.identity["app_key"]))
     envelope = engine.transport_seal_secret(
-        code.encode("ascii"), app_key, ticket_aad(application.pk)
+        code.encode("ascii"), app_key, engine.onboarding_ticket_aad(str(application.pk))
     )
     application.ticket = ticket
     application.ticket_code_box = _envelope_bytes(envelope)

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Account
-from api.app.views import Base64Field
+from api.app.views import Base64Field, b64encode
 from enrolment import onboarding
 from enrolment.models import OnboardingApplication
 from smartid.net import client_address
@@ -119,16 +119,10 @@ class OnboardingStart(OpenAPIView):
         application.refresh_from_db()
         body = status_json(application) | {"token": started.token}
         if application.aa_challenge is not None:
-            body["aaChallenge"] = _b64(bytes(application.aa_challenge))
+            body["aaChallenge"] = b64encode(bytes(application.aa_challenge))
         if application.source == Source.EMRTD:
             body["consentText"] = application.consent_text
         return Response(body, status=201)
-
-
-def _b64(data: bytes) -> str:
-    import base64
-
-    return base64.b64encode(data).decode("ascii")
 
 
 class OnboardingStatus(ApplicationAPIView):

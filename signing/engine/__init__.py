@@ -124,6 +124,7 @@ from signing.engine.transport import decrypt_share as transport_decrypt_share
 from signing.engine.transport import encrypt_share as transport_encrypt_share
 from signing.engine.transport import (
     load_p256_public_key,
+    onboarding_ticket_aad,
     public_key_der,
     registration_aad,
     transaction_aad,
@@ -241,6 +242,7 @@ __all__ = [
     "transaction_aad",
     "transport_decrypt_share",
     "transport_encrypt_share",
+    "onboarding_ticket_aad",
     "transport_open_secret",
     "transport_seal_secret",
     "verification_code",

@@ -96,6 +96,13 @@ def transaction_aad(transaction_id: str) -> bytes:
     return f"transaction:{transaction_id}".encode()
 
 
+def onboarding_ticket_aad(application_id: str) -> bytes:
+    """AAD of a remote application's sealed ticket code: ``onboarding:<id>:ticket``."""
+    if not isinstance(application_id, str) or not application_id:
+        raise InvalidLength("application id must be a non-empty string")
+    return f"onboarding:{application_id}:ticket".encode()
+
+
 def _check_length(length: object) -> int:
     if type(length) is not int or not 1 <= length <= MAX_SHARE_BYTES:
         raise InvalidLength(f"length must be an int in [1, {MAX_SHARE_BYTES}]")

@@ -8,12 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from accounts.identifiers import parse_document_number, parse_semantics_identifier
+from accounts.identifiers import (
+    derive_date_of_birth,
+    parse_document_number,
+    parse_semantics_identifier,
+)
 from device.autoresponder import OUTCOMES, REFUSED_INTERACTIONS
 from enrolment.demo import (
     DEMO_IDENTITIES,
     DEMO_RELYING_PARTIES,
-    derive_date_of_birth,
     identity_for_document,
 )
 from signing.services import REFUSAL_RESULTS

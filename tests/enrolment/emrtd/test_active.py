@@ -70,6 +70,14 @@ def test_rsa_accepts_n_minus_s(rsa_key: rsa.RSAPrivateKey) -> None:
         challenge=CHALLENGE,
         signature=(n - s).to_bytes(128, "big"),
     )
+    # … and only those two: n − s ± 1 is refused.
+    for wrong in (n - s - 1, n - s + 1):
+        with pytest.raises(EmrtdError):
+            active_authenticate(
+                aa_public_key=rsa_key.public_key(),
+                challenge=CHALLENGE,
+                signature=wrong.to_bytes(128, "big"),
+            )
 
 
 @pytest.mark.parametrize(

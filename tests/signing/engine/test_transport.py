@@ -216,6 +216,12 @@ def test_aad_helpers() -> None:
     for transaction_id in ("", None):
         with pytest.raises(InvalidInput):
             transaction_aad(transaction_id)  # type: ignore[arg-type]
+    from signing.engine import onboarding_ticket_aad
+
+    assert onboarding_ticket_aad("a-1") == b"onboarding:a-1:ticket"
+    for application_id in ("", None):
+        with pytest.raises(InvalidInput):
+            onboarding_ticket_aad(application_id)  # type: ignore[arg-type]
 
 
 def test_sealed_secret_round_trip_and_label_separation(
