@@ -21,25 +21,15 @@ from __future__ import annotations
 import argparse
 import base64
 import os
-import re
-import resource
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from benchmarks._platform import free_port, start_server, wrk  # noqa: E402 -- after the path
 
 
 def _prepare(env: dict[str, str], base_url: str, workdir: Path) -> dict[str, bytes]:
@@ -104,28 +94,6 @@ def _prepare(env: dict[str, str], base_url: str, workdir: Path) -> dict[str, byt
     return bodies
 
 
-def _wrk(
-    url: str, seconds: int, connections: int, script: Path | None = None
-) -> tuple[float, float, float]:
-    """Return (requests/s, p99 latency ms, wrk CPU seconds)."""
-    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url]
-    if script is not None:
-        args[1:1] = ["-s", str(script)]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p99_match = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
-    p99 = 0.0
-    if p99_match:
-        value, unit = float(p99_match.group(1)), p99_match.group(2)
-        p99 = value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-    if "Non-2xx" in out or "Socket errors" in out:
-        print(out, file=sys.stderr)
-    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    return rate, p99, cpu
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -137,7 +105,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("benchmarks/ocsp.py needs wrk (apt-get install wrk)")
     workdir = Path(tempfile.mkdtemp(prefix="ocsp-bench-"))
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {
         "DJANGO_SETTINGS_MODULE": "smartid.settings",
@@ -149,37 +117,8 @@ def main() -> None:
     if "DATABASE_URL" not in os.environ:
         env["DATABASE_URL"] = f"sqlite:///{workdir / 'db.sqlite3'}"
     bodies = _prepare(env, base_url, workdir)
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "smartid.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(options.workers),
-            "--lifespan",
-            "off",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env={**os.environ, **env},
-    )
+    server = start_server(port, options.workers, env)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
         rows = []
         for name, url, script in (
             ("reference: GET /health", f"{base_url}/health", None),
@@ -195,8 +134,8 @@ def main() -> None:
             ),
             ("uncached, good (POST + nonce)", f"{base_url}/ocsp", workdir / "uncached.lua"),
         ):
-            _wrk(url, 2, options.connections, script)  # warm-up: caches, connections
-            rows.append((name, *_wrk(url, options.seconds, options.connections, script)))
+            wrk(url, 2, options.connections, script)  # warm-up: caches, connections
+            rows.append((name, *wrk(url, options.seconds, options.connections, script)))
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -17,18 +17,15 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.ocsp import _free_port, _wrk  # noqa: E402 -- after the path setup
+from benchmarks._platform import free_port, start_server, wrk  # noqa: E402 -- after the path
 
 CITIZEN = "PNOEE-38001085718"  # a demo virtual ID-card (portal/virtualcard.py)
 PASSWORD = "benchmark password 1"  # noqa: S105 -- a scratch database's officer
@@ -180,7 +177,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("benchmarks/web_pages.py needs wrk (apt-get install wrk)")
     workdir = Path(tempfile.mkdtemp(prefix="pages-bench-"))
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {
         "DJANGO_SETTINGS_MODULE": "smartid.settings",
@@ -195,26 +192,8 @@ def main() -> None:
     if "DATABASE_URL" not in os.environ:
         env["DATABASE_URL"] = f"sqlite:///{workdir / 'db.sqlite3'}"
     device = _prepare(env)
-    server = subprocess.Popen(  # noqa: S603 -- our own interpreter and module
-        [
-            sys.executable, "-m", "uvicorn", "smartid.asgi:application",
-            "--host", "127.0.0.1", "--port", str(port), "--workers", str(options.workers),
-            "--lifespan", "off", "--no-access-log", "--no-proxy-headers",
-            "--log-level", "warning",
-        ],
-        cwd=ROOT,
-        env={**os.environ, **env},
-    )  # fmt: skip
+    server = start_server(port, options.workers, env)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
         portal_cookie = _portal_cookie(base_url)
         ra_cookie = _ra_cookie(base_url, device)
         _check_logged_in(base_url, "/portal/accounts", portal_cookie)
@@ -229,10 +208,8 @@ def main() -> None:
             ("RA office login page", "/ra/login/", None),
             ("RA office home (30 applications)", "/ra/", ra),
         ):
-            _wrk(base_url + path, 2, options.connections, script)  # warm-up
-            rows.append(
-                (name, *_wrk(base_url + path, options.seconds, options.connections, script))
-            )
+            wrk(base_url + path, 2, options.connections, script)  # warm-up
+            rows.append((name, *wrk(base_url + path, options.seconds, options.connections, script)))
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 from django.conf import settings
@@ -66,3 +68,14 @@ def test_admin_post_without_csrf_is_refused(asgi_server: LiveASGIServer) -> None
         f"{asgi_server.url}/admin/login/", data={"username": "x", "password": "y"}
     )
     assert response.status_code == 403
+
+
+@pytest.mark.django_db
+def test_machine_endpoints_negotiate_no_language(client: Any) -> None:
+    """Pages speak the visitor's language; /health, OCSP, the APIs answer the same bytes."""
+    machine = client.get("/health", HTTP_ACCEPT_LANGUAGE="et")
+    assert "Content-Language" not in machine
+    assert "Accept-Language" not in machine.get("Vary", "")
+    page = client.get("/portal/login", HTTP_ACCEPT_LANGUAGE="et")
+    assert page["Content-Language"] == "et"
+    assert "Accept-Language" in page["Vary"]
