@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import date
 
-from smartid.errors import DomainError
+from core.errors import DomainError
 
 _SEMANTICS_ID = re.compile(r"^(PNO|IDC|PAS)([A-Z]{2})-([A-Za-z0-9][A-Za-z0-9-]{0,40})$")
 _DOCUMENT_NUMBER = re.compile(

@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts.identifiers import InvalidIdentifier, new_document_number, parse_semantics_identifier
 from accounts.models import Account, Device, Person
 from audit.services import audit_record
-from smartid.errors import DomainError
+from core.errors import DomainError
 
 NAME_MAX = 100
 

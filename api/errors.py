@@ -9,7 +9,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from smartid.errors import DomainError
+from core.errors import DomainError
 
 # Domain error codes whose HTTP status is not 400.
 STATUS_BY_CODE = {

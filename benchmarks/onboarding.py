@@ -44,8 +44,8 @@ def _photo() -> bytes:
 
 def _frames(photo: bytes, seed: int, steps: list[str]) -> list[Any]:
     """10 frames: neutral, neutral, then per step the pose and two neutral (one at the end)."""
+    from demo.selfies import selfie_frames
     from enrolment.biometrics import Frame
-    from enrolment.biometrics.synthetic import selfie_frames
 
     poses = selfie_frames(photo, per_pose=7, seed=seed)
     order = ["neutral", "neutral"]
@@ -72,10 +72,10 @@ def main() -> int:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+    from demo.passports import make_passport, test_csca
     from enrolment.biometrics import face as face_module
     from enrolment.biometrics import face_match
     from enrolment.emrtd import CscaTrustStore
-    from enrolment.emrtd.synthetic import make_passport, test_csca
 
     photo = _photo()
     csca = test_csca("EE")

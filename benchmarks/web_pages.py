@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks._platform import free_port, start_server, wrk  # noqa: E402 -- after the path
 
-CITIZEN = "PNOEE-38001085718"  # a demo virtual ID-card (portal/virtualcard.py)
+CITIZEN = "PNOEE-38001085718"  # a demo virtual ID-card (demo/virtualcard.py)
 PASSWORD = "benchmark password 1"  # noqa: S105 -- a scratch database's officer
 
 
@@ -46,9 +46,9 @@ def _prepare(env: dict[str, str]) -> Any:
 
     from accounts.models import Account, Device
     from accounts.services import account_create, person_get_or_create
+    from demo.registry import demo_registry_load
     from enrolment import applications
     from enrolment.models import Branch, Officer, RegistrationAuthority
-    from enrolment.registry import demo_registry_load
     from signing.models import Transaction
 
     person = person_get_or_create(
@@ -108,7 +108,7 @@ def _prepare(env: dict[str, str]) -> Any:
 def _portal_cookie(base_url: str) -> str:
     import httpx
 
-    from portal import virtualcard
+    from demo import virtualcard
 
     with httpx.Client(base_url=base_url) as client:
         client.get("/portal/login")

@@ -2,11 +2,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from accounts.models import Account, Person
 from audit.services import audit_record
+from core.admin import ReadOnlyAdmin
 from enrolment.models import (
     Application,
     Branch,
@@ -15,7 +18,30 @@ from enrolment.models import (
     RegistrationTicket,
     RegistryPerson,
 )
-from smartid.admin import ReadOnlyAdmin
+from enrolment.services import ticket_create
+
+
+def _actor(request: HttpRequest) -> str:
+    return f"admin:{request.user.get_username()}"
+
+
+@admin.action(description="Create a registration ticket (qualified)", permissions=["view"])
+def create_ticket(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Person]) -> None:
+    for person in queryset:
+        _, code = ticket_create(
+            person=person,
+            identity_source=RegistrationTicket.Source.ADMIN,
+            level=Account.Level.QUALIFIED,
+            created_by=_actor(request),
+        )
+        modeladmin.message_user(request, f"Ticket for {person}: {code}", messages.SUCCESS)
+
+
+@admin.register(Person)
+class PersonAdmin(ReadOnlyAdmin):
+    list_display = ("semantics_identifier", "surname", "given_name", "country", "date_of_birth")
+    search_fields = ("semantics_identifier", "surname", "given_name", "email")
+    actions = [create_ticket]
 
 
 @admin.register(RegistrationTicket)

@@ -39,6 +39,7 @@ from accounts.identifiers import (
 from accounts.models import Account
 from accounts.services import person_get_or_create
 from audit.services import audit_record
+from core.errors import DomainError
 from enrolment.models import Application, Branch, Officer, RegistrationTicket
 from enrolment.registry import (
     Outcome,
@@ -48,7 +49,6 @@ from enrolment.registry import (
     registry_get,
 )
 from enrolment.services import ticket_create
-from smartid.errors import DomainError
 
 OBJECT_TYPE = "enrolment.Application"
 ADULT_AGE = 18

@@ -43,6 +43,7 @@ from django.utils import timezone
 from accounts import services as account_services
 from accounts.models import Account, Person
 from audit.services import audit_record
+from core.errors import DomainError
 from enrolment.models import (
     OnboardingApplication,
     OnboardingEvidence,
@@ -51,7 +52,6 @@ from enrolment.models import (
 )
 from enrolment.services import ticket_create
 from signing import engine
-from smartid.errors import DomainError
 
 logger = logging.getLogger(__name__)
 

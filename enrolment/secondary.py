@@ -39,7 +39,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
-from smartid.errors import DomainError
+from core.errors import DomainError
 
 logger = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from django.utils import timezone
 from accounts import services as account_services
 from accounts.models import Account, Device, Person
 from audit.services import audit_record
+from core.errors import DomainError
 from enrolment.models import RegistrationTicket
-from smartid.errors import DomainError
 
 TICKET_TTL = timedelta(hours=24)
 

@@ -8,9 +8,9 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from core.admin import ReadOnlyAdmin
 from pki import services
 from pki.models import Certificate, CertificateAuthority, RevocationList
-from smartid.admin import ReadOnlyAdmin
 
 
 @admin.register(CertificateAuthority)

@@ -26,11 +26,11 @@ from accounts.identifiers import (
     parse_semantics_identifier,
 )
 from audit.services import audit_record
+from core.errors import DomainError
 from pki import profiles
 from pki.keystore import get_keystore
 from pki.models import Certificate, CertificateAuthority, RevocationList
 from pki.signer import sign_certificate, sign_crl
-from smartid.errors import DomainError
 
 MAX_CSR_BYTES = 16 * 1024
 RSA_EXPONENT = 65537

@@ -10,10 +10,10 @@ from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
+from core.asyncdb import db_to_async
 from pki import ocsp
 from pki.models import CertificateAuthority
 from pki.services import crl_current
-from smartid.asyncdb import db_to_async
 
 OCSP_RESPONSE = "application/ocsp-response"
 

@@ -28,9 +28,9 @@ from django.utils.translation import gettext as _
 from accounts.models import Person
 from accounts.services import InvalidPerson, person_get_or_create, person_set_contact
 from audit.services import audit_record
-from portal import webeid
+from core.errors import DomainError
+from portal import testcards, webeid
 from portal.models import EmailVerification
-from smartid.errors import DomainError
 
 SESSION_CHALLENGE = "portal_webeid_challenge"
 MAX_CA_FILES = 200
@@ -78,26 +78,22 @@ def _trusted_from_folder(folder: str, mtime: float) -> tuple[x509.Certificate, .
 
 
 def trusted_cas() -> tuple[x509.Certificate, ...]:
-    """The configured ID-card CAs, plus the virtual CA when the virtual card is on."""
+    """The configured ID-card CAs, plus a test card CA when one is plugged in and on."""
     folder = Path(settings.PORTAL_TRUSTED_CA_DIR)
     cas: tuple[x509.Certificate, ...] = ()
     if folder.is_dir():
         cas = _trusted_from_folder(str(folder), folder.stat().st_mtime)
-    if settings.PORTAL_VIRTUAL_CARD:
-        from portal import virtualcard
-
-        cas = (*cas, virtualcard.authority().certificate)
+    issuer = testcards.active()
+    if issuer is not None:
+        cas = (*cas, issuer.certificate())
     return cas
 
 
 def trust_config() -> webeid.TrustConfig:
     client: webeid.OcspClient = webeid.http_ocsp_client
-    if settings.PORTAL_VIRTUAL_CARD:
-        from portal import virtualcard
-
-        client = virtualcard.in_process_client(
-            virtualcard.authority(), client, virtualcard.revoked_serials
-        )
+    issuer = testcards.active()
+    if issuer is not None:
+        client = issuer.ocsp_client(client)
     return webeid.TrustConfig(
         trusted_cas=trusted_cas(),
         disallowed_policies=frozenset(settings.PORTAL_DISALLOWED_POLICIES)

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-from django.conf import settings
 from django.urls import URLPattern, URLResolver, path
-from django.views.decorators.csrf import csrf_exempt
 
 from portal import views
 
@@ -30,11 +28,3 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("contact", views.contact, name="contact"),
     path("contact/verify/<str:token>", views.verify_email, name="verify-email"),
 ]
-
-if settings.PORTAL_VIRTUAL_CARD:  # never in live (smartid.checks); the views check too
-    urlpatterns += [
-        path("virtual-card/token", views.virtual_card_token, name="virtual-card-token"),
-        # A protocol endpoint for programs (no cookies, no session): no CSRF token.
-        path("virtual-card/ocsp", csrf_exempt(views.virtual_card_ocsp), name="virtual-card-ocsp"),
-        path("virtual-card/ca.crt", views.virtual_card_ca, name="virtual-card-ca"),
-    ]

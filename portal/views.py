@@ -36,12 +36,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import Account, Person
+from core.errors import DomainError
+from core.net import client_address
 from enrolment.models import RegistrationTicket
 from enrolment.services import ticket_create, ticket_qr_payload
-from portal import selectors, services, webeid
+from portal import selectors, services, testcards, webeid
 from signing.services import account_close, account_resume, account_suspend
-from smartid.errors import DomainError
-from smartid.net import client_address
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -171,16 +171,16 @@ def login(request: HttpRequest) -> HttpResponse:
 
 
 def _render_login(request: HttpRequest, status: int = 200) -> HttpResponse:
-    from portal import virtualcard
-
     next_url = request.GET.get("next") or request.POST.get("next")
+    issuer = testcards.active()
     return render(
         request,
         "portal/login.html",
         {
             "next": _safe_next(request, next_url),
-            "virtual_card": settings.PORTAL_VIRTUAL_CARD,
-            "demo_cards": virtualcard.DEMO_CARDS if settings.PORTAL_VIRTUAL_CARD else (),
+            "virtual_card": issuer is not None,
+            "virtual_card_url": issuer.token_url() if issuer else "",
+            "demo_cards": issuer.cards() if issuer else (),
         },
         status=status,
     )
@@ -496,54 +496,3 @@ def verify_email(request: HttpRequest, person: Person, token: str) -> HttpRespon
             request, _("The e-mail address %(email)s is confirmed.") % {"email": email}
         )
     return redirect("portal:contact")
-
-
-# --- the virtual ID-card (tests and demo only) ---------------------------------------------
-
-
-def _virtual_card_enabled() -> None:
-    if not settings.PORTAL_VIRTUAL_CARD:
-        raise Http404
-
-
-@require_POST
-def virtual_card_token(request: HttpRequest) -> JsonResponse:
-    """What the browser shim asks instead of a card reader: a token for a demo card."""
-    _virtual_card_enabled()
-    from portal import virtualcard
-
-    try:
-        body = json.loads(request.body[:4096])
-    except (ValueError, UnicodeDecodeError):
-        body = None
-    if not isinstance(body, dict):
-        return _json_error("bad_request", "A JSON object is required.")
-    nonce, origin, code = body.get("challengeNonce"), body.get("origin"), body.get("card")
-    if not all(isinstance(v, str) and 0 < len(v) <= 200 for v in (nonce, origin, code)):
-        return _json_error("bad_request", "challengeNonce, origin and card are required.")
-    assert isinstance(code, str) and isinstance(origin, str) and isinstance(nonce, str)
-    if not code.isdigit() or len(code) != 11:
-        return _json_error("bad_request", "card must be an 11-digit personal code.")
-    return JsonResponse(virtualcard.card_for(code).token_for(origin, nonce))
-
-
-@require_POST
-def virtual_card_ocsp(request: HttpRequest) -> HttpResponse:
-    """The virtual CA's OCSP responder over HTTP (for outside tools; the portal asks in-process)."""
-    _virtual_card_enabled()
-    from portal import virtualcard
-
-    body = request.body[:4096]
-    response = virtualcard.authority().ocsp_respond(body, revoked=virtualcard.revoked_serials())
-    return HttpResponse(response, content_type="application/ocsp-response")
-
-
-@require_GET
-def virtual_card_ca(request: HttpRequest) -> HttpResponse:
-    _virtual_card_enabled()
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    from portal import virtualcard
-
-    der = virtualcard.authority().certificate.public_bytes(Encoding.DER)
-    return HttpResponse(der, content_type="application/pkix-cert")

@@ -25,9 +25,9 @@ from django.utils.translation import gettext as _
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.models import Device
 
+from core.net import client_address
 from enrolment.applications import officer_for_user, officer_logged_out
 from enrolment.models import Officer
-from smartid.net import client_address
 
 LAST_ACTIVITY = "ra_last_activity"
 PREAUTH = "ra_preauth"  # {"user": pk, "at": epoch seconds}: the password was right

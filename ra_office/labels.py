@@ -10,8 +10,8 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account
+from core.errors import DomainError
 from enrolment.models import Application
-from smartid.errors import DomainError
 
 State = Application.State
 

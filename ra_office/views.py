@@ -25,6 +25,8 @@ from django_otp import login as otp_login
 
 from accounts.models import Person
 from audit.models import AuditRecord
+from core.errors import DomainError
+from core.net import client_address
 from enrolment import applications as services
 from enrolment import onboarding
 from enrolment.applications import ApplicationInvalid, officer_for_user
@@ -50,8 +52,6 @@ from ra_office.forms import (
 )
 from ra_office.labels import FLAGS, REASONS, STATES, error_message
 from ra_office.pdf import application_pdf, qr_svg
-from smartid.errors import DomainError
-from smartid.net import client_address
 
 PK_MAX = 2**63 - 1  # a larger id would overflow PostgreSQL's bigint: a 404, not a 500
 PAGE_SIZE = 50

@@ -2,10 +2,37 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
 
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from accounts.models import Account
+from core.admin import ReadOnlyAdmin
+from core.errors import DomainError
 from signing.models import ServerKeyHalf, ServiceKey, SplitKey, Transaction
-from smartid.admin import ReadOnlyAdmin
+from signing.services import account_close
+
+
+@admin.action(
+    description="Close the account (revoke certificates, destroy keys)", permissions=["view"]
+)
+def close_account(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Account]) -> None:
+    actor = f"admin:{request.user.get_username()}"
+    for account in queryset:
+        try:
+            account_close(account=account, actor=actor, reason="closed by administrator")
+        except DomainError as exc:
+            modeladmin.message_user(request, f"{account}: {exc.message}", messages.WARNING)
+
+
+@admin.register(Account)
+class AccountAdmin(ReadOnlyAdmin):
+    list_display = ("document_number", "person", "level", "state", "created_at", "activated_at")
+    list_filter = ("state", "level")
+    search_fields = ("document_number", "person__semantics_identifier")
+    actions = [close_account]
 
 
 @admin.register(SplitKey)

@@ -27,6 +27,8 @@ from django.utils import timezone
 from accounts.models import Account, Device
 from accounts.services import account_set_state
 from audit.services import audit_record
+from core import events
+from core.errors import DomainError
 from pki import services as pki
 from pki.models import Certificate
 from pki.profiles import SubjectIdentity
@@ -35,8 +37,6 @@ from signing.engine import transport
 from signing.engine.encoding import check_digest
 from signing.engine.vc import decoy_codes, verification_code
 from signing.models import SplitKey, Transaction
-from smartid import events
-from smartid.errors import DomainError
 
 PURPOSES = (SplitKey.Purpose.AUTH, SplitKey.Purpose.SIGN)
 PIN_TRIES_BEFORE_REVOKE = engine.REVOKE_AT

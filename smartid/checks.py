@@ -185,7 +185,7 @@ def emrtd_trust_store_check(
     from cryptography.x509.oid import NameOID
 
     from enrolment.emrtd import CscaTrustStore, EmrtdError
-    from enrolment.emrtd.synthetic import TEST_MARKER
+    from enrolment.emrtd.trust import TEST_MARKER
 
     try:
         store = CscaTrustStore.from_path(settings.EMRTD_CSCA_PATH)

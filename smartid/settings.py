@@ -76,6 +76,8 @@ INSTALLED_APPS = [
     "ra_office",
     "portal",
 ]
+if not IS_LIVE:  # the demo and the test doubles of the outside world (refused in live)
+    INSTALLED_APPS.append("demo")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.conf import settings
+from django.apps import apps
 from django.contrib import admin
 from django.urls import include, path
 
@@ -17,8 +17,8 @@ urlpatterns = [
     path("", include("api.rp.urls")),
     path("", include("pki.urls")),
 ]
-if settings.MOBILE_ID_SIMULATOR:  # the local Mobile-ID service (dev/demo/test; refused in live)
-    urlpatterns.append(path("mid-api/", include("enrolment.mobileid.simulator_urls")))
+if apps.is_installed("demo"):  # never in live: the virtual ID-card, the Mobile-ID simulator
+    urlpatterns.insert(0, path("", include("demo.urls")))
 
 handler400 = "smartid.views.bad_request"
 handler403 = "smartid.views.permission_denied"

@@ -12,9 +12,9 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from accounts.models import Device
+from core.net import client_address
 from signing.engine import appauth
 from signing.engine.errors import RequestAuthError, StaleRequest
-from smartid.net import client_address
 
 NONCE_MEMORY = 120  # seconds; longer than the ±60 s timestamp window
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)

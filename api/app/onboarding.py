@@ -15,9 +15,9 @@ from rest_framework.views import APIView
 
 from accounts.models import Account
 from api.app.views import Base64Field, b64encode
+from core.net import client_address
 from enrolment import onboarding
 from enrolment.models import OnboardingApplication
-from smartid.net import client_address
 
 Source = OnboardingApplication.Source
 #: One selfie frame: its Base64 must fit the 1 MiB request body limit (a 640 px JPEG is

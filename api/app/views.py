@@ -19,14 +19,14 @@ from rest_framework.views import APIView
 from accounts.models import Account, Device
 from api.app.auth import DeviceAuthError, DeviceSignatureAuthentication, authenticate_device
 from api.errors import error_body
+from core import events
+from core.asyncdb import db_to_async
+from core.net import client_address
 from enrolment import services as enrolment
 from signing import keys
 from signing import services as signing
 from signing.engine import transport
 from signing.models import SplitKey, Transaction
-from smartid import events
-from smartid.asyncdb import db_to_async
-from smartid.net import client_address
 
 MAX_POLL_MS = 120_000
 DEFAULT_POLL_MS = 30_000

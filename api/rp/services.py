@@ -23,10 +23,10 @@ from accounts.identifiers import (
 )
 from accounts.models import Account, Person
 from api.rp.models import RelyingParty, RpSession
+from core.errors import DomainError
 from pki.models import Certificate
 from signing import services as signing
 from signing.models import SplitKey, Transaction
-from smartid.errors import DomainError
 
 IDEMPOTENCY_WINDOW = timedelta(seconds=15)
 READABLE_AFTER_COMPLETION = timedelta(minutes=5)

@@ -22,11 +22,11 @@ from api.errors import error_body
 from api.parsers import SafeJSONParser
 from api.rp import services
 from api.rp.models import RelyingParty, RpSession
+from core import events
+from core.asyncdb import db_to_async
+from core.net import client_address
 from signing.engine.encoding import HashAlgorithm, hash_spec
 from signing.services import group_channel
-from smartid import events
-from smartid.asyncdb import db_to_async
-from smartid.net import client_address
 
 # The engine's hash table, in the RP API's spelling (one place for digest sizes).
 HASH_LENGTHS = {alg.value: hash_spec(alg).digest_size for alg in HashAlgorithm}

@@ -3,7 +3,7 @@
 Every failure that leaves a public entry point of the package is a :class:`BiometricError`
 (Pillow's, numpy's and dlib's own exceptions are caught at the boundary), so the caller maps
 all of them with one ``except`` and shows the applicant a reason they can act on. It does not
-derive from ``smartid.errors.DomainError`` on purpose: the package must import without
+derive from ``core.errors.DomainError`` on purpose: the package must import without
 Django (``smartid`` loads Celery), and the onboarding service wraps it.
 """
 

@@ -12,7 +12,7 @@ Public API::
     PassportFile.from_json(obj) / .load(path)
     EmrtdError (+ subclasses, each with a stable ``code``)
 
-The synthetic passport generator for tests and the demo is :mod:`enrolment.emrtd.synthetic`
+The synthetic passport generator for tests and the demo is :mod:`demo.passports`
 (not imported here: it creates keys).
 """
 

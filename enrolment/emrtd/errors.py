@@ -3,7 +3,7 @@
 Nothing else leaves a public entry point of the package: parser errors of asn1crypto and
 cryptography (``ValueError``, ``TypeError``, ``KeyError`` …) are caught at the boundary and
 re-raised as :class:`MalformedError`, so a caller maps every failure with one ``except``.
-The base class does not derive from ``smartid.errors.DomainError`` on purpose: the package
+The base class does not derive from ``core.errors.DomainError`` on purpose: the package
 must import without Django (``smartid`` loads Celery), and the onboarding service wraps it.
 """
 

@@ -35,6 +35,10 @@ from enrolment.emrtd.errors import (
 from enrolment.emrtd.sod import OID_CSCA_MASTER_LIST, parse_signed_data, verify_signed_data
 
 _CERT_SUFFIXES = {".pem", ".crt", ".cer", ".der", ".ml"}
+
+#: The organisation name every synthetic test certificate carries (``demo.passports``), so
+#: that live mode can refuse a trust store holding a CSCA whose private key is public.
+TEST_MARKER = "openeid TEST"
 _SHA256 = hashes.SHA256()
 
 

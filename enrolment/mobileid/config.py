@@ -6,6 +6,7 @@ imported here only inside the functions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography import x509
@@ -43,6 +44,17 @@ def load_trust_anchors(path: Path) -> list[x509.Certificate]:
     return certificates
 
 
+#: CA sources of a local Mobile-ID simulator, registered by the app that provides one (the
+#: demo's ``ready()``); trusted only while ``MOBILE_ID_SIMULATOR`` is on, never in live.
+_test_anchor_sources: list[Callable[[], list[x509.Certificate]]] = []
+
+
+def register_test_anchors(source: Callable[[], list[x509.Certificate]]) -> None:
+    """Trust a simulator's CA (called at start-up by the app that provides the simulator)."""
+    if source not in _test_anchor_sources:
+        _test_anchor_sources.append(source)
+
+
 def trust_anchors_from_settings() -> list[x509.Certificate]:
     """The configured CAs, plus the simulator's CA when the simulator is on (never in live)."""
     from django.conf import settings
@@ -51,9 +63,8 @@ def trust_anchors_from_settings() -> list[x509.Certificate]:
     if settings.MOBILE_ID_TRUSTED_CA_PATH:
         anchors.extend(load_trust_anchors(Path(settings.MOBILE_ID_TRUSTED_CA_PATH)))
     if settings.MOBILE_ID_SIMULATOR and not settings.IS_LIVE:
-        from enrolment.mobileid.simulator import simulator_trust_anchors
-
-        anchors.extend(simulator_trust_anchors())
+        for source in _test_anchor_sources:
+            anchors.extend(source())
     return anchors
 
 

@@ -46,6 +46,10 @@ class InvalidBlob(InvalidInput):
     """A serialised key blob or key state is malformed or internally inconsistent."""
 
 
+class InvalidBase64(InvalidInput, ValueError):
+    """A text that is not the canonical padded Base64 of a value (``signing.engine.b64``)."""
+
+
 class InvalidKey(InvalidInput):
     """Key parts do not belong together (e.g. the server half does not match n2)."""
 

@@ -2,7 +2,7 @@
 on the running ASGI server, and, with ``demo_world``, one auto-responder thread per device.
 
 ``demo_world`` is the fixture RP-API tests build on: POST a session for any identity of
-``enrolment.demo.DEMO_IDENTITIES`` to ``demo_world.url`` and its device answers with the
+``demo.world.DEMO_IDENTITIES`` to ``demo_world.url`` and its device answers with the
 documented outcome.
 """
 
@@ -21,10 +21,10 @@ import pytest
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 
 from accounts.models import Account
+from demo.autoresponder import OUTCOMES, AutoResponder
+from demo.world import DEMO_IDENTITIES, DemoIdentity, DemoPopulation, demo_populate
 from device.app import DeviceApp
-from device.autoresponder import OUTCOMES, AutoResponder
 from device.state import FileStore
-from enrolment.demo import DEMO_IDENTITIES, DemoIdentity, DemoPopulation, demo_populate
 from pki import ocsp
 from signing.engine import KdfParams
 from signing.models import Transaction

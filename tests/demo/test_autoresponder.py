@@ -18,11 +18,11 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from django.utils import timezone
 
 from accounts.models import Account
+from demo.autoresponder import ATTEMPTS, IGNORED, AutoResponder
+from demo.world import DEMO_IDENTITIES, DemoIdentity
 from device.app import DeviceApp, Interaction
 from device.app import Transaction as DeviceTransaction
-from device.autoresponder import ATTEMPTS, IGNORED, AutoResponder
 from device.errors import ApiError, InputError, ProtocolError
-from enrolment.demo import DEMO_IDENTITIES, DemoIdentity
 from signing.models import SplitKey, Transaction
 from signing.services import transaction_create, transaction_expire
 from tests.demo.conftest import ONE_PER_OUTCOME, DemoAccounts, DemoWorld

@@ -18,11 +18,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from accounts.models import Account
-from enrolment.demo import DEMO_IDENTITIES, demo_populate
+from demo.management.commands import demo_setup
+from demo.world import DEMO_IDENTITIES, demo_populate
 from pki import ocsp
 from signing.models import Transaction
 from signing.services import transaction_create
-from smartid.management.commands import demo_setup
 from tests.conftest import LiveASGIServer
 from tests.demo.conftest import CHEAP_KDF, KEY_BITS
 

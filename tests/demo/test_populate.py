@@ -16,9 +16,9 @@ from django.db import connections
 
 from accounts.models import Account, Device, Person
 from api.rp.models import RelyingParty
+from demo.world import DEMO_IDENTITIES, DemoError, demo_populate
 from device.app import DeviceApp
 from device.state import FileStore
-from enrolment.demo import DEMO_IDENTITIES, DemoError, demo_populate
 from pki.asn1 import OID_SUBJECT_DIRECTORY_ATTRIBUTES, date_of_birth_der
 from pki.models import Certificate
 from signing.models import SplitKey, Transaction

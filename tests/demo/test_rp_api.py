@@ -11,7 +11,7 @@ import httpx
 import time_machine
 from django.utils import timezone
 
-from enrolment.demo import DEMO_IDENTITIES, DEMO_RELYING_PARTIES, DemoIdentity
+from demo.world import DEMO_IDENTITIES, DEMO_RELYING_PARTIES, DemoIdentity
 from tests.demo.conftest import DemoWorld
 
 V1_RESULTS = {"OK", "USER_REFUSED", "TIMEOUT", "DOCUMENT_UNUSABLE", "WRONG_VC"}

@@ -1,4 +1,4 @@
-"""The demo table (enrolment.demo) against SK's published table (spec/rp-api.md §6)."""
+"""The demo table (demo.world) against SK's published table (spec/rp-api.md §6)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from accounts.identifiers import (
     parse_document_number,
     parse_semantics_identifier,
 )
-from device.autoresponder import OUTCOMES, REFUSED_INTERACTIONS
-from enrolment.demo import (
+from demo.autoresponder import OUTCOMES, REFUSED_INTERACTIONS
+from demo.world import (
     DEMO_IDENTITIES,
     DEMO_RELYING_PARTIES,
     identity_for_document,

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from demo import passports as synthetic
 from device.errors import InputError, StateError
 from device.passport import Passport
 from enrolment.emrtd import (
@@ -17,7 +18,6 @@ from enrolment.emrtd import (
     EmrtdError,
     active_authenticate,
     passive_authenticate,
-    synthetic,
 )
 
 

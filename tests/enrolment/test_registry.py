@@ -10,14 +10,13 @@ from django.utils import timezone
 
 from accounts.identifiers import InvalidIdentifier, personal_code_birth_date
 from audit.models import AuditRecord
+from demo.registry import DEMO_REGISTRY, demo_registry_load
 from enrolment.applications import ApplicationInvalid, applicant_identifier
 from enrolment.models import RegistryPerson
 from enrolment.registry import (
-    DEMO_REGISTRY,
     LocalRegistry,
     Outcome,
     RegistryRecord,
-    demo_registry_load,
     registry_compare,
     registry_get,
 )

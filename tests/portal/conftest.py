@@ -9,7 +9,8 @@ from django.test import Client
 
 from accounts.models import Account, Device, Person
 from accounts.services import account_create, person_get_or_create
-from portal import services, virtualcard
+from demo import virtualcard
+from portal import services
 
 ALICE_CODE = "49002124277"  # a demo card: Alice Tamm
 BOB_CODE = "38812245719"  # a demo card: Bob Kask

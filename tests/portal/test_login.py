@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from accounts.models import Person
 from audit.models import AuditRecord
-from portal import virtualcard
-from portal.virtualcard import CardSpec, VirtualCardAuthority
+from demo import virtualcard
+from demo.virtualcard import CardSpec, VirtualCardAuthority
 from tests.portal.conftest import ALICE_CODE, token_login
 
 pytestmark = pytest.mark.django_db

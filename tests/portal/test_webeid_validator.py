@@ -19,14 +19,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from portal import webeid
-from portal.virtualcard import (
+from demo.virtualcard import (
     POLICY_MOBILE_ID,
     CardSpec,
     VirtualCard,
     VirtualCardAuthority,
     in_process_client,
 )
+from portal import webeid
 
 ORIGIN = "https://eid.example.org"
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

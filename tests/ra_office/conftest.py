@@ -15,9 +15,9 @@ from django.utils import timezone
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from demo.registry import demo_registry_load
 from enrolment.applications import ApplicationInput, officer_create
 from enrolment.models import Branch, Officer, RegistrationAuthority
-from enrolment.registry import demo_registry_load
 from tests.signing.conftest import platform  # noqa: F401 -- fixture of the browser test
 
 PASSWORD = "correct horse battery staple"

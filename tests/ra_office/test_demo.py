@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from demo.officers import DEMO_OFFICERS, ra_demo_setup
+from demo.registry import DEMO_REGISTRY
 from enrolment.models import Branch, Officer, RegistryPerson
-from enrolment.registry import DEMO_REGISTRY
-from ra_office.demo import DEMO_OFFICERS, ra_demo_setup
 
 
 @pytest.mark.django_db

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from api.rp.models import RelyingParty
-from smartid import events
+from core import events
 from tests.rp.conftest import BANK_UUID
 from tests.signing.conftest import Platform
 

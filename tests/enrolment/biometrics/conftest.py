@@ -61,7 +61,7 @@ def alice_dg2(alice_photo: Image.Image) -> bytes:
 
 @pytest.fixture(scope="session")
 def alice_frames(alice_photo: Image.Image) -> dict[str, list[bytes]]:
-    from enrolment.biometrics.synthetic import selfie_frames
+    from demo.selfies import selfie_frames
 
     return selfie_frames(jpeg(alice_photo, 95), per_pose=4)
 
@@ -78,7 +78,7 @@ def messi_photo() -> Image.Image:
 
 @pytest.fixture(scope="session")
 def charlie_frames(charlie_photo: Image.Image) -> dict[str, list[bytes]]:
-    from enrolment.biometrics.synthetic import selfie_frames
+    from demo.selfies import selfie_frames
 
     return selfie_frames(jpeg(charlie_photo), per_pose=2)
 

@@ -167,6 +167,6 @@ def test_no_django_import() -> None:
     import subprocess
     import sys
 
-    code = "import sys, enrolment.biometrics.synthetic; print('django' in sys.modules)"
+    code = "import sys, demo.selfies; print('django' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from demo.selfies import perform
 from enrolment.biometrics import (
     CHALLENGE_STEPS,
     BiometricError,
@@ -24,7 +25,6 @@ from enrolment.biometrics import (
 )
 from enrolment.biometrics.face import analyse_face
 from enrolment.biometrics.liveness import BLINK_RATIO, YAW_TURN, classify, dhash
-from enrolment.biometrics.synthetic import perform
 from tests.enrolment.biometrics.conftest import jpeg, png
 
 ISSUED = 1_700_000_000_000

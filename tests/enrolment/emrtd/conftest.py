@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from enrolment.emrtd import CscaTrustStore, PassiveAuthResult, passive_authenticate, synthetic
+from demo import passports as synthetic
+from enrolment.emrtd import CscaTrustStore, PassiveAuthResult, passive_authenticate
 
 #: The moment of every check; the test CSCA and DSCs are valid around the real "now".
 NOW = datetime.datetime.now(datetime.UTC)

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 import enrolment.emrtd
-from enrolment.emrtd import CscaTrustStore, EmrtdError, PassportFile, synthetic
+from demo import passports as synthetic
+from enrolment.emrtd import CscaTrustStore, EmrtdError, PassportFile
 from tests.enrolment.emrtd.conftest import MakePassport, check
 
 PACKAGE = Path(enrolment.emrtd.__file__).parent
@@ -67,7 +68,7 @@ def test_bad_files_are_malformed(tmp_path: Path) -> None:
 
 def test_importing_the_package_loads_no_django() -> None:
     code = (
-        "import sys, enrolment.emrtd, enrolment.emrtd.synthetic; "
+        "import sys, enrolment.emrtd, demo.passports; "
         "bad = [m for m in sys.modules if m == 'django' or m.startswith('django.')]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )

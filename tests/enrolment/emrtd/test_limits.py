@@ -15,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from enrolment.emrtd import CscaTrustStore, EmrtdError, passive_authenticate, synthetic, tlv
+from demo import passports as synthetic
+from enrolment.emrtd import CscaTrustStore, EmrtdError, passive_authenticate, tlv
 from tests.enrolment.emrtd.conftest import NOW, MakePassport
 
 BIG = 4 * 1024 * 1024

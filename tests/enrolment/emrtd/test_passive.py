@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from enrolment.emrtd import CscaTrustStore, EmrtdError, passive_authenticate, synthetic
+from demo import passports as synthetic
+from enrolment.emrtd import CscaTrustStore, EmrtdError, passive_authenticate
 from tests.enrolment.emrtd.conftest import ALICE, NOW, MakePassport, check
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from enrolment.emrtd import CscaTrustStore, EmrtdError, synthetic
+from demo import passports as synthetic
+from enrolment.emrtd import CscaTrustStore, EmrtdError
 from tests.enrolment.emrtd.conftest import MakePassport, check
 
 

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from django.core.checks import run_checks
 from django.test import override_settings
 
-from enrolment.mobileid.simulator import simulator_trust_anchors
+from demo.mobileid.simulator import simulator_trust_anchors
 from tests.smartid.test_live_mode import GOOD_LIVE, _check
 
 

@@ -16,8 +16,8 @@ import httpx
 import pytest
 from django.test import override_settings
 
+from demo.mobileid.simulator import SUBSCRIBERS, Behaviour, simulator_trust_anchors
 from enrolment.mobileid import MobileIdClient, MobileIdError, client_from_settings
-from enrolment.mobileid.simulator import SUBSCRIBERS, Behaviour, simulator_trust_anchors
 from tests.conftest import LiveASGIServer
 
 DEMO_UUID = "00000000-0000-0000-0000-000000000000"

@@ -13,9 +13,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from django.utils import timezone
 
+from demo.registry import demo_registry_load
 from device.onboarding import POSE_FILES
 from enrolment.models import RegistryPerson
-from enrolment.registry import demo_registry_load
 from tests.signing.conftest import PIN1, PIN2, Platform, platform  # noqa: F401 -- fixture
 
 # Tiina Saar of the demo registry (enrolment/registry.py), with a contact for the code.
@@ -58,7 +58,7 @@ def other_face_jpeg() -> bytes:
 
 @pytest.fixture(scope="session")
 def csca() -> Any:
-    from enrolment.emrtd.synthetic import test_csca
+    from demo.passports import test_csca
 
     return test_csca("EE")
 
@@ -73,7 +73,7 @@ def csca_folder(tmp_path: Path, csca: Any, settings: Any) -> Path:
 
 
 def make_passport(csca: Any, photo: bytes, **changes: Any) -> Any:
-    from enrolment.emrtd.synthetic import make_passport as generate
+    from demo.passports import make_passport as generate
 
     fields: dict[str, Any] = {
         "surname": TIINA["surname"],
@@ -97,7 +97,7 @@ class Evidence:
 
 @pytest.fixture(scope="session")
 def selfie_frames(astronaut_jpeg: bytes) -> dict[str, list[bytes]]:
-    from enrolment.biometrics.synthetic import selfie_frames as make
+    from demo.selfies import selfie_frames as make
 
     return make(astronaut_jpeg, per_pose=4)
 

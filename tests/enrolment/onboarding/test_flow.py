@@ -76,7 +76,7 @@ def test_passport_and_selfie_register_an_active_account(
 def test_a_tampered_passport_is_rejected_with_its_reason(
     platform: Platform, registry: None, evidence: Evidence, csca: Any, astronaut_jpeg: bytes
 ) -> None:
-    from enrolment.emrtd.synthetic import tampered
+    from demo.passports import tampered
 
     tampered(make_passport(csca, astronaut_jpeg), "dg1").write(evidence.passport)
     flow = Onboarding(platform.device())

@@ -61,7 +61,7 @@ def test_mobile_id_person_unknown_to_the_registry_is_rejected(
 
 
 def test_mobile_id_user_who_cancels_gets_no_account(platform: Platform, mid_url: str) -> None:
-    from enrolment.mobileid.simulator import SUBSCRIBERS, Behaviour
+    from demo.mobileid.simulator import SUBSCRIBERS, Behaviour
 
     cancelling = next(s for s in SUBSCRIBERS if s.behaviour == Behaviour.USER_CANCELLED)
     flow = Onboarding(platform.device())

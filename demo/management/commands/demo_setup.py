@@ -1,5 +1,5 @@
 """Prepare the demo: an administrator whose fresh password is printed on the console, and
-the published demo world (enrolment.demo: the DEMO relying parties and every test identity
+the published demo world (demo.world: the DEMO relying parties and every test identity
 on a virtual device; ``demo_devices`` answers for them)."""
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from enrolment.demo import (
+from demo.officers import ra_demo_setup
+from demo.virtualcard import portal_demo_setup
+from demo.world import (
     DEMO_IDENTITIES,
     DEMO_RELYING_PARTIES,
     DemoError,
     demo_populate,
 )
-from portal.virtualcard import portal_demo_setup
-from ra_office.demo import ra_demo_setup
 from signing.engine import verification_code
 
 # The hash of the spec's example (rp-api.md §2): SHA-512("Hello SMART-ID"), code 7180.

@@ -4,7 +4,7 @@
 developers can run their integration without a phone: the relying party ``DEMO`` with the
 UUIDs the client libraries hard-code, and every test identity of SK's table, each with an
 account on a virtual device that answers on its own with the documented outcome
-(:mod:`device.autoresponder`). OK answers are real split-key signatures, and the
+(:mod:`demo.autoresponder`). OK answers are real split-key signatures, and the
 certificates are real certificates of the platform's TEST CA.
 
 :data:`DEMO_IDENTITIES` is the table, the one place it exists; docs/demo.md shows it.
@@ -39,8 +39,9 @@ from accounts.models import Account
 from accounts.services import person_get_or_create
 from api.rp.models import RelyingParty
 from audit.services import audit_record
+from core.errors import DomainError
+from demo.autoresponder import DEMO_PIN1, DEMO_PIN2, OUTCOMES
 from device.app import DeviceApp
-from device.autoresponder import DEMO_PIN1, DEMO_PIN2, OUTCOMES
 from device.errors import DeviceError, StateError
 from device.state import FileStore
 from enrolment.models import RegistrationTicket
@@ -48,7 +49,6 @@ from enrolment.services import ticket_create
 from pki import services as pki
 from signing import keys
 from signing.engine import DEFAULT_KDF, KdfParams
-from smartid.errors import DomainError
 
 ACTOR = "demo_setup"
 SURNAME = "TESTNUMBER"

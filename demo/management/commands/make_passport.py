@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from enrolment.emrtd import synthetic
+from demo import passports as synthetic
 
 
 def _ee_birth_date(personal_code: str) -> tuple[datetime.date, str] | None:

@@ -7,8 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from demo.selfies import selfie_frames
 from enrolment.biometrics import BiometricError
-from enrolment.biometrics.synthetic import selfie_frames
 
 #: File name prefix of each pose in the frame directory (docs/biometrics.md).
 FILE_PREFIX = {"neutral": "neutral", "blink": "blink", "turn_left": "left", "turn_right": "right"}

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from enrolment.mobileid import simulator
+from demo.mobileid import simulator
 from enrolment.mobileid.client import DISPLAY_TEXT_GSM7_MAX, HASH_TYPES, LANGUAGES
 
 MAX_BODY_BYTES = 16 * 1024

@@ -2,7 +2,7 @@
 
 ``make demo`` starts this next to the server. Each device long-polls the app API of
 ``--server`` and answers every transaction with its account's documented outcome
-(enrolment.demo, device.autoresponder), until SIGTERM or SIGINT.
+(demo.world, demo.autoresponder), until SIGTERM or SIGINT.
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from typing import Any
 import httpx
 from django.core.management.base import BaseCommand, CommandError
 
+from demo.autoresponder import AutoResponder
+from demo.management.commands.demo_setup import demo_state_dir
+from demo.world import DemoIdentity, identity_for_document
 from device.app import DeviceApp
-from device.autoresponder import AutoResponder
 from device.errors import StateError
 from device.state import FileStore
-from enrolment.demo import DemoIdentity, identity_for_document
-from smartid.management.commands.demo_setup import demo_state_dir
 
 JOIN_SECONDS = 3.0
 

@@ -43,9 +43,8 @@ from enrolment.emrtd.sod import (
     LdsSecurityObject,
     parse_sod,
 )
-from enrolment.emrtd.trust import CscaMasterList
+from enrolment.emrtd.trust import TEST_MARKER, CscaMasterList
 
-TEST_MARKER = "openeid TEST"
 TAMPER_KINDS = ("dg1", "dg2", "sod_signature", "untrusted_csca", "aa_key")
 ALPHA2_TO_ALPHA3 = {a2: a3 for a3, a2 in ALPHA3_TO_ALPHA2.items() if len(a3) == 3}
 ALPHA2_TO_ALPHA3["DE"] = "D"

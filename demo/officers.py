@@ -14,9 +14,9 @@ from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.services import audit_record
+from demo.registry import demo_registry_load
 from enrolment.applications import officer_create
 from enrolment.models import Branch, Officer, RegistrationAuthority
-from enrolment.registry import demo_registry_load
 
 ACTOR = "demo_setup"
 

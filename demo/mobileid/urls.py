@@ -1,11 +1,11 @@
-"""URLs of the Mobile-ID simulator; smartid/urls.py mounts them at ``mid-api/`` only when
-``MOBILE_ID_SIMULATOR`` is on (never in live)."""
+"""URLs of the Mobile-ID simulator; ``demo/urls.py`` mounts them at ``mid-api/`` only when
+``MOBILE_ID_SIMULATOR`` is on (the demo app is never installed in live)."""
 
 from __future__ import annotations
 
 from django.urls import path, re_path
 
-from enrolment.mobileid import simulator_views
+from demo.mobileid import views as simulator_views
 
 app_name = "mobileid_simulator"
 

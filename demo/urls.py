@@ -1,0 +1,22 @@
+"""The demo's URLs, mounted by ``smartid/urls.py`` only when the demo app is installed."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.urls import URLPattern, URLResolver, include, path
+from django.views.decorators.csrf import csrf_exempt
+
+from demo import views
+
+app_name = "demo"
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("portal/virtual-card/token", views.virtual_card_token, name="virtual-card-token"),
+    # A protocol endpoint for programs (no cookies, no session): no CSRF token.
+    path(
+        "portal/virtual-card/ocsp", csrf_exempt(views.virtual_card_ocsp), name="virtual-card-ocsp"
+    ),
+    path("portal/virtual-card/ca.crt", views.virtual_card_ca, name="virtual-card-ca"),
+]
+if settings.MOBILE_ID_SIMULATOR:  # the local Mobile-ID service
+    urlpatterns.append(path("mid-api/", include("demo.mobileid.urls")))
