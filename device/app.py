@@ -51,6 +51,7 @@ from signing.engine import (
     KdfParams,
     client_keygen,
     client_partial_for_digest,
+    composite_bit_lengths,
     i2osp,
     load_p256_public_key,
     public_key_der,
@@ -708,7 +709,7 @@ class DeviceApp:
                 rest
                 or n2.bit_length() != bits
                 or n2 % 2 == 0
-                or n.bit_length() not in (2 * bits - 1, 2 * bits)
+                or n.bit_length() not in composite_bit_lengths(bits)
                 or len(n_raw) != (n.bit_length() + 7) // 8
             ):
                 raise ProtocolError(f"the {purpose} composite modulus does not contain this n1")

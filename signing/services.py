@@ -450,7 +450,7 @@ def registration_sign_csr(
         document_number=account.document_number,
         purpose=purpose,
         qualified=account.is_qualified,
-        allowed_key_bits={2 * bits - 1, 2 * bits},
+        allowed_key_bits=set(engine.composite_bit_lengths(bits)),
         actor=f"device:{account.device_id}",
     )
     key.certificate = certificate

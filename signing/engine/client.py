@@ -91,6 +91,15 @@ class KdfParams:
 DEFAULT_KDF = KdfParams()
 
 
+def composite_bit_lengths(bits: int) -> frozenset[int]:
+    """The sizes |n| of a composite n = n1·n2 of two ``bits``-bit shares: 2L − 1 or 2L.
+
+    The one statement of the rule (spec §1 "Accept |n| of 2L−1 or 2L bits") that the
+    engine, the certificate issuance and the app all check.
+    """
+    return frozenset((2 * bits - 1, 2 * bits))
+
+
 def share_length(bits: int) -> int:
     """B: the byte width of d1′ for |n1| = bits, rounded up to whole AES blocks."""
     return -(-((bits + 7) // 8) // 16) * 16

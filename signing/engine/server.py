@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import gmpy2
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from signing.engine.client import DEFAULT_BITS, MAX_BITS, MIN_BITS, E
+from signing.engine.client import DEFAULT_BITS, MAX_BITS, MIN_BITS, E, composite_bit_lengths
 from signing.engine.encoding import byte_length, encode_message, i2osp
 from signing.engine.errors import (
     InvalidBlob,
@@ -250,7 +250,7 @@ def composite_public_key(n1: int, n2: int) -> CompositeKey:
         raise ModulusRejected(RejectReason.SHARED_FACTOR) from None
     n = n1 * n2
     # A product of two L-bit numbers has 2L − 1 or 2L bits; nothing else can happen.
-    assert n.bit_length() in (2 * bits - 1, 2 * bits)  # noqa: S101
+    assert n.bit_length() in composite_bit_lengths(bits)  # noqa: S101
     return CompositeKey(n=n, n1=n1, n2=n2, u=u)
 
 
