@@ -387,9 +387,10 @@ def _clean_name(value: str | None) -> str | None:
 def _identity_parts(certificate: x509.Certificate) -> tuple[str, str, str, str, str]:
     """(semantics identifier, country, code, given name, surname) from the subject.
 
-    ETSI EN 319 412-1 serialNumber ``PNOEE-38001085718`` (the platform's one pattern,
-    ``accounts.identifiers``: the person is then looked up and stored under it); older
-    cards carry only the code in serialNumber, and then the country comes from C.
+    ETSI EN 319 412-1 serialNumber ``PNOEE-38001085718``, read with the platform's one
+    pattern (``accounts.identifiers``): the portal stores the person under it, so a
+    certificate accepted here never fails later at login. The one thing ID-cards need on
+    top is the older form: a bare code in serialNumber, the country then from C.
     """
     subject = certificate.subject
     serial = _attribute(subject, NameOID.SERIAL_NUMBER) or ""
