@@ -18,12 +18,13 @@ import copy
 import functools
 from typing import Any
 
+from accounts import identifiers
 from api.rp import services, views
 
 Schema = dict[str, Any]
 
 BANK_UUID = "de305d54-75b4-431b-adb2-eb6b9e546014"  # the Java client's test relying party
-SEMANTICS_ID_PATTERN = r"^(PNO|IDC|PAS)[A-Z]{2}-[A-Za-z0-9][A-Za-z0-9-]{0,40}$"
+SEMANTICS_ID_PATTERN = identifiers.SEMANTICS_ID_PATTERN
 DOCUMENT_NUMBER_PATTERN = (
     r"^(PNO|IDC|PAS)[A-Z]{2}-[A-Za-z0-9][A-Za-z0-9-]{0,40}-[A-Z0-9]{4}-(Q|NQ)$"
 )

@@ -8,8 +8,6 @@ document (``{"error", "time", "traceId"}``) with SK's status codes.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import hmac
 import json
 import re
@@ -23,6 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from demo.mobileid import simulator
 from enrolment.mobileid.client import DISPLAY_TEXT_GSM7_MAX, HASH_TYPES, LANGUAGES
+from signing.engine import InvalidBase64, b64decode_strict
 
 MAX_BODY_BYTES = 16 * 1024
 DEFAULT_POLL_MS, MIN_POLL_MS, MAX_POLL_MS = 10_000, 1000, 120_000
@@ -88,8 +87,8 @@ def _parse_start(body: bytes) -> tuple[dict[str, Any], bytes] | str:
     if algorithm is None:
         return "hashType must be one of SHA256, SHA384, SHA512"
     try:
-        digest = base64.b64decode(data["hash"], validate=True)
-    except (binascii.Error, ValueError):
+        digest = b64decode_strict(data["hash"], what="hash")
+    except InvalidBase64:
         return "Hash must be Base64 encoded"
     if len(digest) != algorithm.digest_size:
         return "The length of the hash must match the type of hash"

@@ -8,8 +8,6 @@ the server reads ``sod`` and ``dg`` and ignores the rest.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +15,7 @@ from typing import Any
 
 from enrolment.emrtd import limits
 from enrolment.emrtd.errors import MalformedError
+from signing.engine import InvalidBase64, b64decode_strict
 
 FORMAT = "openeid-passport-1"
 #: Base64 of the largest allowed SOD and data groups, plus JSON overhead.
@@ -27,8 +26,8 @@ def b64decode(value: Any, *, what: str, max_size: int) -> bytes:
     if not isinstance(value, str) or len(value) > (max_size * 4) // 3 + 4:
         raise MalformedError(f"{what}: base64 text of at most {max_size} bytes expected")
     try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
+        return b64decode_strict(value, what=what)
+    except InvalidBase64:
         raise MalformedError(f"{what}: not base64") from None
 
 

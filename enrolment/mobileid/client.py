@@ -25,7 +25,6 @@ the settings).
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import logging
 import re
@@ -46,6 +45,11 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_ds
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
+from accounts.identifiers import (
+    SEMANTICS_ID_RE,
+    InvalidIdentifier,
+    personal_code_birth_date,
+)
 from enrolment.mobileid.errors import (
     RESULT_ERRORS,
     CertificateExpired,
@@ -58,6 +62,7 @@ from enrolment.mobileid.errors import (
     SessionTimeout,
     SignatureInvalid,
 )
+from signing.engine import InvalidBase64, b64decode_strict
 
 logger = logging.getLogger(__name__)
 
@@ -87,11 +92,8 @@ DISPLAY_TEXT_UCS2_MAX = 20
 
 # E.164: a plus, a country code that does not start with 0, at most 15 digits in all.
 _PHONE = re.compile(r"\+[1-9][0-9]{6,14}")
-# Estonian and Lithuanian personal codes: 11 digits, the last a checksum.
-_PERSONAL_CODE = re.compile(r"[1-6][0-9]{10}")
 _SESSION_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 _SIGNATURE_ALGORITHM = re.compile(r"SHA(256|384|512)WITH(EC|RSA)ENCRYPTION", re.IGNORECASE)
-_SEMANTICS_ID = re.compile(r"(PNO|IDC|PAS)([A-Z]{2})-([A-Za-z0-9][A-Za-z0-9-]{0,40})")
 # GSM 03.38 basic character set and its extension table (displayTextFormat GSM-7).
 _GSM7 = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -115,15 +117,13 @@ def verification_code(hash_: bytes) -> str:
 
 
 def personal_code_valid(code: str) -> bool:
-    """True for an 11-digit Estonian/Lithuanian personal code whose check digit is right."""
-    if not isinstance(code, str) or _PERSONAL_CODE.fullmatch(code) is None:
+    """True for a valid 11-digit Estonian/Lithuanian personal code (accounts.identifiers:
+    century digit 1-6, a calendar date, the right check digit)."""
+    try:
+        personal_code_birth_date(code)
+    except InvalidIdentifier:
         return False
-    digits = [int(c) for c in code]
-    for weights in ((1, 2, 3, 4, 5, 6, 7, 8, 9, 1), (3, 4, 5, 6, 7, 8, 9, 1, 2, 3)):
-        check = sum(d * w for d, w in zip(digits[:10], weights, strict=True)) % 11
-        if check < 10:
-            return check == digits[10]
-    return digits[10] == 0
+    return True
 
 
 @dataclass(frozen=True)
@@ -153,8 +153,8 @@ def _b64decode(value: object, *, limit: int, what: str) -> bytes:
     if not isinstance(value, str) or not 0 < len(value) <= limit:
         raise MalformedResponse(f"{what} is missing, not a string or too long")
     try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
+        return b64decode_strict(value, what=what)
+    except InvalidBase64:
         raise MalformedResponse(f"{what} is not Base64") from None
 
 
@@ -191,7 +191,7 @@ def identity_from_certificate(certificate: x509.Certificate) -> MobileIdIdentity
     if re.fullmatch(r"[A-Z]{2}", country) is None:
         raise MalformedResponse("the certificate's country is not two letters")
     serial = _one_attribute(subject, NameOID.SERIAL_NUMBER, "serialNumber")
-    if _SEMANTICS_ID.fullmatch(serial) is None:
+    if SEMANTICS_ID_RE.fullmatch(serial) is None:
         if re.fullmatch(r"[0-9]{6,20}", serial) is None:
             raise MalformedResponse("the certificate's serialNumber is not a personal code")
         serial = f"PNO{country}-{serial}"

@@ -19,8 +19,6 @@ chain, so that a random certificate never costs an OCSP request.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
 import re
 from collections.abc import Callable, Mapping
@@ -36,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from accounts.identifiers import InvalidIdentifier, parse_semantics_identifier
 from portal.webeid.errors import (
     AlgorithmUnsupported,
     CertificateDisallowedPolicy,
@@ -53,6 +52,7 @@ from portal.webeid.errors import (
     TokenMalformed,
 )
 from portal.webeid.ocsp import OcspConfig, check_status
+from signing.engine import InvalidBase64, b64decode_strict
 
 #: JWA names (RFC 7518 §3.3-3.5) the Web eID app uses, with their hash.
 HASHES: dict[str, type[hashes.HashAlgorithm]] = {
@@ -81,7 +81,6 @@ DEFAULT_DISALLOWED_POLICIES = frozenset(
         "1.3.6.1.4.1.10015.1.3.3",
     }
 )
-SEMANTICS_RE = re.compile(r"(PNO|IDC|PAS)([A-Z]{2})-([0-9A-Za-z-]{1,40})")
 NAME_MAX = 100
 LOOPBACK_HOSTS = frozenset({"localhost"})
 
@@ -165,8 +164,8 @@ def _b64(value: object, *, what: str, limit: int) -> bytes:
     if not isinstance(value, str) or not value or len(value) > limit * 4 // 3 + 4:
         raise TokenMalformed(f"The token's {what} is missing or too long.")
     try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
+        return b64decode_strict(value, what=what)
+    except InvalidBase64:
         raise TokenMalformed(f"The token's {what} is not valid base64.") from None
 
 
@@ -388,18 +387,20 @@ def _clean_name(value: str | None) -> str | None:
 def _identity_parts(certificate: x509.Certificate) -> tuple[str, str, str, str, str]:
     """(semantics identifier, country, code, given name, surname) from the subject.
 
-    ETSI EN 319 412-1 serialNumber ``PNOEE-38001085718``; older cards carry only the
-    code in serialNumber, and then the country comes from C.
+    ETSI EN 319 412-1 serialNumber ``PNOEE-38001085718``, read with the platform's one
+    pattern (``accounts.identifiers``): the portal stores the person under it, so a
+    certificate accepted here never fails later at login. The one thing ID-cards need on
+    top is the older form: a bare code in serialNumber, the country then from C.
     """
     subject = certificate.subject
     serial = _attribute(subject, NameOID.SERIAL_NUMBER) or ""
     country_attr = (_attribute(subject, NameOID.COUNTRY_NAME) or "").upper()
-    match = SEMANTICS_RE.fullmatch(serial)
-    if match is None and re.fullmatch(r"[0-9]{6,20}", serial) and len(country_attr) == 2:
+    if re.fullmatch(r"[0-9]{6,20}", serial) and len(country_attr) == 2:
         serial = f"PNO{country_attr}-{serial}"
-        match = SEMANTICS_RE.fullmatch(serial)
-    if match is None:
-        raise CertificateIdentityMissing()
+    try:
+        semantics = parse_semantics_identifier(serial)
+    except InvalidIdentifier:
+        raise CertificateIdentityMissing() from None
     given = _clean_name(_attribute(subject, NameOID.GIVEN_NAME))
     surname = _clean_name(_attribute(subject, NameOID.SURNAME))
     if given is None or surname is None:
@@ -408,7 +409,7 @@ def _identity_parts(certificate: x509.Certificate) -> tuple[str, str, str, str, 
             surname, given = _clean_name(parts[0]), _clean_name(parts[1])
     if given is None or surname is None:
         raise CertificateIdentityMissing("The certificate does not name the person.")
-    return serial, match.group(2), match.group(3), given, surname
+    return serial, semantics.country, semantics.identifier, given, surname
 
 
 def validate_certificate(

@@ -28,7 +28,6 @@ UUID.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import re
 import secrets
@@ -38,8 +37,10 @@ from cryptography.exceptions import InvalidSignature as CryptoInvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from signing.engine.b64 import b64decode_strict
 from signing.engine.errors import (
     BadRequestSignature,
+    InvalidBase64,
     InvalidKey,
     MalformedHeader,
     MissingHeader,
@@ -86,13 +87,12 @@ def _check_device_id(device_id: object) -> str:
 def _check_nonce(nonce_b64: object) -> str:
     if not isinstance(nonce_b64, str) or len(nonce_b64) != 24:
         raise MalformedHeader("nonce must be Base64 of 16 bytes")
+    # Canonical form only (b64decode_strict), so one nonce has exactly one spelling in the
+    # replay cache.
     try:
-        raw = base64.b64decode(nonce_b64.encode("ascii"), validate=True)
-    except (binascii.Error, UnicodeEncodeError):
-        raise MalformedHeader("nonce must be Base64 of 16 bytes") from None
-    # Canonical form only, so one nonce has exactly one spelling in the replay cache.
-    if len(raw) != NONCE_BYTES or base64.b64encode(raw).decode("ascii") != nonce_b64:
-        raise MalformedHeader("nonce must be canonical Base64 of 16 bytes")
+        b64decode_strict(nonce_b64, what="nonce", exact_bytes=NONCE_BYTES)
+    except InvalidBase64:
+        raise MalformedHeader("nonce must be canonical Base64 of 16 bytes") from None
     return nonce_b64
 
 
@@ -211,8 +211,8 @@ def verify_request(
     if not 0 < len(raw_sig) <= MAX_SIGNATURE_B64:
         raise MalformedHeader("signature has a wrong length")
     try:
-        signature = base64.b64decode(raw_sig.encode("ascii"), validate=True)
-    except (binascii.Error, UnicodeEncodeError):
+        signature = b64decode_strict(raw_sig, what="signature")
+    except InvalidBase64:
         raise MalformedHeader("signature is not Base64") from None
     message = canonical_request(method, path_with_query, body, timestamp, nonce, device_id)
     if abs(now - timestamp) > max_skew:

@@ -54,6 +54,10 @@ def b64decode_strict(
         raise InvalidBase64(f"{what} is not valid Base64") from None
     if base64.b64encode(raw) != text:
         raise InvalidBase64(f"{what} is not canonical Base64")
+    # The text length leaves up to two bytes open (Base64 of 16, 17 and 18 bytes all has
+    # 24 characters): the decoded size is checked as well.
+    if exact_bytes is not None and len(raw) != exact_bytes:
+        raise InvalidBase64(f"{what} must be Base64 of {exact_bytes} bytes")
     if max_bytes is not None and len(raw) > max_bytes:
         raise InvalidBase64(f"{what} is longer than {max_bytes} bytes")
     return raw

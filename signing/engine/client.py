@@ -25,7 +25,6 @@ native code.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import secrets
 from collections.abc import Callable, Mapping
@@ -36,8 +35,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from signing.engine.b64 import b64decode_strict
 from signing.engine.encoding import encode_message, i2osp, os2ip
 from signing.engine.errors import (
+    InvalidBase64,
     InvalidBlob,
     InvalidInteger,
     InvalidKey,
@@ -123,8 +124,8 @@ def _unb64(value: object, name: str) -> bytes:
     if not isinstance(value, str):
         raise InvalidBlob(f"{name} must be a base64 string")
     try:
-        return base64.b64decode(value.encode("ascii"), validate=True)
-    except (binascii.Error, UnicodeEncodeError):
+        return b64decode_strict(value, what=name)
+    except InvalidBase64:
         raise InvalidBlob(f"{name} is not valid base64") from None
 
 

@@ -39,13 +39,13 @@ cannot refresh; a PIN-locked key can (refreshing proves possession, not the PIN)
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
+from signing.engine.b64 import b64decode_strict
 from signing.engine.clone import (
     Retransmit,
     RetransmitRecord,
@@ -57,6 +57,7 @@ from signing.engine.clone import (
 from signing.engine.encoding import encode_message, i2osp
 from signing.engine.errors import (
     CloneDetected,
+    InvalidBase64,
     InvalidBlob,
     InvalidInteger,
     InvalidKey,
@@ -244,8 +245,8 @@ def _unb64(value: object) -> bytes | None:
     if not isinstance(value, str):
         raise InvalidBlob("cached response field must be base64")
     try:
-        return base64.b64decode(value, validate=True)
-    except binascii.Error:
+        return b64decode_strict(value, what="cached response field")
+    except InvalidBase64:
         raise InvalidBlob("cached response field must be base64") from None
 
 

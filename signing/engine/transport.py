@@ -21,7 +21,6 @@ check failed but never anything about the plaintext.
 from __future__ import annotations
 
 import base64
-import binascii
 import secrets
 from collections.abc import Mapping
 
@@ -31,8 +30,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from signing.engine.b64 import b64decode_strict, encoded_length
 from signing.engine.encoding import i2osp, os2ip
-from signing.engine.errors import InvalidInteger, InvalidKey, InvalidLength, TransportError
+from signing.engine.errors import (
+    InvalidBase64,
+    InvalidInteger,
+    InvalidKey,
+    InvalidLength,
+    TransportError,
+)
 
 HKDF_INFO = b"smartid-s1p-v1"
 #: Label of :func:`seal_secret` (secrets from the service to the app, e.g. ticket codes).
@@ -157,15 +163,14 @@ def seal_secret(secret: bytes, public_key: ec.EllipticCurvePublicKey, aad: bytes
 def _field(envelope: Mapping[object, object], name: str, size: int) -> bytes:
     value = envelope[name]
     # Bound the text before decoding it: Base64 of `size` bytes has 4·⌈size/3⌉ characters.
-    if not isinstance(value, str) or len(value) != 4 * -(-size // 3):
+    if not isinstance(value, str) or len(value) != encoded_length(size):
         raise TransportError(f"envelope field {name} must be Base64 of {size} bytes")
     try:
-        raw = base64.b64decode(value.encode("ascii"), validate=True)
-    except (binascii.Error, UnicodeEncodeError):
-        raise TransportError(f"envelope field {name} is not valid Base64") from None
-    if len(raw) != size:
-        raise TransportError(f"envelope field {name} must be {size} bytes")
-    return raw
+        return b64decode_strict(value, what=f"envelope field {name}", exact_bytes=size)
+    except InvalidBase64:
+        raise TransportError(
+            f"envelope field {name} is not canonical Base64 of {size} bytes"
+        ) from None
 
 
 def _open(
