@@ -1,4 +1,5 @@
-"""Setting the pipeline going: the Celery task that runs it, and the enqueue after commit.
+"""Setting the pipeline going: the Celery task that runs it, the enqueue after commit, and
+the existing-account step run when the app asks for the status.
 
 The task lives here, beside the runner it calls, rather than in ``enrolment.tasks``: the
 services that start a pipeline (submit, start, housekeeping) enqueue it, and the task runs
