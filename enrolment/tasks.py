@@ -1,50 +1,17 @@
-"""Celery tasks of the onboarding pipeline (thin: they call ``enrolment.onboarding``)."""
+"""Celery tasks of remote onboarding (thin: the work is in ``enrolment.onboarding``).
+
+Celery discovers this module. ``onboarding_process`` is defined beside the pipeline runner
+(``enrolment.onboarding.worker``, which explains why) and registered by this import.
+"""
 
 from __future__ import annotations
 
-import logging
-
 from celery import shared_task
-from celery.app.task import Task
 
-logger = logging.getLogger(__name__)
+from enrolment import onboarding
+from enrolment.onboarding import onboarding_process
 
-MAX_RETRIES = 20
-
-
-@shared_task(
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    max_retries=MAX_RETRIES,
-    default_retry_delay=3,
-)
-def onboarding_process(self: Task, application_id: str) -> None:  # type: ignore[type-arg]
-    """Run the application's due steps until it leaves CHECKING (docs/onboarding.md).
-
-    Idempotent: each step commits together with the name of the next one, so a
-    redelivered message (a killed worker) runs only what is still due. A busy remote
-    service makes the task retry a little later; an unexpected error is retried too, and
-    after the last retry the application is rejected with ``internal_error`` instead of
-    staying in CHECKING for ever.
-    """
-    from enrolment.onboarding import StepRetry, onboarding_fail_internal, onboarding_run
-
-    try:
-        onboarding_run(application_id=application_id)
-    except StepRetry as exc:
-        if self.request.retries >= MAX_RETRIES:
-            onboarding_fail_internal(application_id=application_id, reason=str(exc))
-            return
-        raise self.retry(exc=exc) from None
-    except Exception as exc:
-        logger.exception("onboarding %s: a step failed", application_id)
-        if self.request.retries >= MAX_RETRIES:
-            onboarding_fail_internal(
-                application_id=application_id, reason="The checks could not be completed."
-            )
-            return
-        raise self.retry(exc=exc, countdown=10) from None
+__all__ = ["onboarding_housekeeping", "onboarding_process"]
 
 
 @shared_task(acks_late=True)
@@ -52,6 +19,4 @@ def onboarding_housekeeping() -> dict[str, int]:
     """Restart stalled pipelines, expire stale applications, delete biometric evidence
     past its retention period.
     """
-    from enrolment.onboarding import onboarding_housekeeping as run
-
-    return run()
+    return onboarding.onboarding_housekeeping()

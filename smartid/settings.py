@@ -390,7 +390,7 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20, minimum=1, maximum=300)
 # Folder of the file-based mail backend (EMAIL_BACKEND=...filebased.EmailBackend).
 EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(DATA_DIR / "mail"))
 
-# Onboarding pipeline (enrolment/onboarding.py, docs/onboarding.md)
+# Onboarding pipeline (enrolment/onboarding/, docs/onboarding.md)
 # A face match closer than this to FACE_MATCH_THRESHOLD goes to the RA office's review queue.
 FACE_REVIEW_MARGIN = env_float("FACE_REVIEW_MARGIN", 0.05, minimum=0.0, maximum=0.5)
 # Days the evidence (chip files with the face image, selfie frames) is kept after the decision.

@@ -22,6 +22,7 @@ from device.errors import ApiError
 from device.onboarding import Onboarding
 from enrolment import onboarding as service
 from enrolment.models import OnboardingApplication, OnboardingEvidence, RegistrationTicket
+from enrolment.onboarding import collect
 from tests.enrolment.onboarding.conftest import (
     PIN1,
     PIN2,
@@ -337,7 +338,7 @@ def test_a_pipeline_whose_message_was_lost_is_restarted(
     platform: Platform, registry: None, evidence: Evidence, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The process dies between the commit and the publish: no message reaches a worker.
-    monkeypatch.setattr(service, "_enqueue_id", lambda application_id: None)
+    monkeypatch.setattr(collect, "enqueue", lambda application_id: None)
     flow = Onboarding(platform.device())
     flow.passport(evidence.passport, evidence.selfies)
     assert flow.status()["state"] == "CHECKING"
