@@ -57,9 +57,14 @@ def json_object(value: object, name: str) -> Mapping[str, Any]:
 def base64_field(obj: Mapping[str, Any], name: str, size: int | None = None) -> bytes:
     """A strict (canonical) Base64 field, of exactly ``size`` bytes when given."""
     try:
-        return b64decode_strict(field(obj, name), what=repr(name), exact_bytes=size)
+        raw = b64decode_strict(field(obj, name), what=repr(name), exact_bytes=size)
     except InvalidBase64 as exc:
         raise ProtocolError(str(exc)) from None
+    # exact_bytes checks the text's length, which 4 characters share for 1-3 bytes
+    # ("AA==" and "AAAA"): the decoded size is what counts.
+    if size is not None and len(raw) != size:
+        raise ProtocolError(f"{name!r} must be {size} bytes")
+    return raw
 
 
 def lower_uuid(value: object, name: str) -> str:
