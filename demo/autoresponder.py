@@ -32,8 +32,10 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
-from device.app import API, CERTIFICATE_CHOICE, DeviceApp, Transaction
+from device.answers import CERTIFICATE_CHOICE, Transaction
+from device.app import DeviceApp
 from device.errors import ApiError, DeviceError, InputError, NetworkError
+from device.wire import API
 
 #: The fixed PINs of every demo device (PIN1 for authentication, PIN2 for signatures).
 DEMO_PIN1 = "1234"

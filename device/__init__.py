@@ -5,15 +5,15 @@ It imports :mod:`signing.engine` and nothing else of ours (no Django). See docs/
 
 from __future__ import annotations
 
-from device.app import (
+from device.answers import (
     AccountStatus,
     ConfirmResult,
-    DeviceApp,
     Interaction,
     KeyStatus,
     RegistrationResult,
     Transaction,
 )
+from device.app import DeviceApp
 from device.errors import (
     ApiError,
     DeviceError,

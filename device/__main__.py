@@ -21,7 +21,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from device.app import DeviceApp, Transaction
+from device.answers import Transaction
+from device.app import DeviceApp
 from device.errors import (
     ApiError,
     DeviceError,
@@ -30,6 +31,7 @@ from device.errors import (
     ProtocolError,
     StateError,
 )
+from device.onboarding import Onboarding, progress_bar
 from device.state import FileStore
 from signing.engine import EngineError
 
@@ -229,8 +231,6 @@ class _Cli:
         return EXIT_OK
 
     def onboard(self) -> int:
-        from device.onboarding import Onboarding, progress_bar
-
         args = self.args
         url = _check_server_url(args.server)
         if args.passport and not args.selfie_dir:

@@ -12,7 +12,6 @@ neutral again, never using a file twice (the service refuses reused frames).
 
 from __future__ import annotations
 
-import base64
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,7 +20,9 @@ from typing import Any
 
 from device.app import DeviceApp
 from device.errors import InputError, ProtocolError
+from device.passport import Passport
 from device.state import b64
+from device.wire import base64_field
 from signing.engine import onboarding_ticket_aad
 
 API = "/app/v1/onboarding"
@@ -86,15 +87,12 @@ class Onboarding:
         """eMRTD: chip files + AA answer, then a liveness challenge performed with the
         poses in ``selfie_dir``; the checks start when this returns.
         """
-        from device.passport import Passport
-
         chip = Passport.load(passport_file)
         poses = _load_poses(selfie_dir)
         started = self.start("EMRTD", level=level, consentBiometrics=True)
-        challenge = started.get("aaChallenge")
         aa_signature = None
-        if isinstance(challenge, str):
-            aa_signature = chip.sign_aa(base64.b64decode(challenge))
+        if isinstance(started.get("aaChallenge"), str):
+            aa_signature = chip.sign_aa(base64_field(started, "aaChallenge"))
         payload: dict[str, object] = {
             "sod": b64(chip.sod),
             "dataGroups": {str(n): b64(d) for n, d in sorted(chip.data_groups.items())},

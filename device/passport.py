@@ -13,8 +13,6 @@ EC keys give a plain ``r ‖ s`` ECDSA signature (BSI TR-03111) over the challen
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import secrets
@@ -27,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from device.errors import InputError, StateError
-from signing.engine import powmod_secret
+from signing.engine import InvalidBase64, b64decode_strict, powmod_secret
 
 FORMAT = "openeid-passport-1"
 MAX_FILE = 2 * 1024 * 1024
@@ -47,9 +45,9 @@ def _b64(value: Any, what: str) -> bytes:
     if not isinstance(value, str):
         raise StateError(f"passport file: {what} must be base64 text")
     try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise StateError(f"passport file: {what} is not base64") from None
+        return b64decode_strict(value, what=what)
+    except InvalidBase64 as exc:
+        raise StateError(f"passport file: {exc}") from None
 
 
 @dataclass(frozen=True)

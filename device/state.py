@@ -23,7 +23,6 @@ atomically (temporary file in the same folder, fsync, rename, fsync of the folde
 from __future__ import annotations
 
 import base64
-import binascii
 import contextlib
 import fcntl
 import json
@@ -40,7 +39,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from device.errors import StateError
-from signing.engine import ClientKeyBlob, EngineError, load_p256_public_key
+from signing.engine import (
+    ClientKeyBlob,
+    EngineError,
+    InvalidBase64,
+    b64decode_strict,
+    load_p256_public_key,
+)
 
 STATE_VERSION = 1
 #: A state file larger than this is refused unread (a real one is a few KiB per account).
@@ -58,9 +63,9 @@ def unb64(value: object, name: str) -> bytes:
     if not isinstance(value, str):
         raise StateError(f"{name} must be a Base64 string")
     try:
-        return base64.b64decode(value.encode("ascii"), validate=True)
-    except (binascii.Error, UnicodeEncodeError):
-        raise StateError(f"{name} is not valid Base64") from None
+        return b64decode_strict(value, what=name)
+    except InvalidBase64 as exc:
+        raise StateError(str(exc)) from None
 
 
 @dataclass

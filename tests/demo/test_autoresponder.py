@@ -20,8 +20,9 @@ from django.utils import timezone
 from accounts.models import Account
 from demo.autoresponder import ATTEMPTS, IGNORED, AutoResponder
 from demo.world import DEMO_IDENTITIES, DemoIdentity
-from device.app import DeviceApp, Interaction
-from device.app import Transaction as DeviceTransaction
+from device.answers import Interaction
+from device.answers import Transaction as DeviceTransaction
+from device.app import DeviceApp
 from device.errors import ApiError, InputError, ProtocolError
 from signing.models import SplitKey, Transaction
 from signing.services import transaction_create, transaction_expire

@@ -196,6 +196,18 @@ def test_a_composite_without_our_n1_is_refused(app: DeviceApp, server: FakeServe
         app.register(server.add_ticket(), PIN1, PIN2)
 
 
+def test_a_non_canonical_token_is_refused(app: DeviceApp, server: FakeServer) -> None:
+    # 16 zero bytes spelled with non-zero padding bits: lenient decoders take it.
+    def respell(answer: dict[str, Any]) -> dict[str, Any]:
+        if "keys" in answer:
+            answer["keys"]["AUTH"]["token"] = "A" * 21 + "B=="
+        return answer
+
+    server.tamper["/keys"] = respell
+    with pytest.raises(ProtocolError, match="canonical"):
+        app.register(server.add_ticket(), PIN1, PIN2)
+
+
 def test_the_transport_key_is_pinned(registered: Registered, server: FakeServer) -> None:
     app, _ = registered
     from cryptography.hazmat.primitives.asymmetric import ec

@@ -92,6 +92,7 @@ def test_no_aa_key_and_bad_challenges(photo: bytes) -> None:
         {"dg": {}},
         {"dg": {"99": "AA=="}},
         {"sod": "%%%"},
+        {"sod": "AB=="},  # non-canonical: the strict decoder refuses it
         {"aa_private_key": "not pem"},
         {"aa_private_key": 5},
         {"aa_hash": "md5"},
