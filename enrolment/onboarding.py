@@ -331,7 +331,7 @@ def existing_account_statement(application: OnboardingApplication) -> bytes:
 
 def _existing_transaction_create(application: OnboardingApplication) -> None:
     from signing.models import Transaction
-    from signing.services import transaction_create
+    from signing.services.transactions import transaction_create
 
     assert application.existing_account is not None
     digest = hashlib.sha256(existing_account_statement(application)).digest()

@@ -24,9 +24,18 @@ from core.asyncdb import db_to_async
 from core.net import client_address
 from enrolment import services as enrolment
 from signing import keys
-from signing import services as signing
 from signing.engine import transport
 from signing.models import SplitKey, Transaction
+from signing.services.answers import transaction_confirm, transaction_refuse
+from signing.services.channels import device_channel
+from signing.services.errors import NotFound
+from signing.services.keystate import key_refresh, key_summary
+from signing.services.registration import (
+    registration_sign_csr,
+    registration_submit_moduli,
+    registration_submit_shares,
+)
+from signing.services.transactions import pending_for_device, transaction_for_device
 
 MAX_POLL_MS = 120_000
 DEFAULT_POLL_MS = 30_000
@@ -71,7 +80,7 @@ class DeviceAPIView(APIView):
         """The device's own registration (another device's id: 404)."""
         account = Account.objects.filter(uuid=registration_id, device=self.device(request)).first()
         if account is None:
-            raise signing.NotFound("No such registration.")
+            raise NotFound("No such registration.")
         return account
 
 
@@ -169,7 +178,7 @@ class RegistrationKeys(DeviceAPIView):
             if not ser.is_valid():
                 raise serializers.ValidationError({f"keys.{purpose}": ser.errors})
             moduli[purpose] = ser.validated_data["n1"]
-        created = signing.registration_submit_moduli(account=account, moduli=moduli)
+        created = registration_submit_moduli(account=account, moduli=moduli)
         return Response(
             {
                 "keys": {
@@ -201,7 +210,7 @@ class RegistrationShares(DeviceAPIView):
             if not ser.is_valid():
                 raise serializers.ValidationError({f"keys.{purpose}": ser.errors})
             shares[purpose] = (ser.validated_data["d1pp"], ser.validated_data["token"])
-        result = signing.registration_submit_shares(account=account, shares=shares)
+        result = registration_submit_shares(account=account, shares=shares)
         return Response(
             {
                 "keys": {
@@ -232,10 +241,10 @@ class RegistrationCsrSignature(DeviceAPIView):
     def post(self, request: Request, registration_id: Any, purpose: str) -> Response:
         account = self.registration(request, registration_id)
         if purpose not in SplitKey.Purpose.values:
-            raise signing.NotFound("No such key.")
+            raise NotFound("No such key.")
         ser = SignatureInput(data=request.data)
         ser.is_valid(raise_exception=True)
-        answer = signing.registration_sign_csr(
+        answer = registration_sign_csr(
             account=account,
             purpose=purpose,
             envelope=ser.validated_data["s1p"],
@@ -280,9 +289,7 @@ def transaction_json(tx: Transaction) -> dict[str, Any]:
 
 class TransactionDetail(DeviceAPIView):
     def get(self, request: Request, transaction_id: Any) -> Response:
-        tx = signing.transaction_for_device(
-            device=self.device(request), transaction_id=transaction_id
-        )
+        tx = transaction_for_device(device=self.device(request), transaction_id=transaction_id)
         return Response(transaction_json(tx))
 
 
@@ -298,7 +305,7 @@ class TransactionConfirm(DeviceAPIView):
         ser = self.Input(data=request.data)
         ser.is_valid(raise_exception=True)
         data = ser.validated_data
-        answer = signing.transaction_confirm(
+        answer = transaction_confirm(
             device=self.device(request),
             transaction_id=transaction_id,
             interaction=data["interaction"],
@@ -318,7 +325,7 @@ class TransactionRefuse(DeviceAPIView):
     def post(self, request: Request, transaction_id: Any) -> Response:
         ser = self.Input(data=request.data)
         ser.is_valid(raise_exception=True)
-        answer = signing.transaction_refuse(
+        answer = transaction_refuse(
             device=self.device(request),
             transaction_id=transaction_id,
             interaction=ser.validated_data.get("interaction"),
@@ -334,7 +341,7 @@ class KeyRefresh(DeviceAPIView):
     def post(self, request: Request, document_number: str, purpose: str) -> Response:
         ser = self.Input(data=request.data)
         ser.is_valid(raise_exception=True)
-        answer = signing.key_refresh(
+        answer = key_refresh(
             device=self.device(request),
             document_number=document_number,
             purpose=purpose,
@@ -355,7 +362,7 @@ class AccountList(DeviceAPIView):
                     "documentNumber": account.document_number,
                     "state": account.state,
                     "level": account.level,
-                    "keys": {k.purpose: signing.key_summary(k, now) for k in account.keys.all()},
+                    "keys": {k.purpose: key_summary(k, now) for k in account.keys.all()},
                 }
             )
         return Response({"accounts": accounts})
@@ -388,8 +395,8 @@ async def pending_transactions(request: HttpRequest) -> JsonResponse:
             error_body(400, f"timeoutMs must be 0..{MAX_POLL_MS}.", "invalid_request"), status=400
         )
     deadline = time.monotonic() + timeout
-    load = db_to_async(lambda: [transaction_json(t) for t in signing.pending_for_device(device)])
-    async with events.subscription(signing.device_channel(device.pk)) as event:
+    load = db_to_async(lambda: [transaction_json(t) for t in pending_for_device(device)])
+    async with events.subscription(device_channel(device.pk)) as event:
         while True:
             event.clear()  # before the read: a publish during the read still wakes us
             found = await load()

@@ -25,8 +25,8 @@ from accounts.models import Account, Person
 from api.rp.models import RelyingParty, RpSession
 from core.errors import DomainError
 from pki.models import Certificate
-from signing import services as signing
 from signing.models import SplitKey, Transaction
+from signing.services.transactions import transaction_create, transaction_expire
 
 IDEMPOTENCY_WINDOW = timedelta(seconds=15)
 READABLE_AFTER_COMPLETION = timedelta(minutes=5)
@@ -246,7 +246,7 @@ def _create(
         ignored_properties=request.ignored_properties,
     )
     for account in accounts:
-        signing.transaction_create(
+        transaction_create(
             account=account,
             kind=request.kind,
             rp_name=rp.display_name,
@@ -301,7 +301,7 @@ def session_status(session: RpSession) -> Status:
     now = timezone.now()
     for tx in transactions:
         if tx.state == Transaction.State.PENDING and tx.expires_at <= now:
-            signing.transaction_expire(transaction_id=tx.pk)
+            transaction_expire(transaction_id=tx.pk)
             tx.refresh_from_db()
     decided = _decisive(transactions)
     if decided is None:

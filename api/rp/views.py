@@ -26,7 +26,7 @@ from core import events
 from core.asyncdb import db_to_async
 from core.net import client_address
 from signing.engine.encoding import HashAlgorithm, hash_spec
-from signing.services import group_channel
+from signing.services.channels import group_channel
 
 # The engine's hash table, in the RP API's spelling (one place for digest sizes).
 HASH_LENGTHS = {alg.value: hash_spec(alg).digest_size for alg in HashAlgorithm}
