@@ -396,11 +396,5 @@ async def pending_transactions(request: HttpRequest) -> JsonResponse:
         )
     deadline = time.monotonic() + timeout
     load = db_to_async(lambda: [transaction_json(t) for t in pending_for_device(device)])
-    async with events.subscription(device_channel(device.pk)) as event:
-        while True:
-            event.clear()  # before the read: a publish during the read still wakes us
-            found = await load()
-            remaining = deadline - time.monotonic()
-            if found or remaining <= 0:
-                return JsonResponse({"transactions": found})
-            await events.wait(event, remaining)
+    found = await events.long_poll(device_channel(device.pk), load, done=bool, deadline=deadline)
+    return JsonResponse({"transactions": found})

@@ -269,6 +269,18 @@ def _cached_final(session_id: uuid.UUID, address: str) -> JsonResponse | None:
     return JsonResponse(entry["body"])
 
 
+def _is_final(result: JsonResponse | services.Status) -> bool:
+    return isinstance(result, JsonResponse) or result.complete
+
+
+def _recheck_in(result: JsonResponse | services.Status) -> float | None:
+    """Wake just after the transaction's own timeout, which nobody publishes."""
+    if isinstance(result, JsonResponse) or result.next_deadline is None:
+        return None
+    until_timeout = (result.next_deadline - timezone.now()).total_seconds()
+    return max(until_timeout, 0.0) + 0.05
+
+
 @csrf_exempt  # a protocol endpoint for programs: a wrong method gets 405, not a CSRF 403
 async def session_status(request: HttpRequest, version: str, session_id: str) -> JsonResponse:
     """GET /v{1,2}/session/{id}?timeoutMs=N — a real long poll, woken by the event bus."""
@@ -292,22 +304,19 @@ async def session_status(request: HttpRequest, version: str, session_id: str) ->
         return cached
     try:
         session = await _session_for(session_id=parsed, address=address)
-        async with events.subscription(group_channel(parsed)) as event:
-            while True:
-                event.clear()  # before the read: a publish during the read still wakes us
-                cached = _cached_final(parsed, address)
-                if cached is not None:
-                    return cached
-                status = await _shared_status(session)
-                remaining = deadline - time.monotonic()
-                if status.complete:
-                    _cache_final(session, status)
-                    return JsonResponse(status.body)
-                if remaining <= 0:
-                    return JsonResponse(status.body)
-                if status.next_deadline is not None:
-                    until_timeout = (status.next_deadline - timezone.now()).total_seconds()
-                    remaining = min(remaining, max(until_timeout, 0.0) + 0.05)
-                await events.wait(event, remaining)
+
+        async def read() -> JsonResponse | services.Status:
+            # A final answer another poll cached, else this session's status.
+            cached = _cached_final(parsed, address)
+            return cached if cached is not None else await _shared_status(session)
+
+        result = await events.long_poll(
+            group_channel(parsed), read, done=_is_final, deadline=deadline, recheck_in=_recheck_in
+        )
     except services.NotFound as exc:
         return _json_error(404, exc.message, exc.code)
+    if isinstance(result, JsonResponse):
+        return result
+    if result.complete:
+        _cache_final(session, result)
+    return JsonResponse(result.body)
