@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import time
 from typing import Any
 
@@ -24,7 +23,7 @@ from core.asyncdb import db_to_async
 from core.net import client_address
 from enrolment import services as enrolment
 from signing import keys
-from signing.engine import transport
+from signing.engine import InvalidBase64, b64decode_strict, encoded_length, transport
 from signing.models import SplitKey, Transaction
 from signing.services.answers import transaction_confirm, transaction_refuse
 from signing.services.channels import device_channel
@@ -46,17 +45,17 @@ def b64encode(data: bytes) -> str:
 
 
 class Base64Field(serializers.CharField):
-    """Standard Base64 (with padding) → bytes, with a size limit in decoded bytes."""
+    """Canonical standard Base64 (with padding) → bytes, with a size limit in decoded bytes."""
 
     def __init__(self, *, max_bytes: int, **kwargs: Any) -> None:
         self.max_bytes = max_bytes
-        super().__init__(max_length=4 * ((max_bytes + 2) // 3), **kwargs)
+        super().__init__(max_length=encoded_length(max_bytes), **kwargs)
 
     def to_internal_value(self, data: Any) -> bytes:  # type: ignore[override]
-        text = super().to_internal_value(data)
+        text = super().to_internal_value(data)  # max_length: the size before decoding
         try:
-            raw = base64.b64decode(text, validate=True)
-        except (binascii.Error, ValueError):
+            raw = b64decode_strict(text, what=self.field_name or "value")
+        except InvalidBase64:
             raise serializers.ValidationError("Not valid Base64.") from None
         if len(raw) > self.max_bytes:
             raise serializers.ValidationError(f"Longer than {self.max_bytes} bytes.")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import time
 import uuid
 from typing import Any
@@ -25,6 +23,7 @@ from api.rp.models import RelyingParty, RpSession
 from core import events
 from core.asyncdb import db_to_async
 from core.net import client_address
+from signing.engine import InvalidBase64, b64decode_strict
 from signing.engine.encoding import HashAlgorithm, hash_spec
 from signing.services.channels import group_channel
 
@@ -82,13 +81,11 @@ class HashInput(BaseInput):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         try:
-            digest = base64.b64decode(attrs["hash"], validate=True)
-        except (binascii.Error, ValueError):
+            # Canonical only: excess padding ("<64 chars>==" for SHA384) is not Base64.
+            digest = b64decode_strict(attrs["hash"], what="hash")
+        except InvalidBase64:
             raise serializers.ValidationError({"hash": "Not valid Base64."}) from None
-        # b64decode also takes excess padding ("<64 chars>==" for SHA384): the text must
-        # have exactly the length of the digest's Base64.
-        expected = 4 * -(-HASH_LENGTHS[attrs["hashType"]] // 3)
-        if len(digest) != HASH_LENGTHS[attrs["hashType"]] or len(attrs["hash"]) != expected:
+        if len(digest) != HASH_LENGTHS[attrs["hashType"]]:
             raise serializers.ValidationError({"hash": "The length does not match hashType."})
         attrs["digest"] = digest
         return attrs
