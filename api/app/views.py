@@ -6,6 +6,7 @@ import base64
 import time
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -23,7 +24,13 @@ from core.asyncdb import db_to_async
 from core.net import client_address
 from enrolment import services as enrolment
 from signing import keys
-from signing.engine import InvalidBase64, b64decode_strict, encoded_length, transport
+from signing.engine import (
+    InvalidBase64,
+    b64decode_strict,
+    composite_public_key,
+    encoded_length,
+    transport,
+)
 from signing.models import SplitKey, Transaction
 from signing.services.answers import transaction_confirm, transaction_refuse
 from signing.services.channels import device_channel
@@ -149,8 +156,6 @@ class RegistrationCreate(APIView):
 
 
 def signing_bits() -> int:
-    from django.conf import settings
-
     return int(settings.SPLITKEY_BITS)
 
 
@@ -267,8 +272,6 @@ def transaction_json(tx: Transaction) -> dict[str, Any]:
         "expiresAt": tx.expires_at.isoformat().replace("+00:00", "Z"),
     }
     if tx.key is not None and tx.hash is not None:
-        from signing.engine import composite_public_key
-
         n = composite_public_key(int(tx.key.n1, 16), int(tx.key.n2, 16)).n
         body.update(
             {

@@ -6,6 +6,7 @@ HTTP status of each refusal is the one the official clients expect (§1.4).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import uuid
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -210,8 +212,6 @@ def _fingerprint(rp: RelyingParty, request: SessionRequest) -> str:
 
 def session_start(*, rp: RelyingParty, request: SessionRequest) -> RpSession:
     """Start a session (or return the identical one started within 15 s)."""
-    from django.conf import settings
-
     if settings.RP_API_MAINTENANCE:
         raise Maintenance("The service is under maintenance.")
     _check_permissions(rp, request)
@@ -341,8 +341,6 @@ def _certificate_der(tx: Transaction) -> bytes | None:
 
 
 def _complete_body(session: RpSession, tx: Transaction) -> dict[str, Any]:
-    import base64
-
     end_result = _end_result(session, tx)
     body: dict[str, Any] = {"state": "COMPLETE", "result": {"endResult": end_result}}
     if end_result == "OK":
