@@ -5,8 +5,8 @@ or a scratch PostgreSQL database when ``DATABASE_URL`` is set), with production-
 (``SMARTID_SPLITKEY_BITS=3072``: |n| = 6144). It registers ONE reference-app device
 (``device.app.DeviceApp``), then runs N authentication round trips:
 
-    transaction created (``signing.services.transaction_create`` in this process; it
-    publishes the wake-up on Redis, which the server's long poll listens to)
+    transaction created (``signing.services.transactions.transaction_create`` in this
+    process; it publishes the wake-up on Redis, which the server's long poll listens to)
     → the app, waiting in its long poll (``pending()``), is woken
     → ``approve()``: s1′ (scrypt + exponentiation), encrypted to the transport key
     → the server completes the signature
@@ -214,7 +214,7 @@ def run(flows: int, kdf_name: str, workdir: Path, database_url: str, redis_url: 
     from device.app import DeviceApp
     from signing import engine, keys
     from signing.models import SplitKey, Transaction
-    from signing.services import transaction_create
+    from signing.services.transactions import transaction_create
 
     cheap = engine.KdfParams(n=2**10, r=8, p=1)
     kdf = engine.DEFAULT_KDF if kdf_name == "production" else cheap

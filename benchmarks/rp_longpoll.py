@@ -93,7 +93,7 @@ def completer_main() -> None:
 
     django.setup()
     from signing.models import Transaction
-    from signing.services import transaction_refuse
+    from signing.services.answers import transaction_refuse
 
     rows = Transaction.objects.filter(group__in=config["sessions"]).select_related(
         "account__device"

@@ -15,16 +15,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
 PREFIX = "smartid:"
+T = TypeVar("T")
 
 
 class _Waiters:
@@ -80,7 +82,7 @@ def publish(channel: str) -> None:
         _waiters.wake(channel)
         return
     global _publisher
-    import redis
+    import redis  # optional: loaded only when a REDIS_URL is configured
 
     if _publisher is None:
         _publisher = redis.Redis.from_url(_redis_url(), socket_timeout=2, socket_connect_timeout=2)
@@ -93,7 +95,7 @@ def publish(channel: str) -> None:
 
 
 async def _listen(ready: asyncio.Event) -> None:
-    import redis.asyncio as aioredis
+    import redis.asyncio as aioredis  # optional: loaded only when a REDIS_URL is configured
 
     while True:
         client = aioredis.Redis.from_url(_redis_url())
@@ -150,6 +152,40 @@ async def wait(event: asyncio.Event, timeout: float) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+def _never(_result: object) -> float | None:
+    return None
+
+
+async def long_poll(
+    channel: str,
+    read: Callable[[], Awaitable[T]],
+    *,
+    done: Callable[[T], bool],
+    deadline: float,
+    recheck_in: Callable[[T], float | None] = _never,
+) -> T:
+    """Read until ``done(result)`` or the ``deadline`` (a ``time.monotonic()`` instant),
+    waking on every publish to ``channel``; return the last read.
+
+    The waiter is registered before the first read, and the event is cleared before each
+    read, so a publish during a read still wakes the next wait. ``recheck_in(result)``
+    may shorten a wait (seconds), e.g. to notice a timeout that nobody publishes. ``read``
+    must give its database connection back (``core.asyncdb.db_to_async``): an open poll
+    holds none while it waits.
+    """
+    async with subscription(channel) as event:
+        while True:
+            event.clear()  # before the read: a publish during the read still wakes us
+            result = await read()
+            remaining = deadline - time.monotonic()
+            if done(result) or remaining <= 0:
+                return result
+            later = recheck_in(result)
+            if later is not None:
+                remaining = min(remaining, later)
+            await wait(event, remaining)
 
 
 def waiting() -> int:

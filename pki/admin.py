@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
@@ -40,26 +41,25 @@ def _apply(
     modeladmin.message_user(request, f"{done} certificate(s) {verb}.")
 
 
+def _revoke_as(reason: str) -> Callable[..., None]:
+    """The revocation with a fixed reason, in the shape ``_apply`` calls."""
+
+    def change(*, certificate: Certificate, actor: str) -> None:
+        services.certificate_revoke(certificate=certificate, reason=reason, actor=actor)
+
+    return change
+
+
 @admin.action(description="Revoke (reason: unspecified)", permissions=["view"])
 def revoke(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Certificate]) -> None:
-    def change(*, certificate: Certificate, actor: str) -> None:
-        services.certificate_revoke(
-            certificate=certificate, reason=Certificate.Reason.UNSPECIFIED, actor=actor
-        )
-
-    _apply(modeladmin, request, queryset, change, "revoked")
+    _apply(modeladmin, request, queryset, _revoke_as(Certificate.Reason.UNSPECIFIED), "revoked")
 
 
 @admin.action(description="Revoke (reason: key compromise)", permissions=["view"])
 def revoke_compromised(
     modeladmin: Any, request: HttpRequest, queryset: QuerySet[Certificate]
 ) -> None:
-    def change(*, certificate: Certificate, actor: str) -> None:
-        services.certificate_revoke(
-            certificate=certificate, reason=Certificate.Reason.KEY_COMPROMISE, actor=actor
-        )
-
-    _apply(modeladmin, request, queryset, change, "revoked")
+    _apply(modeladmin, request, queryset, _revoke_as(Certificate.Reason.KEY_COMPROMISE), "revoked")
 
 
 @admin.action(description="Suspend (certificate hold)", permissions=["view"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography import x509
@@ -27,7 +28,7 @@ from accounts.identifiers import (
 )
 from audit.services import audit_record
 from core.errors import DomainError
-from pki import profiles
+from pki import ocsp, profiles
 from pki.keystore import get_keystore
 from pki.models import Certificate, CertificateAuthority, RevocationList
 from pki.signer import sign_certificate, sign_crl
@@ -354,7 +355,8 @@ def _existing(
 
 
 def _after_status_change(certificate: Certificate, actor: str) -> None:
-    from pki import ocsp, tasks
+    # Imported here: pki.tasks imports this module (its task calls crl_publish).
+    from pki import tasks
 
     serial, issuer_id = certificate.serial_number, certificate.issuer_id
     CertificateAuthority.objects.filter(pk=issuer_id).update(status_version=F("status_version") + 1)
@@ -366,70 +368,88 @@ def _locked(certificate: Certificate) -> Certificate:
     return Certificate.objects.select_for_update().get(pk=certificate.pk)
 
 
+@dataclass(frozen=True)
+class _StatusChange:
+    """One certificate status transition: where it may start, where it ends, its audit.
+
+    Revoke, hold and release differ only in these data; ``_change_status`` does the rest
+    (row lock, the three status columns, the audit record, OCSP and CRL).
+    """
+
+    allowed_from: frozenset[str]
+    refusal: str
+    status: str
+    action: str
+    #: The audit record also names the reason and the previous status (revocation).
+    audit_reason: bool = False
+
+
+_REVOKE = _StatusChange(
+    allowed_from=frozenset({Certificate.Status.GOOD, Certificate.Status.ON_HOLD}),
+    refusal="The certificate is already revoked.",
+    status=Certificate.Status.REVOKED,
+    action="certificate.revoked",
+    audit_reason=True,
+)
+_HOLD = _StatusChange(
+    allowed_from=frozenset({Certificate.Status.GOOD}),
+    refusal="Only a good certificate can be put on hold.",
+    status=Certificate.Status.ON_HOLD,
+    action="certificate.held",
+)
+_RELEASE = _StatusChange(
+    allowed_from=frozenset({Certificate.Status.ON_HOLD}),
+    refusal="Only a certificate on hold can be released.",
+    status=Certificate.Status.GOOD,
+    action="certificate.released",
+)
+
+
+def _change_status(
+    certificate: Certificate, change: _StatusChange, *, reason: str, actor: str
+) -> Certificate:
+    row = _locked(certificate)
+    if row.status not in change.allowed_from:
+        raise InvalidTransition(change.refusal)
+    previous = row.status
+    row.status = change.status
+    row.revocation_reason = reason
+    row.revoked_at = None if change.status == Certificate.Status.GOOD else _now()
+    row.save(update_fields=["status", "revocation_reason", "revoked_at"])
+    data: dict[str, object] = {"serial": row.serial_number}
+    if change.audit_reason:
+        data.update(reason=reason, previous_status=previous)
+    audit_record(
+        actor=actor,
+        action=change.action,
+        object_type="pki.Certificate",
+        object_id=row.pk,
+        data=data,
+    )
+    _after_status_change(row, actor)
+    return row
+
+
 @transaction.atomic
 def certificate_revoke(*, certificate: Certificate, reason: str, actor: str) -> Certificate:
     """Revoke for good (from GOOD or ON_HOLD); suspending is ``certificate_hold``."""
     if reason not in Certificate.Reason.values or reason == Certificate.Reason.CERTIFICATE_HOLD:
         raise InvalidTransition("Not a revocation reason; use certificate_hold to suspend.")
-    row = _locked(certificate)
-    if row.status == Certificate.Status.REVOKED:
-        raise InvalidTransition("The certificate is already revoked.")
-    previous = row.status
-    row.status = Certificate.Status.REVOKED
-    row.revocation_reason = reason
-    row.revoked_at = _now()
-    row.save(update_fields=["status", "revocation_reason", "revoked_at"])
-    audit_record(
-        actor=actor,
-        action="certificate.revoked",
-        object_type="pki.Certificate",
-        object_id=row.pk,
-        data={"serial": row.serial_number, "reason": reason, "previous_status": previous},
-    )
-    _after_status_change(row, actor)
-    return row
+    return _change_status(certificate, _REVOKE, reason=reason, actor=actor)
 
 
 @transaction.atomic
 def certificate_hold(*, certificate: Certificate, actor: str) -> Certificate:
     """Suspend: OCSP and the CRL say revoked with reason certificateHold."""
-    row = _locked(certificate)
-    if row.status != Certificate.Status.GOOD:
-        raise InvalidTransition("Only a good certificate can be put on hold.")
-    row.status = Certificate.Status.ON_HOLD
-    row.revocation_reason = Certificate.Reason.CERTIFICATE_HOLD
-    row.revoked_at = _now()
-    row.save(update_fields=["status", "revocation_reason", "revoked_at"])
-    audit_record(
-        actor=actor,
-        action="certificate.held",
-        object_type="pki.Certificate",
-        object_id=row.pk,
-        data={"serial": row.serial_number},
+    return _change_status(
+        certificate, _HOLD, reason=Certificate.Reason.CERTIFICATE_HOLD, actor=actor
     )
-    _after_status_change(row, actor)
-    return row
 
 
 @transaction.atomic
 def certificate_release(*, certificate: Certificate, actor: str) -> Certificate:
     """Resume from hold: the certificate is good again and leaves the next CRL."""
-    row = _locked(certificate)
-    if row.status != Certificate.Status.ON_HOLD:
-        raise InvalidTransition("Only a certificate on hold can be released.")
-    row.status = Certificate.Status.GOOD
-    row.revocation_reason = ""
-    row.revoked_at = None
-    row.save(update_fields=["status", "revocation_reason", "revoked_at"])
-    audit_record(
-        actor=actor,
-        action="certificate.released",
-        object_type="pki.Certificate",
-        object_id=row.pk,
-        data={"serial": row.serial_number},
-    )
-    _after_status_change(row, actor)
-    return row
+    return _change_status(certificate, _RELEASE, reason="", actor=actor)
 
 
 _REASON_FLAGS = {

@@ -41,7 +41,7 @@ from core.net import client_address
 from enrolment.models import RegistrationTicket
 from enrolment.services import ticket_create, ticket_qr_payload
 from portal import selectors, services, testcards, webeid
-from signing.services import account_close, account_resume, account_suspend
+from signing.services.lifecycle import account_close, account_resume, account_suspend
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")

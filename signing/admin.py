@@ -12,7 +12,7 @@ from accounts.models import Account
 from core.admin import ReadOnlyAdmin
 from core.errors import DomainError
 from signing.models import ServerKeyHalf, ServiceKey, SplitKey, Transaction
-from signing.services import account_close
+from signing.services.lifecycle import account_close
 
 
 @admin.action(

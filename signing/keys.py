@@ -29,6 +29,10 @@ def _d1pp_context(key: SplitKey) -> bytes:
     return b"d1pp:" + _modulus_id(key.n1)
 
 
+def _service_key_context(name: str) -> bytes:
+    return f"servicekey:{name}".encode()
+
+
 def pool_add(*, bits: int) -> ServerKeyHalf:
     """Generate one server half (the slow part: two primes) and put it, wrapped, in the pool."""
     half = engine.generate_server_half(bits)
@@ -91,7 +95,7 @@ def _create_service_key(name: str) -> ServiceKey:
     public = private.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    wrapped = get_keystore().wrap(pkcs8, context=f"servicekey:{name}".encode())
+    wrapped = get_keystore().wrap(pkcs8, context=_service_key_context(name))
     try:
         with transaction.atomic():
             return ServiceKey.objects.create(
@@ -111,7 +115,9 @@ def transport_public_key_der() -> bytes:
 @functools.lru_cache(maxsize=4)
 def _transport_private_key(public_der: bytes) -> ec.EllipticCurvePrivateKey:
     row = ServiceKey.objects.get(name=TRANSPORT_KEY, public_key=public_der)
-    pkcs8 = get_keystore().unwrap(bytes(row.wrapped_private_key), context=b"servicekey:transport")
+    pkcs8 = get_keystore().unwrap(
+        bytes(row.wrapped_private_key), context=_service_key_context(TRANSPORT_KEY)
+    )
     key = serialization.load_der_private_key(pkcs8, password=None)
     assert isinstance(key, ec.EllipticCurvePrivateKey)
     return key

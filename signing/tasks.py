@@ -6,6 +6,7 @@ from celery import shared_task
 from django.conf import settings
 
 from signing.keys import pool_fill
+from signing.services.transactions import transactions_expire_due
 
 
 @shared_task(acks_late=True)
@@ -17,6 +18,4 @@ def fill_key_pool() -> int:
 @shared_task
 def expire_transactions() -> int:
     """End overdue transactions with TIMEOUT, so waiting relying parties learn it."""
-    from signing.services import transactions_expire_due
-
     return transactions_expire_due()

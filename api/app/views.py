@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import time
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -24,9 +24,24 @@ from core.asyncdb import db_to_async
 from core.net import client_address
 from enrolment import services as enrolment
 from signing import keys
-from signing import services as signing
-from signing.engine import transport
+from signing.engine import (
+    InvalidBase64,
+    b64decode_strict,
+    composite_public_key,
+    encoded_length,
+    transport,
+)
 from signing.models import SplitKey, Transaction
+from signing.services.answers import transaction_confirm, transaction_refuse
+from signing.services.channels import device_channel
+from signing.services.errors import NotFound
+from signing.services.keystate import key_refresh, key_summary
+from signing.services.registration import (
+    registration_sign_csr,
+    registration_submit_moduli,
+    registration_submit_shares,
+)
+from signing.services.transactions import pending_for_device, transaction_for_device
 
 MAX_POLL_MS = 120_000
 DEFAULT_POLL_MS = 30_000
@@ -37,17 +52,17 @@ def b64encode(data: bytes) -> str:
 
 
 class Base64Field(serializers.CharField):
-    """Standard Base64 (with padding) → bytes, with a size limit in decoded bytes."""
+    """Canonical standard Base64 (with padding) → bytes, with a size limit in decoded bytes."""
 
     def __init__(self, *, max_bytes: int, **kwargs: Any) -> None:
         self.max_bytes = max_bytes
-        super().__init__(max_length=4 * ((max_bytes + 2) // 3), **kwargs)
+        super().__init__(max_length=encoded_length(max_bytes), **kwargs)
 
     def to_internal_value(self, data: Any) -> bytes:  # type: ignore[override]
-        text = super().to_internal_value(data)
+        text = super().to_internal_value(data)  # max_length: the size before decoding
         try:
-            raw = base64.b64decode(text, validate=True)
-        except (binascii.Error, ValueError):
+            raw = b64decode_strict(text, what=self.field_name or "value")
+        except InvalidBase64:
             raise serializers.ValidationError("Not valid Base64.") from None
         if len(raw) > self.max_bytes:
             raise serializers.ValidationError(f"Longer than {self.max_bytes} bytes.")
@@ -71,7 +86,7 @@ class DeviceAPIView(APIView):
         """The device's own registration (another device's id: 404)."""
         account = Account.objects.filter(uuid=registration_id, device=self.device(request)).first()
         if account is None:
-            raise signing.NotFound("No such registration.")
+            raise NotFound("No such registration.")
         return account
 
 
@@ -141,8 +156,6 @@ class RegistrationCreate(APIView):
 
 
 def signing_bits() -> int:
-    from django.conf import settings
-
     return int(settings.SPLITKEY_BITS)
 
 
@@ -169,7 +182,7 @@ class RegistrationKeys(DeviceAPIView):
             if not ser.is_valid():
                 raise serializers.ValidationError({f"keys.{purpose}": ser.errors})
             moduli[purpose] = ser.validated_data["n1"]
-        created = signing.registration_submit_moduli(account=account, moduli=moduli)
+        created = registration_submit_moduli(account=account, moduli=moduli)
         return Response(
             {
                 "keys": {
@@ -201,7 +214,7 @@ class RegistrationShares(DeviceAPIView):
             if not ser.is_valid():
                 raise serializers.ValidationError({f"keys.{purpose}": ser.errors})
             shares[purpose] = (ser.validated_data["d1pp"], ser.validated_data["token"])
-        result = signing.registration_submit_shares(account=account, shares=shares)
+        result = registration_submit_shares(account=account, shares=shares)
         return Response(
             {
                 "keys": {
@@ -232,10 +245,10 @@ class RegistrationCsrSignature(DeviceAPIView):
     def post(self, request: Request, registration_id: Any, purpose: str) -> Response:
         account = self.registration(request, registration_id)
         if purpose not in SplitKey.Purpose.values:
-            raise signing.NotFound("No such key.")
+            raise NotFound("No such key.")
         ser = SignatureInput(data=request.data)
         ser.is_valid(raise_exception=True)
-        answer = signing.registration_sign_csr(
+        answer = registration_sign_csr(
             account=account,
             purpose=purpose,
             envelope=ser.validated_data["s1p"],
@@ -259,8 +272,6 @@ def transaction_json(tx: Transaction) -> dict[str, Any]:
         "expiresAt": tx.expires_at.isoformat().replace("+00:00", "Z"),
     }
     if tx.key is not None and tx.hash is not None:
-        from signing.engine import composite_public_key
-
         n = composite_public_key(int(tx.key.n1, 16), int(tx.key.n2, 16)).n
         body.update(
             {
@@ -280,9 +291,7 @@ def transaction_json(tx: Transaction) -> dict[str, Any]:
 
 class TransactionDetail(DeviceAPIView):
     def get(self, request: Request, transaction_id: Any) -> Response:
-        tx = signing.transaction_for_device(
-            device=self.device(request), transaction_id=transaction_id
-        )
+        tx = transaction_for_device(device=self.device(request), transaction_id=transaction_id)
         return Response(transaction_json(tx))
 
 
@@ -298,7 +307,7 @@ class TransactionConfirm(DeviceAPIView):
         ser = self.Input(data=request.data)
         ser.is_valid(raise_exception=True)
         data = ser.validated_data
-        answer = signing.transaction_confirm(
+        answer = transaction_confirm(
             device=self.device(request),
             transaction_id=transaction_id,
             interaction=data["interaction"],
@@ -318,7 +327,7 @@ class TransactionRefuse(DeviceAPIView):
     def post(self, request: Request, transaction_id: Any) -> Response:
         ser = self.Input(data=request.data)
         ser.is_valid(raise_exception=True)
-        answer = signing.transaction_refuse(
+        answer = transaction_refuse(
             device=self.device(request),
             transaction_id=transaction_id,
             interaction=ser.validated_data.get("interaction"),
@@ -334,7 +343,7 @@ class KeyRefresh(DeviceAPIView):
     def post(self, request: Request, document_number: str, purpose: str) -> Response:
         ser = self.Input(data=request.data)
         ser.is_valid(raise_exception=True)
-        answer = signing.key_refresh(
+        answer = key_refresh(
             device=self.device(request),
             document_number=document_number,
             purpose=purpose,
@@ -355,7 +364,7 @@ class AccountList(DeviceAPIView):
                     "documentNumber": account.document_number,
                     "state": account.state,
                     "level": account.level,
-                    "keys": {k.purpose: signing.key_summary(k, now) for k in account.keys.all()},
+                    "keys": {k.purpose: key_summary(k, now) for k in account.keys.all()},
                 }
             )
         return Response({"accounts": accounts})
@@ -388,12 +397,6 @@ async def pending_transactions(request: HttpRequest) -> JsonResponse:
             error_body(400, f"timeoutMs must be 0..{MAX_POLL_MS}.", "invalid_request"), status=400
         )
     deadline = time.monotonic() + timeout
-    load = db_to_async(lambda: [transaction_json(t) for t in signing.pending_for_device(device)])
-    async with events.subscription(signing.device_channel(device.pk)) as event:
-        while True:
-            event.clear()  # before the read: a publish during the read still wakes us
-            found = await load()
-            remaining = deadline - time.monotonic()
-            if found or remaining <= 0:
-                return JsonResponse({"transactions": found})
-            await events.wait(event, remaining)
+    load = db_to_async(lambda: [transaction_json(t) for t in pending_for_device(device)])
+    found = await events.long_poll(device_channel(device.pk), load, done=bool, deadline=deadline)
+    return JsonResponse({"transactions": found})

@@ -6,6 +6,7 @@ HTTP status of each refusal is the one the official clients expect (§1.4).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import uuid
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -25,8 +27,8 @@ from accounts.models import Account, Person
 from api.rp.models import RelyingParty, RpSession
 from core.errors import DomainError
 from pki.models import Certificate
-from signing import services as signing
 from signing.models import SplitKey, Transaction
+from signing.services.transactions import transaction_create, transaction_expire
 
 IDEMPOTENCY_WINDOW = timedelta(seconds=15)
 READABLE_AFTER_COMPLETION = timedelta(minutes=5)
@@ -210,8 +212,6 @@ def _fingerprint(rp: RelyingParty, request: SessionRequest) -> str:
 
 def session_start(*, rp: RelyingParty, request: SessionRequest) -> RpSession:
     """Start a session (or return the identical one started within 15 s)."""
-    from django.conf import settings
-
     if settings.RP_API_MAINTENANCE:
         raise Maintenance("The service is under maintenance.")
     _check_permissions(rp, request)
@@ -246,7 +246,7 @@ def _create(
         ignored_properties=request.ignored_properties,
     )
     for account in accounts:
-        signing.transaction_create(
+        transaction_create(
             account=account,
             kind=request.kind,
             rp_name=rp.display_name,
@@ -301,7 +301,7 @@ def session_status(session: RpSession) -> Status:
     now = timezone.now()
     for tx in transactions:
         if tx.state == Transaction.State.PENDING and tx.expires_at <= now:
-            signing.transaction_expire(transaction_id=tx.pk)
+            transaction_expire(transaction_id=tx.pk)
             tx.refresh_from_db()
     decided = _decisive(transactions)
     if decided is None:
@@ -341,8 +341,6 @@ def _certificate_der(tx: Transaction) -> bytes | None:
 
 
 def _complete_body(session: RpSession, tx: Transaction) -> dict[str, Any]:
-    import base64
-
     end_result = _end_result(session, tx)
     body: dict[str, Any] = {"state": "COMPLETE", "result": {"endResult": end_result}}
     if end_result == "OK":

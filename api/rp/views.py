@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import time
 import uuid
 from typing import Any
@@ -25,8 +23,9 @@ from api.rp.models import RelyingParty, RpSession
 from core import events
 from core.asyncdb import db_to_async
 from core.net import client_address
+from signing.engine import InvalidBase64, b64decode_strict
 from signing.engine.encoding import HashAlgorithm, hash_spec
-from signing.services import group_channel
+from signing.services.channels import group_channel
 
 # The engine's hash table, in the RP API's spelling (one place for digest sizes).
 HASH_LENGTHS = {alg.value: hash_spec(alg).digest_size for alg in HashAlgorithm}
@@ -82,13 +81,11 @@ class HashInput(BaseInput):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         try:
-            digest = base64.b64decode(attrs["hash"], validate=True)
-        except (binascii.Error, ValueError):
+            # Canonical only: excess padding ("<64 chars>==" for SHA384) is not Base64.
+            digest = b64decode_strict(attrs["hash"], what="hash")
+        except InvalidBase64:
             raise serializers.ValidationError({"hash": "Not valid Base64."}) from None
-        # b64decode also takes excess padding ("<64 chars>==" for SHA384): the text must
-        # have exactly the length of the digest's Base64.
-        expected = 4 * -(-HASH_LENGTHS[attrs["hashType"]] // 3)
-        if len(digest) != HASH_LENGTHS[attrs["hashType"]] or len(attrs["hash"]) != expected:
+        if len(digest) != HASH_LENGTHS[attrs["hashType"]]:
             raise serializers.ValidationError({"hash": "The length does not match hashType."})
         attrs["digest"] = digest
         return attrs
@@ -269,6 +266,18 @@ def _cached_final(session_id: uuid.UUID, address: str) -> JsonResponse | None:
     return JsonResponse(entry["body"])
 
 
+def _is_final(result: JsonResponse | services.Status) -> bool:
+    return isinstance(result, JsonResponse) or result.complete
+
+
+def _recheck_in(result: JsonResponse | services.Status) -> float | None:
+    """Wake just after the transaction's own timeout, which nobody publishes."""
+    if isinstance(result, JsonResponse) or result.next_deadline is None:
+        return None
+    until_timeout = (result.next_deadline - timezone.now()).total_seconds()
+    return max(until_timeout, 0.0) + 0.05
+
+
 @csrf_exempt  # a protocol endpoint for programs: a wrong method gets 405, not a CSRF 403
 async def session_status(request: HttpRequest, version: str, session_id: str) -> JsonResponse:
     """GET /v{1,2}/session/{id}?timeoutMs=N — a real long poll, woken by the event bus."""
@@ -292,22 +301,19 @@ async def session_status(request: HttpRequest, version: str, session_id: str) ->
         return cached
     try:
         session = await _session_for(session_id=parsed, address=address)
-        async with events.subscription(group_channel(parsed)) as event:
-            while True:
-                event.clear()  # before the read: a publish during the read still wakes us
-                cached = _cached_final(parsed, address)
-                if cached is not None:
-                    return cached
-                status = await _shared_status(session)
-                remaining = deadline - time.monotonic()
-                if status.complete:
-                    _cache_final(session, status)
-                    return JsonResponse(status.body)
-                if remaining <= 0:
-                    return JsonResponse(status.body)
-                if status.next_deadline is not None:
-                    until_timeout = (status.next_deadline - timezone.now()).total_seconds()
-                    remaining = min(remaining, max(until_timeout, 0.0) + 0.05)
-                await events.wait(event, remaining)
+
+        async def read() -> JsonResponse | services.Status:
+            # A final answer another poll cached, else this session's status.
+            cached = _cached_final(parsed, address)
+            return cached if cached is not None else await _shared_status(session)
+
+        result = await events.long_poll(
+            group_channel(parsed), read, done=_is_final, deadline=deadline, recheck_in=_recheck_in
+        )
     except services.NotFound as exc:
         return _json_error(404, exc.message, exc.code)
+    if isinstance(result, JsonResponse):
+        return result
+    if result.complete:
+        _cache_final(session, result)
+    return JsonResponse(result.body)

@@ -22,7 +22,7 @@ from enrolment.onboarding.common import OnboardingError, StepFailed, StepRetry
 from pki.models import Certificate
 from signing import engine
 from signing.models import Transaction
-from signing.services import transaction_create
+from signing.services.transactions import transaction_create
 
 RP_NAME = "Open eID registration"
 TRANSACTION_TTL = timedelta(minutes=5)

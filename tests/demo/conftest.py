@@ -28,7 +28,7 @@ from device.state import FileStore
 from pki import ocsp
 from signing.engine import KdfParams
 from signing.models import Transaction
-from signing.services import transaction_create
+from signing.services.transactions import transaction_create
 from tests.conftest import LiveASGIServer
 
 KEY_BITS = 1024

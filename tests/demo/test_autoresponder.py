@@ -25,7 +25,7 @@ from device.answers import Transaction as DeviceTransaction
 from device.app import DeviceApp
 from device.errors import ApiError, InputError, ProtocolError
 from signing.models import SplitKey, Transaction
-from signing.services import transaction_create, transaction_expire
+from signing.services.transactions import transaction_create, transaction_expire
 from tests.demo.conftest import ONE_PER_OUTCOME, DemoAccounts, DemoWorld
 
 PIN_SCREEN = [{"type": "displayTextAndPIN", "displayText60": "Log in to Demo bank?"}]

@@ -22,7 +22,7 @@ from demo.management.commands import demo_setup
 from demo.world import DEMO_IDENTITIES, demo_populate
 from pki import ocsp
 from signing.models import Transaction
-from signing.services import transaction_create
+from signing.services.transactions import transaction_create
 from tests.conftest import LiveASGIServer
 from tests.demo.conftest import CHEAP_KDF, KEY_BITS
 

@@ -22,7 +22,7 @@ from device.state import FileStore
 from pki.asn1 import OID_SUBJECT_DIRECTORY_ATTRIBUTES, date_of_birth_der
 from pki.models import Certificate
 from signing.models import SplitKey, Transaction
-from signing.services import transaction_create
+from signing.services.transactions import transaction_create
 from tests.conftest import LiveASGIServer
 from tests.demo.conftest import CHEAP_KDF, KEY_BITS, DemoAccounts
 

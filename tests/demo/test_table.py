@@ -19,7 +19,7 @@ from demo.world import (
     DEMO_RELYING_PARTIES,
     identity_for_document,
 )
-from signing.services import REFUSAL_RESULTS
+from signing.services.answers import REFUSAL_RESULTS
 
 
 def _by_id(semantics_identifier: str) -> list[str]:

@@ -21,7 +21,7 @@ from enrolment.services import ticket_create
 from pki import ocsp, services
 from signing.engine import KdfParams, appauth
 from signing.models import Transaction
-from signing.services import transaction_create
+from signing.services.transactions import transaction_create
 from tests.conftest import LiveASGIServer
 
 KEY_BITS = 1024  # |n| = 2048: fast; one test runs the production 3072+3072

@@ -9,7 +9,7 @@ from accounts.services import InvalidTransition, account_set_state
 from audit.models import AuditRecord
 from pki.models import Certificate
 from signing.models import Transaction
-from signing.services import account_resume, account_suspend
+from signing.services.lifecycle import account_resume, account_suspend
 from tests.signing.conftest import Platform, auth_transaction
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from accounts.models import Account
 from device.app import DeviceApp
 from signing.models import SplitKey, Transaction
-from signing.services import transaction_create
+from signing.services.transactions import transaction_create
 from tests.signing.conftest import PIN1, PIN2, Platform
 
 FULL_BITS = 3072

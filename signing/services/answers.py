@@ -1,0 +1,207 @@
+"""The device's answer to a transaction: the split signature (PIN), or a refusal.
+
+A wrong PIN counts against the key; the last allowed try, or a detected clone, closes the
+account (``signing.services.lifecycle``). A retransmit of an answer whose reply was lost
+gets the identical reply; any other answer to a finished transaction gets 409.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Device
+from audit.services import audit_record
+from signing import engine
+from signing.engine.vc import verification_code
+from signing.models import SplitKey, Transaction
+from signing.services.errors import BadRequest, NotFound, TransactionFinished
+from signing.services.keystate import Answer, answer_for, decrypt_s1p, sign
+from signing.services.lifecycle import close_account
+from signing.services.transactions import (
+    VC_INTERACTIONS,
+    expire_if_due,
+    finish,
+    first_supported_interaction,
+    transaction_expire,
+)
+
+REFUSAL_RESULTS = {
+    "displayTextAndPIN": Transaction.Result.USER_REFUSED_DISPLAYTEXTANDPIN,
+    "verificationCodeChoice": Transaction.Result.USER_REFUSED_VC_CHOICE,
+    "confirmationMessage": Transaction.Result.USER_REFUSED_CONFIRMATIONMESSAGE,
+    "confirmationMessageAndVerificationCodeChoice": (
+        Transaction.Result.USER_REFUSED_CONFIRMATIONMESSAGE_WITH_VC_CHOICE
+    ),
+    "certificateChoice": Transaction.Result.USER_REFUSED_CERT_CHOICE,
+}
+
+
+def transaction_confirm(
+    *,
+    device: Device,
+    transaction_id: uuid.UUID | str,
+    interaction: str,
+    envelope: object = None,
+    token: bytes = b"",
+    rnonce: bytes = b"",
+    vc: str | None = None,
+) -> Answer:
+    """The user answered on the device: verify, complete the signature, record the result."""
+    transaction_expire(transaction_id=transaction_id)  # a late answer finds it TIMEOUT
+    return _confirm(
+        device=device,
+        transaction_id=transaction_id,
+        interaction=interaction,
+        envelope=envelope,
+        token=token,
+        rnonce=rnonce,
+        vc=vc,
+    )
+
+
+@transaction.atomic
+def _confirm(
+    *,
+    device: Device,
+    transaction_id: uuid.UUID | str,
+    interaction: str,
+    envelope: object,
+    token: bytes,
+    rnonce: bytes,
+    vc: str | None,
+) -> Answer:
+    tx = (
+        Transaction.objects.select_for_update()
+        .filter(pk=transaction_id, account__device=device)
+        .first()
+    )
+    if tx is None:
+        raise NotFound("No such transaction.")
+    account = tx.account
+    if tx.kind == Transaction.Kind.CERTIFICATE_CHOICE:
+        if tx.state != Transaction.State.PENDING or expire_if_due(tx):
+            raise TransactionFinished("The transaction is finished.")
+        if interaction != "certificateChoice":
+            raise BadRequest(
+                "A certificate choice is confirmed with the certificateChoice interaction."
+            )
+        finish(tx, Transaction.Result.OK, interaction="certificateChoice")
+        return Answer(status="OK")
+    assert tx.key_id is not None  # every non-choice transaction has a key
+    key = SplitKey.objects.select_for_update().get(pk=tx.key_id)
+    if tx.state != Transaction.State.PENDING or expire_if_due(tx):
+        return _replay_or_finished(tx, key, envelope=envelope, token=token, rnonce=rnonce)
+    expected = first_supported_interaction(tx, device)
+    if interaction != expected:
+        raise BadRequest("Use the first interaction of the list that this app supports.")
+    if interaction in VC_INTERACTIONS and vc != verification_code(bytes(tx.hash or b"")):
+        finish(tx, Transaction.Result.WRONG_VC, interaction=interaction)
+        return Answer(status="WRONG_VC")
+    s1_prime = decrypt_s1p(envelope, aad=engine.transaction_aad(str(tx.pk)), key=key)
+    outcome = sign(
+        key,
+        digest=bytes(tx.hash or b""),
+        hash_alg=tx.hash_type,
+        padding=tx.padding,
+        salt=None if tx.salt is None else bytes(tx.salt),
+        s1_prime=s1_prime,
+        token=token,
+        rnonce=rnonce,
+        now=timezone.now(),
+    )
+    answer = answer_for(outcome)
+    result = {
+        "OK": Transaction.Result.OK,
+        "WRONG_PIN": Transaction.Result.WRONG_PIN,
+        "LOCKED": Transaction.Result.LOCKED,
+        "REVOKED": Transaction.Result.REVOKED,
+        "CLONE_DETECTED": Transaction.Result.CLONE_DETECTED,
+    }[answer.status]
+    finish(tx, result, signature=outcome.signature, interaction=interaction)
+    actor = f"device:{device.pk}"
+    if (
+        outcome.status in (engine.OutcomeStatus.WRONG_PIN, engine.OutcomeStatus.CLONE)
+        or outcome.revoke
+    ):
+        audit_record(
+            actor=actor,
+            action=f"key.{outcome.status.value}",
+            object_type="signing.SplitKey",
+            object_id=key.pk,
+            data={
+                "fails": outcome.fails,
+                "transaction": str(tx.pk),
+                "locked_until": outcome.locked_until.isoformat() if outcome.locked_until else None,
+            },
+        )
+    if outcome.revoke:
+        reason = "clone" if outcome.status == engine.OutcomeStatus.CLONE else "pin_tries"
+        close_account(account, actor=actor, reason=reason)
+    return answer
+
+
+def _replay_or_finished(
+    tx: Transaction, key: SplitKey, *, envelope: object, token: bytes, rnonce: bytes
+) -> Answer:
+    """A finished transaction: the identical answer to a retransmit, else 409."""
+    if key.last_rnonce_hash is not None and isinstance(rnonce, bytes) and rnonce:
+        try:
+            s1_prime = decrypt_s1p(envelope, aad=engine.transaction_aad(str(tx.pk)), key=key)
+        except BadRequest:
+            raise TransactionFinished("The transaction is finished.") from None
+        try:
+            request = engine.SignRequest(
+                digest=bytes(tx.hash or b""),
+                hash_alg=tx.hash_type,
+                padding=tx.padding,
+                s1_prime=s1_prime,
+                token=token,
+                rnonce=rnonce,
+                salt=None if tx.salt is None else bytes(tx.salt),
+            )
+        except engine.InvalidInput:
+            raise TransactionFinished("The transaction is finished.") from None
+        decision = engine.classify_retransmit(
+            engine.RetransmitRecord(
+                bytes(key.last_rnonce_hash),
+                bytes(key.last_request_digest or b""),
+                bytes(key.last_response or b""),
+            ),
+            rnonce,
+            request.request_digest(),
+        )
+        if decision.kind == engine.Retransmit.REPLAY and decision.response is not None:
+            return answer_for(engine.Outcome.from_bytes(decision.response, replayed=True))
+    raise TransactionFinished("The transaction is finished.")
+
+
+def transaction_refuse(
+    *, device: Device, transaction_id: uuid.UUID | str, interaction: str | None
+) -> Answer:
+    """The user cancelled: on a named screen (``USER_REFUSED_<screen>``), or in general
+    (``interaction`` None: ``USER_REFUSED``, v1's only refusal)."""
+    transaction_expire(transaction_id=transaction_id)
+    return _refuse(device=device, transaction_id=transaction_id, interaction=interaction)
+
+
+@transaction.atomic
+def _refuse(*, device: Device, transaction_id: uuid.UUID | str, interaction: str | None) -> Answer:
+    tx = (
+        Transaction.objects.select_for_update()
+        .filter(pk=transaction_id, account__device=device)
+        .first()
+    )
+    if tx is None:
+        raise NotFound("No such transaction.")
+    if tx.state != Transaction.State.PENDING or expire_if_due(tx):
+        raise TransactionFinished("The transaction is finished.")
+    if interaction is None:
+        finish(tx, Transaction.Result.USER_REFUSED)
+        return Answer(status="REFUSED")
+    if interaction not in REFUSAL_RESULTS:
+        raise BadRequest("Unknown interaction.")
+    finish(tx, REFUSAL_RESULTS[interaction], interaction=interaction)
+    return Answer(status="REFUSED")

@@ -1,0 +1,175 @@
+"""Transactions for a device: creating, finishing, reading and expiring them.
+
+A transaction is what a relying party (or the portal) asks of one account's device; the
+device's answer to it is ``signing.services.answers``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Account, Device
+from signing import engine
+from signing.engine.encoding import check_digest
+from signing.engine.vc import decoy_codes, verification_code
+from signing.models import SplitKey, Transaction
+from signing.services.channels import (
+    device_channel,
+    group_channel,
+    publish_on_commit,
+    transaction_channel,
+)
+from signing.services.errors import BadRequest, NotFound, WrongState
+
+VC_INTERACTIONS = frozenset(
+    {"verificationCodeChoice", "confirmationMessageAndVerificationCodeChoice"}
+)
+
+
+def finish(
+    tx: Transaction, result: str, *, signature: bytes | None = None, interaction: str = ""
+) -> None:
+    tx.state = Transaction.State.COMPLETE
+    tx.result = result
+    tx.signature = signature
+    tx.interaction_used = interaction
+    tx.completed_at = timezone.now()
+    tx.save(update_fields=["state", "result", "signature", "interaction_used", "completed_at"])
+    publish_on_commit(transaction_channel(tx.pk))
+    if tx.group is not None:
+        # Alternatives on the person's other devices: the first answer decides.
+        others = Transaction.objects.filter(group=tx.group, state=Transaction.State.PENDING)
+        devices = list(others.exclude(pk=tx.pk).values_list("account__device_id", flat=True))
+        others.exclude(pk=tx.pk).update(
+            state=Transaction.State.COMPLETE,
+            result=Transaction.Result.CANCELLED,
+            completed_at=tx.completed_at,
+        )
+        publish_on_commit(group_channel(tx.group), *(device_channel(d) for d in devices))
+
+
+@transaction.atomic
+def transaction_create(
+    *,
+    account: Account,
+    kind: str,
+    rp_name: str,
+    interactions: list[dict[str, str]],
+    digest: bytes | None = None,
+    hash_type: str = "",
+    padding: str = "PKCS1v15",
+    ttl: timedelta = timedelta(minutes=3),
+    group: uuid.UUID | None = None,
+) -> Transaction:
+    """Create a transaction for the account's device and wake the device.
+
+    If the app can show none of the RP's interactions, the transaction is created
+    already finished with REQUIRED_INTERACTION_NOT_SUPPORTED_BY_APP.
+    """
+    purpose = (
+        SplitKey.Purpose.AUTH if kind == Transaction.Kind.AUTHENTICATION else SplitKey.Purpose.SIGN
+    )
+    key = None
+    salt = None
+    vc_choices: list[str] = []
+    if kind != Transaction.Kind.CERTIFICATE_CHOICE:
+        if digest is None:
+            raise BadRequest("A hash and its type are required.")
+        try:
+            digest_size = check_digest(digest, hash_type).digest_size
+        except engine.InvalidInput:
+            raise BadRequest(
+                "The hash type is unknown or the hash length does not match."
+            ) from None
+        key = SplitKey.objects.filter(
+            account=account, purpose=purpose, state=SplitKey.State.ACTIVE
+        ).first()
+        if key is None:
+            raise WrongState("The account has no active key for this purpose.")
+        if padding == "PSS":
+            salt = secrets.token_bytes(digest_size)
+        if any(i.get("type") in VC_INTERACTIONS for i in interactions):
+            vc_choices = decoy_codes(verification_code(digest), 3)
+    tx = Transaction.objects.create(
+        account=account,
+        key=key,
+        kind=kind,
+        rp_name=rp_name,
+        hash=digest,
+        hash_type=hash_type,
+        padding=padding if digest is not None else "",
+        salt=salt,
+        interactions=interactions,
+        vc_choices=vc_choices,
+        expires_at=timezone.now() + ttl,
+        group=group,
+    )
+    if kind != Transaction.Kind.CERTIFICATE_CHOICE and (
+        first_supported_interaction(tx, account.device) is None
+    ):
+        finish(tx, Transaction.Result.REQUIRED_INTERACTION_NOT_SUPPORTED_BY_APP)
+        return tx
+    publish_on_commit(device_channel(account.device_id))
+    return tx
+
+
+def first_supported_interaction(tx: Transaction, device: Device) -> str | None:
+    """The interaction the app uses: the first of the RP's list that the app supports."""
+    supported = set(device.interactions)
+    for interaction in tx.interactions:
+        if interaction.get("type") in supported:
+            return str(interaction["type"])
+    return None
+
+
+def transaction_for_device(*, device: Device, transaction_id: uuid.UUID | str) -> Transaction:
+    """The device's own transaction (another device's or an unknown id: NotFound)."""
+    tx = (
+        Transaction.objects.select_related("account", "key")
+        .filter(pk=transaction_id, account__device=device)
+        .first()
+    )
+    if tx is None:
+        raise NotFound("No such transaction.")
+    return tx
+
+
+def pending_for_device(device: Device) -> list[Transaction]:
+    now = timezone.now()
+    return list(
+        Transaction.objects.select_related("account", "key")
+        .filter(account__device=device, state=Transaction.State.PENDING, expires_at__gt=now)
+        .order_by("created_at")[:10]
+    )
+
+
+def expire_if_due(tx: Transaction) -> bool:
+    if tx.state == Transaction.State.PENDING and tx.expires_at <= timezone.now():
+        finish(tx, Transaction.Result.TIMEOUT)
+        return True
+    return False
+
+
+@transaction.atomic
+def transaction_expire(*, transaction_id: uuid.UUID | str) -> None:
+    """End an overdue transaction with TIMEOUT (committed on its own)."""
+    tx = Transaction.objects.select_for_update().filter(pk=transaction_id).first()
+    if tx is not None:
+        expire_if_due(tx)
+
+
+@transaction.atomic
+def transactions_expire_due() -> int:
+    """The periodic sweep: every overdue transaction ends with TIMEOUT."""
+    due = Transaction.objects.select_for_update(skip_locked=True).filter(
+        state=Transaction.State.PENDING, expires_at__lte=timezone.now()
+    )[:1000]
+    count = 0
+    for tx in due:
+        count += expire_if_due(tx)
+    return count
