@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
@@ -14,6 +11,7 @@ from core.asyncdb import db_to_async
 from pki import ocsp
 from pki.models import CertificateAuthority
 from pki.services import crl_current
+from signing.engine import InvalidBase64, b64decode_strict
 
 OCSP_RESPONSE = "application/ocsp-response"
 
@@ -55,14 +53,12 @@ async def ocsp_get(request: HttpRequest, encoded: str) -> HttpResponse:
     """RFC 6960 A.1: GET {url}/{url-encoding of base-64 encoding of the DER request}."""
     if len(encoded) > ocsp.MAX_REQUEST_BYTES * 2:
         return _ocsp_http(await _respond(b""))
-    text = encoded.strip()
+    # Clients differ: the URL-safe alphabet and missing padding are accepted (both
+    # spell one value), then the text must be the canonical Base64 of the request.
+    text = encoded.strip().replace("-", "+").replace("_", "/")
     try:
-        der = base64.b64decode(
-            text + "=" * (-len(text) % 4),
-            altchars=b"-_" if "-" in text or "_" in text else None,
-            validate=True,
-        )
-    except (binascii.Error, ValueError):
+        der = b64decode_strict(text + "=" * (-len(text) % 4), what="OCSP request")
+    except InvalidBase64:
         der = b""
     return _ocsp_http(await _respond(der))
 
