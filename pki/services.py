@@ -1,4 +1,4 @@
-"""Services of the certification authority: hierarchy, issuance, revocation, CRLs.
+"""Services of the certification authority: hierarchy, issuance, revocation (CRLs: ``pki.crl``).
 
 Every state change is one database transaction plus one audit record. The OCSP
 answer of a certificate changes the moment its status transaction commits
@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -28,10 +28,11 @@ from accounts.identifiers import (
 )
 from audit.services import audit_record
 from core.errors import DomainError
-from pki import ocsp, profiles
+from pki import ocsp, profiles, tasks
+from pki.crl import crl_publish
 from pki.keystore import get_keystore
-from pki.models import Certificate, CertificateAuthority, RevocationList
-from pki.signer import sign_certificate, sign_crl
+from pki.models import Certificate, CertificateAuthority
+from pki.signer import sign_certificate
 
 MAX_CSR_BYTES = 16 * 1024
 RSA_EXPONENT = 65537
@@ -355,9 +356,6 @@ def _existing(
 
 
 def _after_status_change(certificate: Certificate, actor: str) -> None:
-    # Imported here: pki.tasks imports this module (its task calls crl_publish).
-    from pki import tasks
-
     serial, issuer_id = certificate.serial_number, certificate.issuer_id
     CertificateAuthority.objects.filter(pk=issuer_id).update(status_version=F("status_version") + 1)
     transaction.on_commit(lambda: ocsp.status_changed(issuer_id, serial))
@@ -452,103 +450,6 @@ def certificate_release(*, certificate: Certificate, actor: str) -> Certificate:
     return _change_status(certificate, _RELEASE, reason="", actor=actor)
 
 
-_REASON_FLAGS = {
-    Certificate.Reason.UNSPECIFIED: x509.ReasonFlags.unspecified,
-    Certificate.Reason.KEY_COMPROMISE: x509.ReasonFlags.key_compromise,
-    Certificate.Reason.AFFILIATION_CHANGED: x509.ReasonFlags.affiliation_changed,
-    Certificate.Reason.SUPERSEDED: x509.ReasonFlags.superseded,
-    Certificate.Reason.CESSATION_OF_OPERATION: x509.ReasonFlags.cessation_of_operation,
-    Certificate.Reason.CERTIFICATE_HOLD: x509.ReasonFlags.certificate_hold,
-    Certificate.Reason.PRIVILEGE_WITHDRAWN: x509.ReasonFlags.privilege_withdrawn,
-}
-
-
-def reason_flag(reason: str) -> x509.ReasonFlags:
-    return _REASON_FLAGS.get(Certificate.Reason(reason), x509.ReasonFlags.unspecified)
-
-
-def _revoked_entries(ca: CertificateAuthority) -> list[x509.RevokedCertificate]:
-    entries: list[x509.RevokedCertificate] = []
-    if ca.kind == CertificateAuthority.Kind.ROOT:
-        return entries  # issuing CAs are revoked by replacing the hierarchy (not automated)
-    rows = Certificate.objects.filter(
-        issuer=ca, status__in=[Certificate.Status.REVOKED, Certificate.Status.ON_HOLD]
-    ).values_list("serial_number", "revoked_at", "revocation_reason")
-    for serial, revoked_at, reason in rows.iterator(chunk_size=5000):
-        entry = (
-            x509.RevokedCertificateBuilder()
-            .serial_number(int(serial, 16))
-            .revocation_date(revoked_at or ca.created_at)
-        )
-        if reason and reason != Certificate.Reason.UNSPECIFIED:
-            entry = entry.add_extension(x509.CRLReason(reason_flag(reason)), critical=False)
-        entries.append(entry.build())
-    return entries
-
-
-@transaction.atomic
-def crl_publish(*, ca: CertificateAuthority, actor: str = "system") -> RevocationList:
-    """Publish a full CRL with the next CRL number.
-
-    The CA row is locked for the whole job, so two jobs never take the same number
-    and numbers strictly increase (RFC 5280 §5.2.3).
-    """
-    locked = CertificateAuthority.objects.select_for_update().get(pk=ca.pk)
-    status_version = locked.status_version
-    number = locked.crl_number + 1
-    this_update = _now()
-    next_update = this_update + timedelta(hours=settings.CRL_VALIDITY_HOURS)
-    issuer_cert = ca_certificate(locked)
-    issuer_key = issuer_cert.public_key()
-    assert isinstance(issuer_key, ec.EllipticCurvePublicKey)
-    builder = (
-        x509.CertificateRevocationListBuilder()
-        .issuer_name(issuer_cert.subject)
-        .last_update(this_update)
-        .next_update(next_update)
-        .add_extension(x509.CRLNumber(number), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key), critical=False
-        )
-    )
-    for entry in _revoked_entries(locked):
-        builder = builder.add_revoked_certificate(entry)
-    crl = sign_crl(builder, locked.key_label)
-    locked.crl_number = number
-    locked.save(update_fields=["crl_number"])
-    published = RevocationList.objects.create(
-        issuer=locked,
-        number=number,
-        der=crl.public_bytes(Encoding.DER),
-        this_update=this_update,
-        next_update=next_update,
-        status_version=status_version,
-    )
-    audit_record(
-        actor=actor,
-        action="crl.published",
-        object_type="pki.RevocationList",
-        object_id=published.pk,
-        data={"ca": locked.slug, "number": number},
-    )
-    return published
-
-
-def crl_current(ca: CertificateAuthority) -> RevocationList:
-    """The newest CRL, publishing one first if it is stale or about to expire."""
-    latest = RevocationList.objects.filter(issuer=ca).order_by("-number").first()
-    ca.refresh_from_db(fields=["status_version"])
-    if (
-        latest is None
-        or latest.next_update <= timezone.now() + timedelta(minutes=5)
-        or latest.status_version < ca.status_version
-    ):
-        # Stale (a status changed since) or about to expire: publish now, so a CRL
-        # fetched after a revocation always lists it, workers or not.
-        return crl_publish(ca=ca, actor="system")
-    return latest
-
-
 __all__ = [
     "AlreadyIssued",
     "CARequired",
@@ -561,8 +462,6 @@ __all__ = [
     "certificate_issue",
     "certificate_release",
     "certificate_revoke",
-    "crl_current",
-    "crl_publish",
     "csr_public_key",
     "issuing_ca_for",
 ]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from pki.crl import crl_publish
 from pki.models import CertificateAuthority
-from pki.services import crl_publish
 
 
 @shared_task(bind=True, max_retries=5, default_retry_delay=10, acks_late=True)

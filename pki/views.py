@@ -9,8 +9,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core.asyncdb import db_to_async
 from pki import ocsp
+from pki.crl import crl_current
 from pki.models import CertificateAuthority
-from pki.services import crl_current
 from signing.engine import InvalidBase64, b64decode_strict
 
 OCSP_RESPONSE = "application/ocsp-response"

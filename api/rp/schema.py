@@ -25,9 +25,7 @@ Schema = dict[str, Any]
 
 BANK_UUID = "de305d54-75b4-431b-adb2-eb6b9e546014"  # the Java client's test relying party
 SEMANTICS_ID_PATTERN = identifiers.SEMANTICS_ID_PATTERN
-DOCUMENT_NUMBER_PATTERN = (
-    r"^(PNO|IDC|PAS)[A-Z]{2}-[A-Za-z0-9][A-Za-z0-9-]{0,40}-[A-Z0-9]{4}-(Q|NQ)$"
-)
+DOCUMENT_NUMBER_PATTERN = identifiers.DOCUMENT_NUMBER_PATTERN
 # Standard Base64 (RFC 4648 §4) of exactly the digest length, with its padding.
 _B64 = "[A-Za-z0-9+/]"
 HASH_PATTERNS = {
