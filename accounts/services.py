@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -151,11 +154,6 @@ def person_set_contact(
     The caller has verified an e-mail address (the portal sends a one-time link first):
     this function only checks the form and records the change.
     """
-    import re
-
-    from django.core.exceptions import ValidationError
-    from django.core.validators import validate_email
-
     row = Person.objects.select_for_update().get(pk=person.pk)
     changed: list[str] = []
     if email is not None:

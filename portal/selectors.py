@@ -8,6 +8,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp as cocsp
+from django.db.models import Q
 from django.utils.translation import gettext_lazy
 
 from accounts.models import Account, Person
@@ -105,8 +106,6 @@ def pending_applications(person: Person) -> list[OnboardingApplication]:
     account requested from another device with one of this person's accounts (PIN2), so a
     person sees at once an application they did not make.
     """
-    from django.db.models import Q
-
     return list(
         OnboardingApplication.objects.filter(
             Q(person=person)
