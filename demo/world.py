@@ -443,13 +443,10 @@ def demo_populate(
 
     # Two server halves per account; making them first shows the slow part as progress.
     wanted = 2 * len(todo)
+    say(f"making {wanted} server key halves ({bits} bits) and registering {len(todo)} accounts")
     for target in range(10, wanted + 10, 10):
         if keys.pool_fill(bits=bits, target=min(target, wanted)):
-            say(
-                f"making {wanted} server key halves ({bits} bits): {min(target, wanted)}",
-                transient=True,
-            )
-    say(f"made {wanted} server key halves ({bits} bits)")
+            say(f"server key halves: {min(target, wanted)}/{wanted}", transient=True)
     transport = httpx.WSGITransport(app=get_wsgi_application())
     with (
         _quiet(logging.getLogger("httpx")),
@@ -460,13 +457,12 @@ def demo_populate(
             _register(identity, path, client, bits=bits, kdf=kdf)
             population.registered.append(identity.document_number)
             say(
-                f"registering {len(todo)} demo accounts: [{number}/{len(todo)}] "
-                f"{identity.document_number} ({identity.outcome}) in "
-                f"{time.monotonic() - began:.1f} s",
+                f"accounts: {number}/{len(todo)} {identity.document_number} "
+                f"({identity.outcome}) in {time.monotonic() - began:.1f} s",
                 transient=True,
             )
     population.seconds = time.monotonic() - started
-    say(f"registered {len(todo)} demo accounts in {population.seconds:.0f} s")
+    say(f"registered {len(todo)} accounts in {population.seconds:.0f} s")
     return population
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +109,10 @@ class Command(BaseCommand):
                 return
             if shown:
                 self.stdout.write(CLEAR_LINE, ending="")
-            self.stdout.write(f"  demo: {message}", ending="" if transient else "\n")
+            text = f"  demo: {message}"
+            if transient:  # a wrapped line could not be rewritten in place: cut to fit
+                text = text[: shutil.get_terminal_size().columns - 1]
+            self.stdout.write(text, ending="" if transient else "\n")
             self.stdout.flush()
             shown = transient
 
