@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: demo test lint format typecheck pytest bench clean
+.PHONY: demo test system-packages lint format typecheck pytest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,9 +35,15 @@ demo: $(VENV)/.base-installed
 	$(BIN)/uvicorn smartid.asgi:application --host 127.0.0.1 --port $(PORT) --lifespan off \
 	    --no-access-log --no-proxy-headers
 
-## test: lint, type-check and the whole test suite
+## test: lint, type-check and the whole test suite. First the Debian packages the tests
+## need, through the step CI uses (.ci/system-packages: installs what is missing, or stops
+## with the command to run). The tests keep their data in var/test, never the demo's var/.
 test: export SMARTID_ENV ?= test
-test: lint typecheck pytest
+test: export SMARTID_DATA_DIR ?= $(CURDIR)/var/test
+test: system-packages lint typecheck pytest
+
+system-packages:
+	.ci/system-packages
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff format --check .
@@ -48,7 +54,9 @@ typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy .
 
 pytest: export SMARTID_ENV ?= test
-pytest: $(VENV)/.dev-installed
+pytest: export SMARTID_DATA_DIR ?= $(CURDIR)/var/test
+pytest: $(VENV)/.dev-installed system-packages
+	mkdir -p "$$SMARTID_DATA_DIR"
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 format: $(VENV)/.dev-installed
@@ -59,4 +67,4 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python benchmarks/splitkey.py
 
 clean:
-	rm -rf $(VENV) var/static .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) var/static var/test .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -52,7 +52,7 @@ def _prepare(env: dict[str, str]) -> Any:
     from signing.models import Transaction
 
     person = person_get_or_create(
-        semantics_identifier=CITIZEN, given_name="Jaak-Kristjan", surname="Jõeorg", actor="bench"
+        semantics_identifier=CITIZEN, given_name="Mari-Liis", surname="Männik", actor="bench"
     )
     for n in range(3):
         device = Device.objects.create(

@@ -13,9 +13,16 @@ from enrolment.models import RegistryPerson
 ACTOR = "demo_setup"
 
 #: Registry rows of the demo and the tests: (identifier, given name, surname, born,
-#: status, warning). The personal codes are valid (check digit, date of birth).
+#: status, warning). The personal codes are valid (check digit, date of birth). The demo's
+#: other sources name the same people the same way (``tests/demo`` checks it): the holders
+#: of the virtual ID-cards (``demo.virtualcard.DEMO_CARDS``) and the Mobile-ID simulator's
+#: subscribers who answer OK (``demo.mobileid.simulator.SUBSCRIBERS``).
 DEMO_REGISTRY: tuple[tuple[str, str, str, date, str, str], ...] = (
     ("PNOEE-38001085718", "Mari-Liis", "Männik", date(1980, 1, 8), "ALIVE", ""),
+    ("PNOEE-49002124277", "Alice", "Tamm", date(1990, 2, 12), "ALIVE", ""),
+    ("PNOEE-38812245713", "Bob", "Kask", date(1988, 12, 24), "ALIVE", ""),
+    ("PNOEE-60001019906", "Mary Änn", "O’Connež-Šuslik Testnumber", date(2000, 1, 1), "ALIVE", ""),
+    ("PNOEE-60001017869", "Jaan", "Testnumber", date(2000, 1, 1), "ALIVE", ""),
     ("PNOEE-49403136515", "Õie", "Ääremaa", date(1994, 3, 13), "ALIVE", ""),
     ("PNOEE-37605030299", "Jüri", "Tamm", date(1976, 5, 3), "ALIVE", ""),
     ("PNOEE-51107121760", "Mia", "Kask", date(2011, 7, 12), "ALIVE", ""),

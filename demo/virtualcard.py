@@ -325,11 +325,12 @@ def in_process_client(
 
 # --- binding to the Django settings -------------------------------------------------
 
-#: Demo persons with a virtual card (shown on the login page when the card is enabled).
+#: Demo persons with a virtual card (shown on the login page when the card is enabled);
+#: each is in the demo population registry with these names (``demo.registry``).
 DEMO_CARDS = (
-    CardSpec(identity_code="38001085718", given_name="Jaak-Kristjan", surname="Jõeorg"),
+    CardSpec(identity_code="38001085718", given_name="Mari-Liis", surname="Männik"),
     CardSpec(identity_code="49002124277", given_name="Alice", surname="Tamm"),
-    CardSpec(identity_code="38812245719", given_name="Bob", surname="Kask"),
+    CardSpec(identity_code="38812245713", given_name="Bob", surname="Kask"),
 )
 REVOKED_CACHE_KEY = "portal:virtualcard:revoked"
 

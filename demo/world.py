@@ -23,10 +23,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 from django.conf import settings
@@ -59,7 +60,12 @@ SUFFIXES = ("MOCK", "DEMO")
 ANY_ADDRESS = ["0.0.0.0/0", "::/0"]
 DEVICE_PLATFORM = "demo-autoresponder"
 
-ProgressCallback = Callable[[str], None]
+
+class ProgressCallback(Protocol):
+    """Where ``demo_populate`` says what it does. A ``transient`` message is a step of a
+    count ("12/50") that the next one replaces: a terminal shows it in place."""
+
+    def __call__(self, message: str, *, transient: bool = False) -> None: ...
 
 
 class DemoError(DomainError):
@@ -418,7 +424,7 @@ def demo_populate(
     """
     if bits != settings.SPLITKEY_BITS:
         raise DemoError(f"bits={bits} but the service makes {settings.SPLITKEY_BITS}-bit keys")
-    say = progress or (lambda message: None)
+    say: ProgressCallback = progress or _silent
     started = time.monotonic()
     state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     pki.ca_hierarchy_create(actor=ACTOR, base_url=base_url)
@@ -437,11 +443,10 @@ def demo_populate(
 
     # Two server halves per account; making them first shows the slow part as progress.
     wanted = 2 * len(todo)
-    say(f"making {wanted} server key halves ({bits} bits)")
+    say(f"making {wanted} server key halves ({bits} bits) and registering {len(todo)} accounts")
     for target in range(10, wanted + 10, 10):
         if keys.pool_fill(bits=bits, target=min(target, wanted)):
-            say(f"  {min(target, wanted)}/{wanted}")
-    say(f"registering {len(todo)} demo accounts")
+            say(f"server key halves: {min(target, wanted)}/{wanted}", transient=True)
     transport = httpx.WSGITransport(app=get_wsgi_application())
     with (
         _quiet(logging.getLogger("httpx")),
@@ -452,8 +457,14 @@ def demo_populate(
             _register(identity, path, client, bits=bits, kdf=kdf)
             population.registered.append(identity.document_number)
             say(
-                f"[{number}/{len(todo)}] {identity.document_number} "
-                f"({identity.outcome}) in {time.monotonic() - began:.1f} s"
+                f"accounts: {number}/{len(todo)} {identity.document_number} "
+                f"({identity.outcome}) in {time.monotonic() - began:.1f} s",
+                transient=True,
             )
     population.seconds = time.monotonic() - started
+    say(f"registered {len(todo)} accounts in {population.seconds:.0f} s")
     return population
+
+
+def _silent(message: str, *, transient: bool = False) -> None:
+    """No progress wanted."""

@@ -395,6 +395,9 @@ def main(argv: Sequence[str] | None = None, *, client: httpx.Client | None = Non
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_FAILED
+    except EOFError:  # a prompt (PIN, code) with no input left, e.g. stdin not a terminal
+        print("error: no input for a prompt; give it as an option (see --help)", file=sys.stderr)
+        return EXIT_USAGE
     except OSError as exc:
         print(f"error: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE

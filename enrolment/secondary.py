@@ -40,6 +40,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from core.errors import DomainError
+from enrolment.tickets import normalise_typed_code
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ def normalise_code(code: str) -> str | None:
     """The 8 digits of what a person typed ("1234 5678", "1234-5678"), or None."""
     if not isinstance(code, str) or len(code) > 32:
         return None
-    digits = re.sub(r"[\s-]", "", code)
+    digits = normalise_typed_code(code)
     return digits if _CODE.fullmatch(digits) else None
 
 

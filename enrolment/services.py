@@ -16,6 +16,7 @@ from accounts.models import Account, Device, Person
 from audit.services import audit_record
 from core.errors import DomainError
 from enrolment.models import RegistrationTicket
+from enrolment.tickets import normalise_typed_code
 
 TICKET_TTL = timedelta(hours=24)
 
@@ -39,7 +40,7 @@ class TicketOnHold(TicketError):
 
 
 def _code_hash(code: str) -> bytes:
-    normalised = code.replace("-", "").replace(" ", "").upper()
+    normalised = normalise_typed_code(code)
     return hashlib.sha256(b"smartid-ticket-v1\x00" + normalised.encode()).digest()
 
 

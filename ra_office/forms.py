@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import forms
@@ -9,7 +10,10 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account
 from enrolment.applications import ApplicationInput
+from enrolment.tickets import normalise_typed_code
 from ra_office.labels import DOCUMENT_TYPES, LEVELS, STATES
+
+_TOTP = re.compile(r"[0-9]{6}")
 
 
 class DateInput(forms.DateInput):
@@ -43,15 +47,20 @@ class LoginForm(forms.Form):
 
 
 class TotpForm(forms.Form):
-    token = forms.RegexField(
+    # Authenticator apps show the code in groups ("123 456"): it is accepted as shown.
+    token = forms.CharField(
         label=_("Six-digit code from your authenticator app"),
-        regex=r"^\d{6}$",
-        max_length=6,
-        error_messages={"invalid": _("Enter the six digits your app shows.")},
+        max_length=20,
         widget=forms.TextInput(
             attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
         ),
     )
+
+    def clean_token(self) -> str:
+        token = normalise_typed_code(self.cleaned_data["token"])
+        if not _TOTP.fullmatch(token):
+            raise forms.ValidationError(_("Enter the six digits your app shows."), code="invalid")
+        return token
 
 
 class SearchForm(forms.Form):

@@ -7,6 +7,9 @@ renderer never touches the network or the file system.
 
 from __future__ import annotations
 
+import logging
+import time
+
 import segno
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -16,6 +19,8 @@ from enrolment.models import Application
 from enrolment.services import ticket_qr_payload
 from ra_office.labels import DOCUMENT_TYPES, LEVELS
 
+logger = logging.getLogger(__name__)
+
 
 def qr_svg(payload: str, scale: int = 4) -> str:
     """An inline SVG QR code (medium error correction: it survives a printer's smudge)."""
@@ -24,6 +29,7 @@ def qr_svg(payload: str, scale: int = 4) -> str:
 
 def application_pdf(application: Application, code: str) -> bytes:
     """The paper the customer signs; ``code`` is the application's (held) ticket code."""
+    started = time.monotonic()
     html = render_to_string(
         "ra_office/application_pdf.html",
         {
@@ -44,4 +50,11 @@ def application_pdf(application: Application, code: str) -> bytes:
 
     fetcher = URLFetcher(allowed_protocols={"data"})
     pdf: bytes = HTML(string=html, url_fetcher=fetcher).write_pdf()
+    # The one line per paper (WeasyPrint's own INFO lines are off in settings.LOGGING).
+    logger.info(
+        "application paper %s: %d bytes in %.1f s",
+        application.number,
+        len(pdf),
+        time.monotonic() - started,
+    )
     return pdf

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, register, run_checks
 from django.core.exceptions import ImproperlyConfigured
@@ -80,6 +80,23 @@ def keystore_check(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> li
             )
         )
     return errors
+
+
+@register(TAG)
+def demo_app_check(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[CheckMessage]:
+    """The demo app is never installed in live: it mints ID-cards for any personal code,
+    signs Mobile-ID answers with public test keys and fills the service with test people.
+    The settings leave it out in live; this refuses a deployment that adds it back.
+    """
+    if settings.IS_LIVE and apps.is_installed("demo"):
+        return [
+            Error(
+                "The demo app is installed in live mode.",
+                hint="Remove 'demo' from INSTALLED_APPS.",
+                id="smartid.E901",
+            )
+        ]
+    return []
 
 
 def refuse_unsafe_start() -> None:

@@ -155,6 +155,10 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
 # No broker means the embedded mode: tasks run in-process at once. With a broker,
 # SMARTID_CELERY_EAGER=true still runs them in-process (tests without a worker).
 CELERY_TASK_ALWAYS_EAGER = env_bool("SMARTID_CELERY_EAGER", not CELERY_BROKER_URL)
+if not CELERY_BROKER_URL:
+    # Eager tasks still borrow a producer from the broker's pool; kombu's in-memory
+    # transport is one that needs no server (and logs no "No hostname was supplied").
+    CELERY_BROKER_URL = "memory://localhost/"
 CELERY_TASK_EAGER_PROPAGATES = True
 # A killed worker must not lose its task: ack after the work, redeliver on loss.
 # Tasks are idempotent (DESIGN.md §6), so a redelivery never does the work twice.
@@ -417,4 +421,12 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # Libraries that speak at INFO about their own insides: WeasyPrint and fontTools a
+    # dozen lines per PDF (the RA office logs one line of its own), httpx one per outgoing
+    # request (Mobile-ID), Celery one per task, which in the embedded mode runs in the
+    # request that queued it.
+    "loggers": {
+        name: {"level": "WARNING"}
+        for name in ("weasyprint", "fontTools", "httpx", "celery.app.trace")
+    },
 }

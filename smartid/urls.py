@@ -2,11 +2,19 @@ from __future__ import annotations
 
 from django.apps import apps
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from smartid import views
 
+# The admin's "View site" link: the landing page, which links every face of the service.
+admin.site.site_url = "/"
+
 urlpatterns = [
+    path("", views.home, name="home"),
+    # Browsers ask for /favicon.ico on every page that names none (the admin, JSON).
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.ico"), permanent=True)),
     path("health", views.health, name="health"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),  # set_language (POST)

@@ -1,13 +1,15 @@
-"""Project-level views: the health endpoint and the JSON error handlers."""
+"""Project-level views: the landing page, the health endpoint and the JSON error handlers."""
 
 from __future__ import annotations
 
 import logging
 
+from django.apps import apps
 from django.conf import settings
 from django.db import connection
 from django.db.utils import Error as DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -17,6 +19,22 @@ logger = logging.getLogger(__name__)
 
 # Paths whose clients are programs: their errors are JSON, never an HTML page.
 API_PREFIXES = ("/v1/", "/v2/", "/v3/", "/app/", "/health", "/ocsp", "/crl/", "/ca/")
+
+
+@require_safe
+def home(request: HttpRequest) -> HttpResponse:
+    """``/``: where a visitor (and the admin's "View site") finds the service's faces."""
+    return render(
+        request,
+        "home.html",
+        {
+            # Outside live the demo app stands in for the outside world: its pages are
+            # listed too (the template reverses their URLs; nothing here imports it).
+            "demo": apps.is_installed("demo"),
+            "mobile_id_simulator": apps.is_installed("demo") and settings.MOBILE_ID_SIMULATOR,
+            "virtual_card": apps.is_installed("demo") and settings.PORTAL_VIRTUAL_CARD,
+        },
+    )
 
 
 def _database_ok() -> bool:

@@ -220,3 +220,17 @@ def test_server_errors_are_one_line(
     assert code == 1 and err.count("\n") == 1 and "ticket_invalid" in err
     assert main(["status"], client=client) == 0  # the failed registration left no account
     assert main(["wait"], client=client) == 2  # not registered: a state error
+
+
+def test_a_prompt_without_input_is_one_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "device", "register", "--server", "http://127.0.0.1:9"]
+        + ["--ticket", "ABCD-EFGH", "--state", str(tmp_path / "state.json")],
+        cwd=ROOT,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "no input for a prompt" in result.stderr

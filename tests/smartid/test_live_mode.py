@@ -8,12 +8,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+#: A folder that does not exist: nothing in it (the checks create nothing).
+EMPTY_DATA_DIR = Path(tempfile.gettempdir()) / f"smartid-live-mode-{os.getpid()}-empty"
 
 GOOD_LIVE: dict[str, str | None] = {
     "SMARTID_ENV": "live",
@@ -30,6 +33,9 @@ def _run(env_overrides: Mapping[str, str | None], *args: str) -> subprocess.Comp
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SMARTID_", "DJANGO_"))}
     for name in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS", "CELERY_BROKER_URL"):
         env.pop(name, None)
+    # An empty data folder, never the demo's var/ (make_passport leaves its synthetic CSCA
+    # there, which live refuses): these cases are about the environment variables only.
+    env["SMARTID_DATA_DIR"] = str(EMPTY_DATA_DIR)
     for key, value in env_overrides.items():
         if value is not None:
             env[key] = value

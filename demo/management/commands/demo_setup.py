@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ from signing.engine import verification_code
 
 # The hash of the spec's example (rp-api.md §2): SHA-512("Hello SMART-ID"), code 7180.
 EXAMPLE_DATA = b"Hello SMART-ID"
+#: Back to the start of the line and erase it (ANSI), for a progress line kept in place.
+CLEAR_LINE = "\r\x1b[K"
 
 
 def demo_state_dir() -> Path:
@@ -80,6 +83,7 @@ class Command(BaseCommand):
         base = settings.SITE_URL
         lines = [
             "",
+            f"  Start:    {base}/  (the portal, the RA office, the admin, the API documents)",
             f"  Admin:    {base}/admin/",
             f"  User:     {username} ({'created' if created else 'password reset'})",
             f"  Password: {password}",
@@ -94,10 +98,23 @@ class Command(BaseCommand):
 
     def _demo_world(self, base: str) -> list[str]:
         state_dir = demo_state_dir()
+        # A terminal gets one line that counts up in place; a log file (not a terminal)
+        # gets only the lines that stay, not 60 steps of a count.
+        in_place = self.stdout.isatty()
+        shown = False  # a transient line is on the screen
 
-        def progress(message: str) -> None:
-            self.stdout.write(f"  demo: {message}")
+        def progress(message: str, *, transient: bool = False) -> None:
+            nonlocal shown
+            if transient and not in_place:
+                return
+            if shown:
+                self.stdout.write(CLEAR_LINE, ending="")
+            text = f"  demo: {message}"
+            if transient:  # a wrapped line could not be rewritten in place: cut to fit
+                text = text[: shutil.get_terminal_size().columns - 1]
+            self.stdout.write(text, ending="" if transient else "\n")
             self.stdout.flush()
+            shown = transient
 
         try:
             population = demo_populate(

@@ -31,3 +31,21 @@ def test_refuses_a_photo_without_face(tmp_path: Path) -> None:
         call_command("make_selfie_frames", "--photo", str(photo), "--out", str(tmp_path / "o"))
     with pytest.raises(CommandError, match="Cannot read"):
         call_command("make_selfie_frames", "--photo", str(tmp_path / "x"), "--out", str(tmp_path))
+
+
+def test_every_run_makes_new_frames(tmp_path: Path, alice_photo: Image.Image) -> None:
+    """A repeated walk-through needs frames the service has not seen (replays are refused)."""
+    photo = tmp_path / "alice.jpg"
+    photo.write_bytes(jpeg(alice_photo))
+    out = tmp_path / "selfies"
+    call_command("make_selfie_frames", "--photo", str(photo), "--out", str(out), "--count", "2")
+    first = {p.name: p.read_bytes() for p in out.iterdir()}
+    call_command("make_selfie_frames", "--photo", str(photo), "--out", str(out), "--count", "1")
+    second = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert sorted(second) == [f"{pose}-01.jpg" for pose in ("blink", "left", "neutral", "right")]
+    assert all(second[name] != first[name] for name in second)
+    seeded = ["make_selfie_frames", "--photo", str(photo), "--out", str(out), "--seed", "7"]
+    call_command(*seeded)
+    again = (out / "blink-01.jpg").read_bytes()
+    call_command(*seeded)
+    assert (out / "blink-01.jpg").read_bytes() == again
