@@ -32,7 +32,7 @@ from pki.keystore import (
     UnwrapError,
     get_keystore,
 )
-from tests.pki.conftest import SoftHSM
+from tests.helpers.softhsm import SoftHSM
 
 TBS = b"\x30\x82\x01\x00 to-be-signed bytes of a certificate"
 SECRET = b"d1'' of a server key half: " + bytes(range(256)) * 4

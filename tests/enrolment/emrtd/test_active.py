@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from demo import passports as synthetic
 from device.passport import Passport, sign_9796_2, sign_ecdsa_plain
 from enrolment.emrtd import CscaTrustStore, EmrtdError, active_authenticate
-from tests.enrolment.emrtd.conftest import MakePassport, check
+from tests.helpers.passports import MakePassport, check
 
 CHALLENGE = bytes.fromhex("0102030405060708")
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from demo import passports as synthetic
 from enrolment.emrtd import CscaTrustStore, EmrtdError, passive_authenticate, tlv
-from tests.enrolment.emrtd.conftest import NOW, MakePassport
+from tests.helpers.passports import NOW, MakePassport
 
 BIG = 4 * 1024 * 1024
 

@@ -28,8 +28,10 @@ from accounts.models import Account
 from audit.models import AuditRecord
 from device.onboarding import Onboarding
 from enrolment.models import OnboardingApplication, RegistrationTicket
-from tests.enrolment.onboarding.conftest import PIN1, PIN2, TIINA, Evidence, Platform
-from tests.rp.conftest import BANK_UUID, Answering, answering, bank  # noqa: F401 -- fixtures
+from tests.helpers.answering import Answering
+from tests.helpers.passports import Evidence
+from tests.helpers.platform import Platform
+from tests.personas import ALICE, PIN1, PIN2, RP_A
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[3]
@@ -147,7 +149,7 @@ def _mailed_code(folder: Path) -> str:
 
     def codes() -> list[tuple[str, str]]:
         text = "\n".join(p.read_text(errors="replace") for p in sorted(folder.glob("*.log")))
-        return re.findall(r"\b(\d{4}) ?(\d{4})\b", text) if TIINA["email"] in text else []
+        return re.findall(r"\b(\d{4}) ?(\d{4})\b", text) if ALICE.email in text else []
 
     _wait(lambda: bool(codes()), 30, "the one-time code's e-mail", folder / "none.log")
     return "".join(codes()[-1])
@@ -158,8 +160,8 @@ def test_worker_killed_mid_pipeline_finishes_the_application_once(
     registry: None,
     evidence: Evidence,
     workers: Callable[[], Worker],
-    bank: Any,  # noqa: F811 -- fixture
-    answering: Answering,  # noqa: F811 -- fixture
+    rp_a: Any,
+    answering: Answering,
     tmp_path: Path,
 ) -> None:
     first = workers()
@@ -209,10 +211,10 @@ def test_worker_killed_mid_pipeline_finishes_the_application_once(
     answering.start(app)
     digest = hashlib.sha256(b"onboarded login").digest()
     started = httpx.post(
-        f"{platform.url}/v2/authentication/etsi/{TIINA['semantics_identifier']}",
+        f"{platform.url}/v2/authentication/etsi/{ALICE.semantics_identifier}",
         json={
-            "relyingPartyUUID": BANK_UUID,
-            "relyingPartyName": "BANK123",
+            "relyingPartyUUID": RP_A.uuid,
+            "relyingPartyName": RP_A.name,
             "hash": base64.b64encode(digest).decode(),
             "hashType": "SHA256",
             "allowedInteractionsOrder": [{"type": "displayTextAndPIN", "displayText60": "Log in?"}],
