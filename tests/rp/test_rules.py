@@ -8,7 +8,6 @@ import hashlib
 import json
 import time
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,10 +21,10 @@ from accounts.services import account_set_state
 from api.rp.models import RelyingParty, RpSession
 from signing.models import Transaction
 from tests.helpers.answering import Answering
+from tests.helpers.corpus import corpus_files
 from tests.helpers.platform import Platform
 from tests.personas import ALICE, RP_A
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared/spec/corpus/smart-id-java-client-2.3.1"
 RAW = hashlib.sha256(b"hello").digest()
 AUTH = {
     "relyingPartyUUID": RP_A.uuid,
@@ -51,7 +50,9 @@ def alice(platform: Platform, rp_a: RelyingParty) -> Account:
 def test_every_java_client_request_body_is_accepted(
     platform: Platform, rp_a: RelyingParty, alice: Account
 ) -> None:
-    for path in sorted((CORPUS / "requests").glob("*.json")):
+    paths = corpus_files("requests")
+    assert len(paths) == 14
+    for path in paths:
         body = json.loads(path.read_text())
         kind = (
             "certificatechoice"

@@ -28,10 +28,10 @@ from openapi_spec_validator import validate as validate_openapi
 from api.rp import schema, services, views
 from api.rp.models import RelyingParty
 from tests.helpers.answering import Answering
+from tests.helpers.corpus import corpus_files
 from tests.helpers.platform import Platform
 from tests.personas import ALICE, RP_A
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared/spec/corpus/smart-id-java-client-2.3.1"
 PERSON = ALICE.semantics_identifier
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "100"))
 # The schemas our server's responses use; the test oracle closes them (see _strict).
@@ -58,10 +58,6 @@ CHECKS = [
 def _validator(document: dict[str, Any], component: str) -> OAS30Validator:
     root = {"$ref": f"#/components/schemas/{component}", "components": document["components"]}
     return OAS30Validator(root, format_checker=OAS30Validator.FORMAT_CHECKER)
-
-
-def _corpus(folder: str) -> list[Path]:
-    return sorted((CORPUS / folder).glob("*.json"))
 
 
 # --- the documents ---------------------------------------------------------------------
@@ -221,7 +217,7 @@ def _request_schema(path: Path) -> str:
 
 def test_java_client_requests_are_valid() -> None:
     document = schema.openapi(2)
-    paths = _corpus("requests")
+    paths = corpus_files("requests")
     assert len(paths) == 14
     for path in paths:
         _validator(document, _request_schema(path)).validate(json.loads(path.read_text()))
@@ -235,7 +231,7 @@ def test_java_client_responses_are_valid() -> None:
     must the document; the test oracle, closed to unknown fields, rejects the rest too.
     """
     document = schema.openapi(2)
-    paths = _corpus("responses")
+    paths = corpus_files("responses")
     assert len(paths) == 21
     for path in paths:
         body = json.loads(path.read_text())

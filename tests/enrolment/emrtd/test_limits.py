@@ -1,4 +1,4 @@
-"""Hostile ASN.1 is refused by the pre-parser, fast (shared/spec/security-targets.md §3).
+"""Hostile ASN.1 is refused by the pre-parser, fast (security targets of the design, §3).
 
 The four pyasn1 CVE classes — nesting 10⁴ deep, a 1 MB tag, a 2⁶⁴ length, an OID of 10⁵
 arcs — are each refused in under 100 ms, both by :func:`tlv.validate` with a size limit
