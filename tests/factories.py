@@ -51,14 +51,15 @@ def account(holder: Person, device_name: str = "Pixel") -> Account:
 
 
 def registry_person(who: Citizen = ALICE, /, **changes: Any) -> RegistryPerson:
-    """The citizen's row in the local population registry (alive, with contact data)."""
+    """The citizen's row in the local population registry: alive, with the e-mail address
+    remote onboarding sends its one-time code to (a variant adds ``phone="+3725551234"``:
+    then the code goes by SMS)."""
     assert who.date_of_birth is not None, "the registry knows everyone's date of birth"
     fields: dict[str, Any] = {
         "given_name": who.given_name,
         "surname": who.surname,
         "date_of_birth": who.date_of_birth,
         "email": who.email,
-        "phone": who.phone,
     } | changes
     row, _ = RegistryPerson.objects.update_or_create(
         semantics_identifier=who.semantics_identifier, defaults=fields
