@@ -120,9 +120,11 @@ def office(settings: Any) -> Office:
     demo_registry_load(actor="test")
     registry_person(ALICE)
     authority = RegistrationAuthority.objects.create(code="bank", name="Bank")
+    # Names beyond ASCII: the printed application must render them.
+    names = {"a": "Branch A, Mustamäe", "b": "Branch B, Õismäe"}
     branches = {
-        code: Branch.objects.create(authority=authority, code=code, name=f"Branch {code.upper()}")
-        for code in ("a", "b")
+        code: Branch.objects.create(authority=authority, code=code, name=name)
+        for code, name in names.items()
     }
     officers = {}
     for persona in OFFICERS:

@@ -94,7 +94,7 @@ def test_officer_enrols_a_customer_who_registers_with_the_ticket(
         "Alice",
         "AB1234567",
         "olga",
-        "Branch A",
+        "Branch A, Mustamäe",  # a name beyond ASCII, as the applicant's may be
         "Terms and conditions",
     ):
         assert expected in text, expected

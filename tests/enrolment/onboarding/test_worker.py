@@ -104,9 +104,15 @@ def workers(
     mail_dir = tmp_path / "mail"
     settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     settings.EMAIL_FILE_PATH = mail_dir
+    # The worker's data folder is the test's (never the demo's var/), and it shares the
+    # test process's key-encryption key.
+    data_dir = tmp_path / "worker-data"
+    data_dir.mkdir()
     env = {
         **os.environ,
         "SMARTID_ENV": "test",
+        "SMARTID_DATA_DIR": str(data_dir),
+        "SMARTID_KEK_FILE": str(django_settings.KEYSTORE_KEK_FILE),
         "DATABASE_URL": _database_url(),
         "REDIS_URL": django_settings.REDIS_URL,
         "SMARTID_CELERY_EAGER": "false",
