@@ -23,7 +23,7 @@ from signing.models import Transaction
 from tests.helpers.answering import Answering
 from tests.helpers.corpus import corpus_files
 from tests.helpers.platform import Platform
-from tests.personas import ALICE, RP_A
+from tests.personas import ALICE, RP_A, RP_B
 
 RAW = hashlib.sha256(b"hello").digest()
 AUTH = {
@@ -162,6 +162,15 @@ def test_people_and_accounts(platform: Platform, rp_a: RelyingParty, alice: Acco
     assert (
         post(platform, f"authentication/etsi/{ALICE_ID}", {**AUTH, "nonce": "1"}).status_code == 472
     )
+
+
+def test_each_relying_party_answers_only_to_its_own_name(
+    platform: Platform, rp_a: RelyingParty, rp_b: RelyingParty, alice: Account
+) -> None:
+    mixed = {**AUTH, "relyingPartyUUID": RP_B.uuid, "relyingPartyName": RP_A.name}
+    assert post(platform, f"authentication/etsi/{ALICE_ID}", mixed).status_code == 401
+    own = {**AUTH, "relyingPartyUUID": RP_B.uuid, "relyingPartyName": RP_B.name}
+    assert post(platform, f"authentication/etsi/{ALICE_ID}", own).status_code == 200
 
 
 def test_permissions(platform: Platform, rp_a: RelyingParty, alice: Account) -> None:
