@@ -1,4 +1,4 @@
-"""The append-only, hash-chained audit log (DESIGN.md §6)."""
+"""The append-only, hash-chained audit log (docs/design.md §6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The one base class of every business-rule error (STYLE.md point 2)."""
+"""The one base class of every business-rule error (docs/style.md point 2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The published demo world (spec/rp-api.md §6): its relying parties and test identities.
+"""The published demo world (docs/spec/rp-api.md §6): its relying parties and test identities.
 
 ``SMARTID_ENV=demo`` serves what SK's demo environment serves, so that a relying party's
 developers can run their integration without a phone: the relying party ``DEMO`` with the
@@ -12,7 +12,7 @@ certificates are real certificates of the platform's TEST CA.
 real app API (docs/app-api.md), in process: a :class:`~device.app.DeviceApp` talks to
 Django's WSGI handler over ``httpx.WSGITransport``, so no server has to run yet.
 
-**A departure from the layering rule** (DESIGN.md §2: a domain app never imports an
+**A departure from the layering rule** (docs/design.md §2: a domain app never imports an
 interface app): this module creates ``api.rp`` relying parties and drives the app API
 through the WSGI handler. It is the demo's composition root, used only by the
 ``demo_setup`` command and the tests; nothing else in ``enrolment`` imports it.
@@ -146,7 +146,7 @@ def _ee_lt(code: str) -> tuple[str, str]:
     return f"PNOEE-{code}", f"PNOLT-{code}"
 
 
-# spec/rp-api.md §6 (SK's test_accounts.adoc), then the older numbers clients hard-code.
+# docs/spec/rp-api.md §6 (SK's test_accounts.adoc), then the older numbers clients hard-code.
 _TABLE: tuple[_Row, ...] = (
     _Row(
         "OK",

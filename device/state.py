@@ -1,6 +1,6 @@
 """What the app keeps, and where: the device state and its two stores.
 
-The state holds only what the real app may keep (spec/splitkey.md §8 ClientKeyGen step 6,
+The state holds only what the real app may keep (docs/spec/splitkey.md §8 ClientKeyGen step 6,
 invariant 6):
 
 * per account and purpose (AUTH = PIN1, SIGN = PIN2): the :class:`ClientKeyBlob`

@@ -1,4 +1,4 @@
-"""Celery tasks of the CA: thin interfaces over the services (STYLE.md point 9)."""
+"""Celery tasks of the CA: thin interfaces over the services (docs/style.md point 9)."""
 
 from __future__ import annotations
 

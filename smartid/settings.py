@@ -161,7 +161,7 @@ if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = "memory://localhost/"
 CELERY_TASK_EAGER_PROPAGATES = True
 # A killed worker must not lose its task: ack after the work, redeliver on loss.
-# Tasks are idempotent (DESIGN.md §6), so a redelivery never does the work twice.
+# Tasks are idempotent (docs/design.md §6), so a redelivery never does the work twice.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -264,7 +264,7 @@ TRUSTED_PROXIES = env_list("SMARTID_TRUSTED_PROXIES", [])
 # Answer every RP API call with 580 (planned maintenance).
 RP_API_MAINTENANCE = env_bool("SMARTID_RP_API_MAINTENANCE", False)
 
-# Request size limits (DESIGN.md §6): API bodies are small JSON documents.
+# Request size limits (docs/design.md §6): API bodies are small JSON documents.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

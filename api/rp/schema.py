@@ -1,6 +1,6 @@
 """OpenAPI 3.0 descriptions of RP API v1 and v2, one document per version.
 
-The wire format is SK's contract (spec/rp-api.md), not our serializers, so the documents
+The wire format is SK's contract (docs/spec/rp-api.md), not our serializers, so the documents
 are written here by hand rather than generated from the views: one DRF view serves both
 versions with different bodies, the long poll is a plain async view, and rules such as
 "the Base64 length follows hashType" or "confirmationMessage takes displayText200" live in

@@ -1,6 +1,6 @@
 """The RP API's rules: who may ask, whom a session goes to, and what the answer says.
 
-Wire formats follow /work/shared/spec/rp-api.md (Smart-ID RP API v1 and v2); the
+Wire formats follow docs/spec/rp-api.md (Smart-ID RP API v1 and v2); the
 HTTP status of each refusal is the one the official clients expect (§1.4).
 """
 

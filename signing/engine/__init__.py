@@ -1,7 +1,7 @@
 """Split-key RSA engine: pure mathematics shared by the server and the reference app.
 
 No Django, no settings, no database, no network, no clock: time is an argument. See
-``docs/engine.md`` and ``spec/splitkey.md`` for the equations and the design choices.
+``docs/engine.md`` and ``docs/spec/splitkey.md`` for the equations and the design choices.
 """
 
 from __future__ import annotations

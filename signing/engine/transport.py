@@ -2,7 +2,7 @@
 
 (m, s1′) together with a stolen encrypted share C would let an attacker test PINs offline
 (m^{d̃1′} = s1′?), so s1′ travels encrypted to the service even inside TLS
-(spec/splitkey.md §4 (iii)):
+(docs/spec/splitkey.md §4 (iii)):
 
 1. the app makes an ephemeral P-256 key pair; Z = ECDH(ephemeral private, transport public);
 2. K = HKDF-SHA256(IKM = Z, salt = empty, info = "smartid-s1p-v1", 32 bytes);

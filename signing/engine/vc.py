@@ -1,6 +1,6 @@
 """The verification code (VC): 4 digits the app and the RP both show, derived from the hash.
 
-vc = uint16_be(SHA-256(H)[-2:]) mod 10000, zero-padded to 4 digits (spec/rp-api.md §2).
+vc = uint16_be(SHA-256(H)[-2:]) mod 10000, zero-padded to 4 digits (docs/spec/rp-api.md §2).
 H is the raw digest (or, in RP API v3 notification authentication, the raw rpChallenge)
 bytes, never their Base64 text; SHA-256 is used whatever the digest's own algorithm.
 

@@ -1,7 +1,7 @@
 """Django admin of persons, accounts, enrolment and split keys (read-only; actions call services).
 
 The accounts come from the reference app registering against the running server
-(``platform`` of ``tests/signing/conftest.py``), so every key row holds real wrapped
+(``platform`` of ``tests/conftest.py``), so every key row holds real wrapped
 shares, token hashes and a cached retransmit response — exactly what must never render.
 """
 
@@ -24,10 +24,8 @@ from enrolment.services import ticket_redeem
 from pki.models import Certificate
 from signing import keys
 from signing.models import ServerKeyHalf, ServiceKey, SplitKey, Transaction
-from tests.signing import conftest as signing_fixtures
-from tests.signing.conftest import PIN1, Platform, auth_transaction
-
-platform = signing_fixtures.platform  # the live platform fixture, reused here
+from tests.helpers.platform import Platform, auth_transaction
+from tests.personas import ALICE, PIN1, RP_A
 
 ACCOUNT_LIST = "/admin/accounts/account/"
 #: Fields whose label alone would show that a secret column is on the page.
@@ -93,7 +91,7 @@ def test_superuser_sees_every_list(admin_client: Client, account: Account) -> No
         "/admin/accounts/device/": device.name,
         "/admin/enrolment/registrationticket/": "Administrator",
         "/admin/signing/splitkey/": "Authentication (PIN1)",
-        "/admin/signing/transaction/": "BANK",
+        "/admin/signing/transaction/": RP_A.name,
         "/admin/signing/serverkeyhalf/": "1024",
         "/admin/signing/servicekey/": "transport",
     }
@@ -148,7 +146,7 @@ def test_no_key_material_renders(admin_client: Client, account: Account) -> None
     ticket = RegistrationTicket.objects.get(account=account)
     pages = {
         "/admin/signing/splitkey/": "Authentication (PIN1)",
-        "/admin/signing/transaction/": "BANK",
+        "/admin/signing/transaction/": RP_A.name,
         f"/admin/signing/transaction/{tx.pk}/change/": "displayTextAndPIN",
         "/admin/signing/serverkeyhalf/": "1024",
         f"/admin/signing/serverkeyhalf/{half.pk}/change/": "1024",
@@ -179,8 +177,8 @@ def test_no_key_material_renders(admin_client: Client, account: Account) -> None
 def test_create_ticket_action_shows_a_working_code(
     admin_client: Client, platform: Platform
 ) -> None:
-    platform.ticket("PNOEE-38001085718")  # the person exists (with one ticket)
-    person = Person.objects.get(semantics_identifier="PNOEE-38001085718")
+    platform.ticket(ALICE)  # the person exists (with one ticket)
+    person = Person.objects.get(semantics_identifier=ALICE.semantics_identifier)
     before = RegistrationTicket.objects.filter(person=person).count()
     response = admin_client.post(
         PERSON_LIST,

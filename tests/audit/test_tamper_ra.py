@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -11,12 +10,7 @@ from django.core.management.base import CommandError
 
 from audit.models import AuditRecord
 from enrolment import applications as svc
-from tests.ra_office.conftest import Office, application_input, make_office
-
-
-@pytest.fixture
-def office(db: None, settings: Any) -> Office:
-    return make_office(settings)
+from tests.factories import Office, application_input
 
 
 def _rows(office: Office) -> list[AuditRecord]:

@@ -26,7 +26,7 @@ from device.app import DeviceApp
 from device.errors import ApiError, InputError, ProtocolError
 from signing.models import SplitKey, Transaction
 from signing.services.transactions import transaction_create, transaction_expire
-from tests.demo.conftest import ONE_PER_OUTCOME, DemoAccounts, DemoWorld
+from tests.helpers.demo_world import ONE_PER_OUTCOME, DemoAccounts, DemoWorld
 
 PIN_SCREEN = [{"type": "displayTextAndPIN", "displayText60": "Log in to Demo bank?"}]
 CONFIRMATION = [{"type": "confirmationMessage", "displayText200": "Pay 10 EUR to Demo bank?"}]

@@ -23,8 +23,8 @@ from demo.world import DEMO_IDENTITIES, demo_populate
 from pki import ocsp
 from signing.models import Transaction
 from signing.services.transactions import transaction_create
-from tests.conftest import LiveASGIServer
-from tests.demo.conftest import CHEAP_KDF, KEY_BITS
+from tests.helpers.demo_world import CHEAP_KDF, KEY_BITS
+from tests.live import LiveASGIServer
 
 ROOT = Path(__file__).resolve().parents[2]
 

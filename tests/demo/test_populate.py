@@ -23,8 +23,8 @@ from pki.asn1 import OID_SUBJECT_DIRECTORY_ATTRIBUTES, date_of_birth_der
 from pki.models import Certificate
 from signing.models import SplitKey, Transaction
 from signing.services.transactions import transaction_create
-from tests.conftest import LiveASGIServer
-from tests.demo.conftest import CHEAP_KDF, KEY_BITS, DemoAccounts
+from tests.helpers.demo_world import CHEAP_KDF, KEY_BITS, DemoAccounts
+from tests.live import LiveASGIServer
 
 
 def _name(cert: x509.Certificate, oid: x509.ObjectIdentifier) -> str:

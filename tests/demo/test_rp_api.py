@@ -12,7 +12,7 @@ import time_machine
 from django.utils import timezone
 
 from demo.world import DEMO_IDENTITIES, DEMO_RELYING_PARTIES, DemoIdentity
-from tests.demo.conftest import DemoWorld
+from tests.helpers.demo_world import DemoWorld
 
 V1_RESULTS = {"OK", "USER_REFUSED", "TIMEOUT", "DOCUMENT_UNUSABLE", "WRONG_VC"}
 RAW = hashlib.sha512(b"Hello SMART-ID").digest()

@@ -1,4 +1,4 @@
-"""The demo table (demo.world) against SK's published table (spec/rp-api.md §6)."""
+"""The demo table (demo.world) against SK's published table (docs/spec/rp-api.md §6)."""
 
 from __future__ import annotations
 

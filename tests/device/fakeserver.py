@@ -59,7 +59,10 @@ from signing.engine import (
     verify,
     verify_request,
 )
+from tests.personas import ALICE
 
+#: Every account of the fake server is Alice's (the name as a certificate writes it).
+CN_NAME = f"{ALICE.surname.upper()},{ALICE.given_name.upper()}"
 SHA256_WITH_RSA = bytes.fromhex("300d06092a864886f70d01010b0500")
 HASHES: dict[str, hashes.HashAlgorithm] = {
     "SHA256": hashes.SHA256(),
@@ -302,7 +305,7 @@ class FakeServer:
         self.tickets[ticket] = True
         device_id = str(uuid.uuid4())
         self.devices[device_id] = unb64(body["device"]["publicKey"])
-        number = f"PNOEE-40504040001-{secrets.token_hex(2).upper()}-Q"
+        number = f"{ALICE.semantics_identifier}-{secrets.token_hex(2).upper()}-Q"
         account = FakeAccount(str(uuid.uuid4()), device_id, number)
         self.accounts[number] = account
         spki = self.transport_key.public_key().public_bytes(
@@ -315,9 +318,9 @@ class FakeServer:
             "keyBits": self.key_bits,
             "transportKey": b64(spki),
             "person": {
-                "givenName": "OK",
-                "surname": "TESTNUMBER",
-                "semanticsIdentifier": "PNOEE-40504040001",
+                "givenName": ALICE.given_name,
+                "surname": ALICE.surname,
+                "semanticsIdentifier": ALICE.semantics_identifier,
             },
             "level": "QUALIFIED",
         }
@@ -358,7 +361,7 @@ class FakeServer:
             key.d1pp = int.from_bytes(unb64(entry["d1pp"]), "big")
             token, token_hash = new_token()
             key.state = KeyState(token_hash=token_hash)
-            key.tbs = build_tbs(key.composite.n, f"TESTNUMBER,OK,{purpose}")
+            key.tbs = build_tbs(key.composite.n, f"{CN_NAME},{purpose}")
             answer[purpose] = {
                 "token": b64(token),
                 "csr": {
@@ -446,7 +449,7 @@ class FakeServer:
 
     def issue(self, n: int, purpose: str) -> bytes:
         now = datetime.now(UTC)
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"TESTNUMBER,OK {purpose}")])
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{CN_NAME} {purpose}")])
         issuer = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Fake EID CA")])
         certificate = (
             x509.CertificateBuilder()

@@ -25,8 +25,9 @@ from device import (
     StateError,
 )
 from signing.engine import verification_code
-from tests.device.conftest import BASE_URL, PIN1, PIN2, make_app
 from tests.device.fakeserver import FakeServer, build_tbs
+from tests.helpers.device import BASE_URL, make_app
+from tests.personas import ALICE, PIN1, PIN2
 
 Registered = tuple[DeviceApp, RegistrationResult]
 
@@ -44,7 +45,7 @@ def test_registration_end_to_end(app: DeviceApp, server: FakeServer) -> None:
     messages: list[str] = []
     result = app.register(server.add_ticket(), PIN1, PIN2, progress=messages.append)
     assert result.state == "ACTIVE" and result.level == "QUALIFIED"
-    assert result.person["surname"] == "TESTNUMBER"
+    assert result.person["surname"] == ALICE.surname
     account = server.accounts[result.document_number]
     assert account.state == "ACTIVE" and app.device_id == account.device_id
     for purpose in ("AUTH", "SIGN"):

@@ -14,8 +14,9 @@ import pytest
 from device import FileStore
 from device.__main__ import big_code, main
 from signing.engine import verification_code
-from tests.device.conftest import BASE_URL, PIN1, PIN2
 from tests.device.fakeserver import FakeServer
+from tests.helpers.device import BASE_URL
+from tests.personas import PIN1, PIN2
 
 ROOT = Path(__file__).resolve().parents[2]
 

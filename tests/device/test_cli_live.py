@@ -23,10 +23,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from accounts.models import Account
 from signing.engine import verification_code
 from signing.models import SplitKey, Transaction
-from tests.signing import conftest as signing_fixtures
-from tests.signing.conftest import PIN1, PIN2, WRONG1, Platform, auth_transaction
-
-platform = signing_fixtures.platform  # the live platform fixture, reused here
+from tests.helpers.platform import Platform, auth_transaction
+from tests.personas import PIN1, PIN2, RP_A, WRONG1
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -101,7 +99,7 @@ def test_register_status_wait_approve_refuse_and_wrong_pin(cli: Cli, platform: P
     assert waited.returncode == 0, waited.stderr
     code = verification_code(hashlib.sha256(data).digest())
     assert f"Transaction {tx.pk}" in waited.stdout
-    assert "  from:     BANK" in waited.stdout
+    assert f"  from:     {RP_A.name}\n" in waited.stdout
     assert "  text:     Log in to BANK?" in waited.stdout
     assert f"({' '.join(code)})" in waited.stdout  # the digits under the big code
 

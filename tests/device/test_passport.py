@@ -19,6 +19,8 @@ from enrolment.emrtd import (
     active_authenticate,
     passive_authenticate,
 )
+from tests import factories
+from tests.personas import ALICE
 
 
 @pytest.fixture(scope="module")
@@ -31,14 +33,9 @@ def photo() -> bytes:
 def _passport(photo: bytes, aa: str | None) -> synthetic.SyntheticPassport:
     return synthetic.make_passport(
         csca=synthetic.test_csca("EE"),
-        surname="Tamm",
-        given_names="Alice",
-        document_number="KF7654321",
-        personal_code="48001085718",
-        nationality="EST",
-        date_of_birth=datetime.date(1980, 1, 8),
-        sex="F",
-        expiry_date=datetime.date(2031, 1, 1),
+        **factories.passport_fields(
+            ALICE, document_number="KF7654321", expiry_date=datetime.date(2031, 1, 1)
+        ),
         photo_jpeg=photo,
         aa=aa,
     )

@@ -11,7 +11,7 @@ import pytest
 
 from device import DeviceApp, FileStore, MemoryStore, RegistrationResult, StateError
 from device.state import dumps, loads
-from tests.device.conftest import make_app
+from tests.helpers.device import make_app
 
 Registered = tuple[DeviceApp, RegistrationResult]
 

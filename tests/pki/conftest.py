@@ -8,51 +8,20 @@ where ``.ci/run`` installs it.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from django.test import override_settings
 
 from pki.keystore import FileKeyStore, KeyStore, Pkcs11KeyStore, get_keystore, pkcs11_reset
-
-SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
-SO_PIN = "12345678"
-USER_PIN = "4711-test"
-
-
-@dataclass(frozen=True)
-class SoftHSM:
-    module: str
-    token_dir: Path
-    pin: str
-    #: The main test token.
-    token: str = "smartid-test"
-    #: Another token, hence another KEK.
-    other_token: str = "smartid-other"
-    #: A token only the wrong-PIN test logs in to (a login covers the whole process).
-    pin_token: str = "smartid-pin"
-
-    def store(self, token: str | None = None, pin: str | None = None) -> Pkcs11KeyStore:
-        return Pkcs11KeyStore(
-            module=self.module, token_label=token or self.token, pin=pin or self.pin
-        )
-
-
-def _softhsm_missing() -> str | None:
-    if shutil.which("softhsm2-util") is None:
-        return "softhsm2-util is not on PATH (apt-get install softhsm2)"
-    if not Path(SOFTHSM_MODULE).is_file():
-        return f"the SoftHSM2 module {SOFTHSM_MODULE} is missing (apt-get install softhsm2)"
-    return None
+from tests.helpers.softhsm import SO_PIN, SOFTHSM_MODULE, USER_PIN, SoftHSM, softhsm_missing
 
 
 @pytest.fixture(scope="session")
 def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftHSM]:
-    missing = _softhsm_missing()
+    missing = softhsm_missing()
     if missing:
         if os.environ.get("CI") == "true":
             pytest.fail(f"SoftHSM2 is required in CI: {missing}", pytrace=False)

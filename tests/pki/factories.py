@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from functools import lru_cache
 
 from cryptography import x509
@@ -13,18 +12,26 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from pki.profiles import SubjectIdentity
+from tests import personas
+from tests.personas import Citizen
 
-ALICE = SubjectIdentity(
-    semantics_identifier="PNOEE-40504040001",
-    given_name="OK",
-    surname="TESTNUMBER",
-    country="EE",
-    date_of_birth=date(1905, 4, 4),
-)
-ALICE_DOCUMENT = "PNOEE-40504040001-MOCK-Q"
+
+def subject_identity(who: Citizen) -> SubjectIdentity:
+    """The citizen as the CA names a certificate's subject."""
+    return SubjectIdentity(
+        semantics_identifier=who.semantics_identifier,
+        given_name=who.given_name,
+        surname=who.surname,
+        country=who.country,
+        date_of_birth=who.date_of_birth,
+    )
+
+
+ALICE = subject_identity(personas.ALICE)
+ALICE_DOCUMENT = personas.ALICE.document_number
 # A Latvian identifier keeps its inner hyphen; no date of birth in a 32… code.
-LAURA = SubjectIdentity(
-    semantics_identifier="PNOLV-329999-99901", given_name="LAURA", surname="BĒRZIŅA", country="LV"
+LAURA = subject_identity(
+    personas.citizen("PNOLV-329999-99901", given_name="LAURA", surname="BĒRZIŅA")
 )
 LAURA_DOCUMENT = "PNOLV-329999-99901-AB12-NQ"
 TEST_KEY_BITS = 2048

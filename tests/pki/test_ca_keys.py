@@ -14,8 +14,8 @@ from django.test import override_settings
 from pki import ocsp, services
 from pki.keystore import FileKeyStore, get_keystore
 from pki.models import CertificateAuthority
+from tests.helpers.softhsm import SoftHSM
 from tests.pki import factories as f
-from tests.pki.conftest import SoftHSM
 
 
 def _database_contains(needles: list[bytes]) -> list[str]:

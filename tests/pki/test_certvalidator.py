@@ -11,7 +11,7 @@ from pyhanko_certvalidator.errors import RevokedError
 
 from pki import services
 from pki.models import Certificate, CertificateAuthority
-from tests.conftest import LiveASGIServer
+from tests.live import LiveASGIServer
 from tests.pki import factories as f
 
 

@@ -21,6 +21,7 @@ from pki import services
 from pki.asn1 import QcStatements
 from pki.models import Certificate, CertificateAuthority
 from pki.profiles import SubjectIdentity
+from tests.personas import ALICE
 from tests.pki import factories as f
 
 BITS = {f.TEST_KEY_BITS}
@@ -78,12 +79,12 @@ def test_hierarchy_creation_is_idempotent(ca_hierarchy: list[CertificateAuthorit
 def test_auth_certificate_profile(ca_hierarchy: list[CertificateAuthority]) -> None:
     cert = parsed(issue("AUTH"))
     subject = cert.subject
-    assert subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "TESTNUMBER,OK"
-    assert subject.get_attributes_for_oid(NameOID.GIVEN_NAME)[0].value == "OK"
-    assert subject.get_attributes_for_oid(NameOID.SURNAME)[0].value == "TESTNUMBER"
+    assert subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "Tamm,Alice"
+    assert subject.get_attributes_for_oid(NameOID.GIVEN_NAME)[0].value == ALICE.given_name
+    assert subject.get_attributes_for_oid(NameOID.SURNAME)[0].value == ALICE.surname
     assert subject.get_attributes_for_oid(NameOID.COUNTRY_NAME)[0].value == "EE"
     serial_attr = subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)[0]
-    assert serial_attr.value == "PNOEE-40504040001"
+    assert serial_attr.value == ALICE.semantics_identifier
     # serialNumber must be a PrintableString (rp-api.md §4).
     tbs = ax509.Certificate.load(cert.public_bytes(Encoding.DER))["tbs_certificate"]
     rdn_types = {
@@ -161,8 +162,8 @@ def test_date_of_birth_and_status_urls(ca_hierarchy: list[CertificateAuthority])
     assert isinstance(raw.value, x509.UnrecognizedExtension)
     attrs = ax509.SubjectDirectoryAttributes.load(raw.value.value)
     assert attrs[0]["type"].dotted == "1.3.6.1.5.5.7.9.1"
-    assert attrs[0]["values"][0].native.date() == date(1905, 4, 4)
-    assert attrs[0]["values"][0].contents == b"19050404120000Z"
+    assert attrs[0]["values"][0].native.date() == ALICE.date_of_birth == date(1990, 2, 12)
+    assert attrs[0]["values"][0].contents == b"19900212120000Z"
     aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
     assert [d.access_location.value for d in aia] == [
         "http://pki.example.test/ocsp",
@@ -318,7 +319,7 @@ def test_bad_csrs_are_rejected_and_change_nothing(
         (SubjectIdentity("PNOEE-123", "", "B", "EE"), "PNOEE-123-ABCD-Q"),
         (SubjectIdentity("PNOEE-123", "A", "B" * 101, "EE"), "PNOEE-123-ABCD-Q"),
         (SubjectIdentity("PNOEE-123", "A\x00", "B", "EE"), "PNOEE-123-ABCD-Q"),
-        (f.ALICE, "PNOEE-40504040001-MOCK-X"),
+        (f.ALICE, f"{ALICE.semantics_identifier}-MOCK-X"),
         (f.ALICE, "PNOEE-99999999999-MOCK-Q"),
     ],
 )

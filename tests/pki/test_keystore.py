@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import secrets
 import stat
 import threading
@@ -32,7 +33,7 @@ from pki.keystore import (
     UnwrapError,
     get_keystore,
 )
-from tests.pki.conftest import SoftHSM
+from tests.helpers.softhsm import SoftHSM
 
 TBS = b"\x30\x82\x01\x00 to-be-signed bytes of a certificate"
 SECRET = b"d1'' of a server key half: " + bytes(range(256)) * 4
@@ -75,10 +76,10 @@ def test_generate_sign_verify(store: KeyStore) -> None:
         other.verify(signature, TBS, ec.ECDSA(hashes.SHA384()))
 
 
-def test_sign_accepts_large_and_empty_data(store: KeyStore) -> None:
+def test_sign_accepts_large_and_empty_data(store: KeyStore, rng: random.Random) -> None:
     label = new_label()
     public = store.generate_ec_key(label)
-    for data in (b"", secrets.token_bytes(1024 * 1024)):
+    for data in (b"", rng.randbytes(1024 * 1024)):
         public.verify(store.sign(label, data), data, ec.ECDSA(hashes.SHA384()))
 
 
@@ -116,8 +117,8 @@ def test_delete_key(store: KeyStore) -> None:
 
 
 @pytest.mark.parametrize("size", [1, 32, 3 * 384 + 100, ks.MAX_PLAINTEXT])
-def test_wrap_round_trip(store: KeyStore, size: int) -> None:
-    secret = secrets.token_bytes(size)
+def test_wrap_round_trip(store: KeyStore, size: int, rng: random.Random) -> None:
+    secret = rng.randbytes(size)
     blob = store.wrap(secret, context=CONTEXT)
     assert len(blob) == HEADER + size + 16
     assert blob[0] == ks.BLOB_VERSION
@@ -472,10 +473,12 @@ def test_pkcs11_private_key_is_sensitive_and_non_extractable(
             wrapper.wrap_key(private)
 
 
-def test_pkcs11_secrets_not_in_token_files(softhsm: SoftHSM, pkcs11_store: Pkcs11KeyStore) -> None:
+def test_pkcs11_secrets_not_in_token_files(
+    softhsm: SoftHSM, pkcs11_store: Pkcs11KeyStore, rng: random.Random
+) -> None:
     label = new_label()
     public = pkcs11_store.generate_ec_key(label)
-    secret = secrets.token_bytes(512)
+    secret = rng.randbytes(512)
     blob = pkcs11_store.wrap(secret, context=CONTEXT)
     assert secret[:16] not in blob
     for needle in (secret, secret[:16], secret[-16:]):

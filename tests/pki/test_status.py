@@ -16,7 +16,7 @@ from cryptography.x509 import ocsp
 from audit.models import AuditRecord
 from pki import services
 from pki.models import Certificate, CertificateAuthority, RevocationList
-from tests.conftest import LiveASGIServer
+from tests.live import LiveASGIServer
 from tests.pki import factories as f
 
 

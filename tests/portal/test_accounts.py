@@ -13,13 +13,15 @@ from accounts.models import Account, Person
 from accounts.services import account_set_state
 from audit.models import AuditRecord
 from enrolment.models import RegistrationTicket
-from tests.portal.conftest import make_account
+from tests import factories
+from tests.helpers.webeid import token_login
+from tests.personas import BOB
 
 pytestmark = pytest.mark.django_db
 
 
 def active_account(person: Person, name: str = "Pixel") -> Account:
-    account = make_account(person, name)
+    account = factories.account(person, name)
     return account_set_state(account=account, state=Account.State.ACTIVE, actor="test")
 
 
@@ -146,9 +148,7 @@ def test_contact_data_and_email_verification(
     token = link.group(1)
     # Bob cannot use Alice's link.
     bob_client = Client()
-    from tests.portal.conftest import BOB_CODE, token_login
-
-    token_login(bob_client, BOB_CODE)
+    token_login(bob_client, BOB)
     bob_client.get(f"/portal/contact/verify/{token}")
     bob.refresh_from_db()
     assert bob.email == ""
@@ -179,7 +179,7 @@ def test_pending_applications_show_a_new_account_requested_with_an_existing_one(
 ) -> None:
     from enrolment.models import OnboardingApplication
 
-    alice_account = make_account(alice)
+    alice_account = factories.account(alice)
     Account.objects.filter(pk=alice_account.pk).update(state=Account.State.ACTIVE)
     OnboardingApplication.objects.create(
         token_hash=b"x" * 32,

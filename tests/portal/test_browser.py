@@ -20,16 +20,14 @@ from accounts.models import Account
 from api.rp.models import RelyingParty
 from pki.models import Certificate
 from pki.services import ca_certificate
-from tests.conftest import screenshot
-from tests.portal.conftest import ALICE_CODE
-from tests.rp.conftest import BANK_UUID
-from tests.signing.conftest import PIN1, PIN2, Platform
+from tests.helpers.platform import Platform
+from tests.live import screenshot
+from tests.personas import ALICE, PIN1, PIN2, RP_A
 
 pytestmark = pytest.mark.django_db(transaction=True)
-ALICE = f"PNOEE-{ALICE_CODE}"
 AUTH = {
-    "relyingPartyUUID": BANK_UUID,
-    "relyingPartyName": "BANK123",
+    "relyingPartyUUID": RP_A.uuid,
+    "relyingPartyName": RP_A.name,
     "hash": base64.b64encode(hashlib.sha256(b"portal test").digest()).decode(),
     "hashType": "SHA256",
     "allowedInteractionsOrder": [{"type": "displayTextAndPIN", "displayText60": "Log in?"}],
@@ -38,7 +36,9 @@ AUTH = {
 
 def rp_authentication(platform: Platform, nonce: str) -> int:
     body = {**AUTH, "nonce": nonce}
-    response = httpx.post(f"{platform.url}/v2/authentication/etsi/{ALICE}", json=body, timeout=30)
+    response = httpx.post(
+        f"{platform.url}/v2/authentication/etsi/{ALICE.semantics_identifier}", json=body, timeout=30
+    )
     return response.status_code
 
 
@@ -72,7 +72,7 @@ def confirm(page: Any, button_id: str, shot: str | None = None) -> None:
     page.wait_for_selector(".message.success")
 
 
-def test_portal_in_the_browser(page: Any, platform: Platform, bank: RelyingParty) -> None:
+def test_portal_in_the_browser(page: Any, platform: Platform, rp_a: RelyingParty) -> None:
     errors: list[str] = []
     page.on(
         "console",
@@ -93,7 +93,7 @@ def test_portal_in_the_browser(page: Any, platform: Platform, bank: RelyingParty
 
     page.goto("/portal/login")
     screenshot(page, "portal-login")
-    page.select_option("#virtual-card-select", ALICE_CODE)
+    page.select_option("#virtual-card-select", ALICE.personal_code)  # a demo card
     page.click("#webeid-login-button")
     page.wait_for_url("**/portal/accounts")
     assert "Welcome, Alice" in page.inner_text("h1")
@@ -108,7 +108,7 @@ def test_portal_in_the_browser(page: Any, platform: Platform, bank: RelyingParty
     app = platform.device()
     result = app.register(code, PIN1, PIN2)
     account = Account.objects.get(document_number=result.document_number)
-    assert account.person.semantics_identifier == ALICE
+    assert account.person.semantics_identifier == ALICE.semantics_identifier
     assert account.state == Account.State.ACTIVE
 
     page.goto("/portal/accounts")
@@ -140,7 +140,7 @@ def test_portal_in_the_browser(page: Any, platform: Platform, bank: RelyingParty
 
     # History shows the RP's transactions.
     page.reload()
-    assert "BANK123" in page.inner_text("body") or "Bank 123" in page.inner_text("body")
+    assert RP_A.name in page.inner_text("body") or RP_A.display_name in page.inner_text("body")
     # Delete: certificates revoked for good, server shares destroyed.
     confirm(page, "delete", "portal-confirm-delete")
     account.refresh_from_db()

@@ -16,7 +16,8 @@ from accounts.models import Person
 from audit.models import AuditRecord
 from demo import virtualcard
 from demo.virtualcard import CardSpec, VirtualCardAuthority
-from tests.portal.conftest import ALICE_CODE, token_login
+from tests.helpers.webeid import card, token_login
+from tests.personas import ALICE, BOB
 
 pytestmark = pytest.mark.django_db
 
@@ -27,10 +28,10 @@ def logged_in(client: Client) -> bool:
 
 def test_login_with_the_virtual_card_creates_the_person_once() -> None:
     client = Client()
-    response = token_login(client, ALICE_CODE, next="/portal/contact")
+    response = token_login(client, ALICE, next="/portal/contact")
     assert response.status_code == 200, response.content
     assert response.json() == {"redirect": "/portal/contact"}
-    person = Person.objects.get(semantics_identifier=f"PNOEE-{ALICE_CODE}")
+    person = Person.objects.get(semantics_identifier=ALICE.semantics_identifier)
     assert (person.given_name, person.surname) == ("Alice", "Tamm")
     page = client.get("/portal/accounts")
     assert b"Welcome, Alice" in page.content
@@ -39,19 +40,19 @@ def test_login_with_the_virtual_card_creates_the_person_once() -> None:
     login = AuditRecord.objects.get(action="portal.login")
     assert login.data["method"] == "web-eid" and login.data["revocation"] == "good"
     # A second login finds the same person.
-    assert token_login(Client(), ALICE_CODE).status_code == 200
-    assert Person.objects.filter(semantics_identifier=f"PNOEE-{ALICE_CODE}").count() == 1
+    assert token_login(Client(), ALICE).status_code == 200
+    assert Person.objects.filter(semantics_identifier=ALICE.semantics_identifier).count() == 1
 
 
 def test_a_foreign_next_url_is_ignored() -> None:
-    response = token_login(Client(), ALICE_CODE, next="https://evil.example/")
+    response = token_login(Client(), ALICE, next="https://evil.example/")
     assert response.json()["redirect"] == "/portal/accounts"
 
 
 def test_a_replayed_token_is_refused() -> None:
     client = Client()
     nonce = client.post("/portal/login/challenge").json()["challengeNonce"]
-    token = virtualcard.card_for(ALICE_CODE).token_for("http://127.0.0.1:8000", nonce)
+    token = card(ALICE).token_for("http://127.0.0.1:8000", nonce)
     body = json.dumps({"authToken": token})
     first = client.post("/portal/login/web-eid", body, content_type="application/json")
     assert first.status_code == 200
@@ -69,7 +70,7 @@ def test_a_replayed_token_is_refused() -> None:
 
 def test_foreign_origin_and_stale_challenge() -> None:
     client = Client()
-    response = token_login(client, ALICE_CODE, sign_origin="https://evil.example")
+    response = token_login(client, ALICE, sign_origin="https://evil.example")
     assert response.status_code == 400
     assert response.json()["code"] == "origin_mismatch"
     assert "another website" in response.json()["message"]
@@ -77,7 +78,7 @@ def test_foreign_origin_and_stale_challenge() -> None:
     with time_machine.travel(timezone.now()):
         nonce = client.post("/portal/login/challenge").json()["challengeNonce"]
     with time_machine.travel(timezone.now() + timedelta(minutes=6)):
-        token = virtualcard.card_for(ALICE_CODE).token_for("http://127.0.0.1:8000", nonce)
+        token = card(ALICE).token_for("http://127.0.0.1:8000", nonce)
         late = client.post(
             "/portal/login/web-eid", {"authToken": token}, content_type="application/json"
         )
@@ -86,10 +87,10 @@ def test_foreign_origin_and_stale_challenge() -> None:
 
 
 def test_a_revoked_card_cannot_log_in() -> None:
-    card = virtualcard.card_for("38001085718")
-    virtualcard.virtual_card_revoke(card)
+    revoked = card(BOB)
+    virtualcard.virtual_card_revoke(revoked)
     try:
-        response = token_login(Client(), "38001085718")
+        response = token_login(Client(), BOB)
     finally:
         from django.core.cache import cache
 
@@ -131,7 +132,7 @@ def _pem_header(cert: object) -> str:
 
 
 def test_client_certificate_only_from_trusted_proxies() -> None:
-    header = _pem_header(virtualcard.card_for(ALICE_CODE).certificate)
+    header = _pem_header(card(ALICE).certificate)
     client = Client()
     # Nobody configured as proxy: the header is an injection attempt.
     refused = client.post("/portal/login/certificate", HTTP_X_SSL_CLIENT_CERT=header)
@@ -152,7 +153,9 @@ def test_client_certificate_only_from_trusted_proxies() -> None:
 
 def test_client_certificate_validated_like_the_token() -> None:
     stranger = VirtualCardAuthority(seed=b"not our ca" * 4)
-    untrusted = _pem_header(stranger.card(CardSpec(ALICE_CODE, "Alice", "Tamm")).certificate)
+    untrusted = _pem_header(
+        stranger.card(CardSpec(ALICE.personal_code, ALICE.given_name, ALICE.surname)).certificate
+    )
     client = Client()
     with override_settings(TRUSTED_PROXIES=["127.0.0.1/32"]):
         response = client.post("/portal/login/certificate", HTTP_X_SSL_CLIENT_CERT=untrusted)
@@ -173,10 +176,13 @@ def test_idle_timeout_and_logout(alice_client: Client) -> None:
     assert not logged_in(alice_client)
 
     client = Client()
-    token_login(client, ALICE_CODE)
+    token_login(client, ALICE)
     cookie = client.cookies["sessionid"].value
     assert client.post("/portal/logout").status_code == 302
-    assert AuditRecord.objects.get(action="portal.logout").actor == f"portal:PNOEE-{ALICE_CODE}"
+    assert (
+        AuditRecord.objects.get(action="portal.logout").actor
+        == f"portal:{ALICE.semantics_identifier}"
+    )
     thief = Client()
     thief.cookies["sessionid"] = cookie
     assert not logged_in(thief)
@@ -184,7 +190,11 @@ def test_idle_timeout_and_logout(alice_client: Client) -> None:
 
 def test_the_virtual_card_is_off_when_disabled() -> None:
     client = Client()
-    body = {"challengeNonce": "x" * 44, "origin": "http://127.0.0.1:8000", "card": ALICE_CODE}
+    body = {
+        "challengeNonce": "x" * 44,
+        "origin": "http://127.0.0.1:8000",
+        "card": ALICE.personal_code,
+    }
     assert client.post("/portal/virtual-card/token", body, "application/json").status_code == 200
     with override_settings(PORTAL_VIRTUAL_CARD=False):
         assert (
@@ -193,7 +203,7 @@ def test_the_virtual_card_is_off_when_disabled() -> None:
         assert client.get("/portal/virtual-card/ca.crt").status_code == 404
         assert b"virtual-card-shim.js" not in client.get("/portal/login").content
         # Its CA is no longer trusted either.
-        assert token_login(client, ALICE_CODE).json()["code"] == "certificate_untrusted"
+        assert token_login(client, ALICE).json()["code"] == "certificate_untrusted"
 
 
 def test_live_mode_refuses_the_virtual_card() -> None:
@@ -214,10 +224,10 @@ def test_virtual_card_ocsp_over_http() -> None:
     from cryptography.hazmat.primitives import hashes
     from cryptography.x509 import ocsp
 
-    card = virtualcard.card_for(ALICE_CODE)
+    alice_card = card(ALICE)
     request = (
         ocsp.OCSPRequestBuilder()
-        .add_certificate(card.certificate, virtualcard.authority().certificate, hashes.SHA1())
+        .add_certificate(alice_card.certificate, virtualcard.authority().certificate, hashes.SHA1())
         .add_extension(x509.OCSPNonce(b"0123456789abcdef"), critical=False)
         .build()
         .public_bytes(Encoding.DER)
@@ -240,7 +250,7 @@ def test_login_rotates_the_csrf_token_and_the_session_key() -> None:
     client.post("/portal/login/challenge")
     csrf_before = client.cookies["csrftoken"].value
     session_before = client.cookies["sessionid"].value
-    assert token_login(client, ALICE_CODE).status_code == 200
+    assert token_login(client, ALICE).status_code == 200
     assert client.cookies["csrftoken"].value != csrf_before
     assert client.cookies["sessionid"].value != session_before
 
@@ -258,7 +268,7 @@ def test_a_client_certificate_with_a_malformed_extension_is_400() -> None:
     subject = x509.Name(
         [
             x509.NameAttribute(NameOID.COUNTRY_NAME, "EE"),
-            x509.NameAttribute(NameOID.SERIAL_NUMBER, f"PNOEE-{ALICE_CODE}"),
+            x509.NameAttribute(NameOID.SERIAL_NUMBER, ALICE.semantics_identifier),
         ]
     )
     certificate = (

@@ -18,7 +18,8 @@ from django.utils import timezone
 from enrolment import applications as svc
 from enrolment.models import Application, OnboardingApplication
 from ra_office import urls as ra_urls
-from tests.ra_office.conftest import Office, application_input, login
+from tests.factories import Office, application_input
+from tests.helpers.ra_office import login
 
 PERSONAS = ("anonymous", "officer_a", "officer_b", "supervisor_a", "admin")
 
@@ -120,7 +121,7 @@ def _client(persona: str, office: Office, admin_user: Any) -> Client:
     if persona == "admin":
         client.force_login(admin_user)
     elif persona != "anonymous":
-        officer = {"officer_a": office.olga, "officer_b": office.charlie}.get(persona, office.sven)
+        officer = {"officer_a": office.olga, "officer_b": office.bob}.get(persona, office.sven)
         login(client, officer)
     return client
 

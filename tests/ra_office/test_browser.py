@@ -16,9 +16,11 @@ from django.utils import timezone
 from accounts.models import Account
 from enrolment import applications as svc
 from enrolment.models import Application
-from tests.conftest import screenshot
-from tests.ra_office.conftest import PASSWORD, Office, application_input, totp_now
-from tests.signing.conftest import PIN1, PIN2, Platform
+from tests.factories import Office, application_input
+from tests.helpers.platform import Platform
+from tests.helpers.ra_office import totp_now
+from tests.live import screenshot
+from tests.personas import ALICE, PASSWORD, PIN1, PIN2
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -52,16 +54,18 @@ def test_officer_enrols_a_customer_who_registers_with_the_ticket(
 ) -> None:
     _login(page, office.olga, "officer")
     page.get_by_role("link", name="New application").first.click()
-    page.get_by_label("Personal code (semantics identifier)").nth(1).fill("PNOEE-38001085718")
-    page.get_by_label("Given name").fill("Mari-Liis")
-    page.get_by_label("Surname").fill("Männik")
-    page.get_by_label("Date of birth").fill("1980-01-08")
+    page.get_by_label("Personal code (semantics identifier)").nth(1).fill(
+        ALICE.semantics_identifier
+    )
+    page.get_by_label("Given name").fill(ALICE.given_name)
+    page.get_by_label("Surname").fill(ALICE.surname)
+    page.get_by_label("Date of birth").fill("1990-02-12")
     page.get_by_label("Document type").select_option("ID_CARD")
     page.get_by_label("Document number").fill("AB1234567")
     page.get_by_label("Issuing country").fill("EE")
     page.get_by_label("Valid until").fill((timezone.localdate() + timedelta(days=900)).isoformat())
     page.get_by_label("I have checked the document").check()
-    page.get_by_label("E-mail").fill("mari@example.org")
+    page.get_by_label("E-mail").fill(ALICE.email)
     screenshot(page, "ra-application-form")
     page.get_by_role("button", name="Create application").click()
     assert page.locator("#application-state").inner_text() == "Draft"
@@ -85,12 +89,12 @@ def test_officer_enrols_a_customer_who_registers_with_the_ticket(
     application = Application.objects.get()
     for expected in (
         application.number,
-        "PNOEE-38001085718",
-        "Männik",
-        "Mari-Liis",
+        "PNOEE-49002124277",
+        "Tamm",
+        "Alice",
         "AB1234567",
         "olga",
-        "Branch A",
+        "Branch A, Mustamäe",  # a name beyond ASCII, as the applicant's may be
         "Terms and conditions",
     ):
         assert expected in text, expected
@@ -110,7 +114,7 @@ def test_officer_enrols_a_customer_who_registers_with_the_ticket(
     assert result.state == "ACTIVE"
     account = Account.objects.get(document_number=result.document_number)
     assert account.state == Account.State.ACTIVE
-    assert account.person.semantics_identifier == "PNOEE-38001085718"
+    assert account.person.semantics_identifier == ALICE.semantics_identifier
     assert account.ticket.identity_source == "RA_OFFICER"
 
     page.goto(f"/ra/applications/{application.pk}/ticket/")

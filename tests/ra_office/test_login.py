@@ -16,7 +16,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.models import AuditRecord
 from enrolment.models import Officer
-from tests.ra_office.conftest import PASSWORD, Office, login, totp_now
+from tests.factories import Office
+from tests.helpers.ra_office import login, totp_now
+from tests.personas import PASSWORD
 
 
 def test_first_login_enrols_the_authenticator(office: Office) -> None:

@@ -11,17 +11,17 @@ from django.test import Client
 from audit.models import AuditRecord
 from enrolment.models import OnboardingApplication, OnboardingEvidence
 from signing.engine import public_key_der
-from tests.ra_office.conftest import Office, login
+from tests.factories import Office
+from tests.helpers.images import alice_photo
+from tests.helpers.ra_office import login
+from tests.personas import ALICE
 
 State = OnboardingApplication.State
 
 
 def _selfie_jpeg() -> bytes:
-    from PIL import Image
-    from skimage import data
-
     out = io.BytesIO()
-    Image.fromarray(data.astronaut()).save(out, format="JPEG")  # type: ignore[no-untyped-call]
+    alice_photo().save(out, format="JPEG")
     return out.getvalue()
 
 
@@ -36,10 +36,10 @@ def _under_review(source: str = "MOBILE_ID") -> OnboardingApplication:
         state=State.REVIEW,
         identity={
             "app_key": base64.b64encode(app_key).decode(),
-            "semantics_identifier": "PNOEE-47101010033",
-            "given_name": "Tiina",
-            "surname": "Saar",
-            "date_of_birth": "1971-01-01",
+            "semantics_identifier": ALICE.semantics_identifier,
+            "given_name": ALICE.given_name,
+            "surname": ALICE.surname,
+            "date_of_birth": "1990-02-12",
         },
         checks={"decision": {"ok": True, "outcome": "review", "reasons": ["registry warnings"]}},
     )
@@ -59,7 +59,7 @@ def supervisor(office: Office) -> Client:
 def test_supervisor_sees_the_queue_and_the_photos(supervisor: Client) -> None:
     application = _under_review()
     queue = supervisor.get("/ra/reviews/").content.decode()
-    assert "PNOEE-47101010033" in queue and "registry warnings" in queue
+    assert ALICE.semantics_identifier in queue and "registry warnings" in queue
     page = supervisor.get(f"/ra/reviews/{application.pk}/")
     assert page.status_code == 200
     assert page["Cache-Control"] == "no-store"

@@ -6,7 +6,9 @@ import pytest
 from django.test import Client
 
 from ra_office.forms import TotpForm
-from tests.ra_office.conftest import PASSWORD, Office, totp_now
+from tests.factories import Office
+from tests.helpers.ra_office import totp_now
+from tests.personas import PASSWORD
 
 
 def test_the_totp_code_is_accepted_as_the_app_shows_it(office: Office) -> None:

@@ -35,8 +35,9 @@ from accounts.services import person_get_or_create
 from api.rp.models import RelyingParty
 from pki import services as pki
 from pki.models import Certificate
-from tests.rp.conftest import BANK_UUID, Answering
-from tests.signing.conftest import Platform
+from tests.helpers.answering import Answering
+from tests.helpers.platform import Platform
+from tests.personas import ALICE, RP_A
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "rp-integration.md"
 HEADING = "## 9. Worked example in Python"
@@ -80,8 +81,8 @@ def run_example(
     env = {
         "PATH": os.environ.get("PATH", ""),
         "EID_BASE_URL": f"{platform.url}/v2/",
-        "EID_RP_UUID": BANK_UUID,
-        "EID_RP_NAME": "BANK123",
+        "EID_RP_UUID": RP_A.uuid,
+        "EID_RP_NAME": RP_A.name,
         "EID_TRUST_DIR": str(trust_dir),
         "EID_PERSON": person,
     }
@@ -107,28 +108,28 @@ def printed(result: subprocess.CompletedProcess[str]) -> tuple[str, dict[str, An
 
 def test_worked_example_logs_in_and_extracts_the_identity(
     platform: Platform,
-    bank: RelyingParty,
+    rp_a: RelyingParty,
     answering: Answering,
     script: Path,
     trust_dir: Path,
 ) -> None:
-    app, account = platform.registered("PNOEE-40504040001")
+    app, account = platform.registered(ALICE)
     answering.start(app)
 
-    code, identity = printed(run_example(script, platform, trust_dir, "PNOEE-40504040001"))
+    code, identity = printed(run_example(script, platform, trust_dir, ALICE.semantics_identifier))
 
     assert identity == {
-        "given_name": "OK",
-        "surname": "TESTNUMBER",
+        "given_name": "Alice",
+        "surname": "Tamm",
         "country": "EE",
         "identity_type": "PNO",
         "identity_country": "EE",
-        "identity_code": "40504040001",
-        "semantics_identifier": "PNOEE-40504040001",
+        "identity_code": "49002124277",
+        "semantics_identifier": "PNOEE-49002124277",
         "document_number": account.document_number,
         "certificate_level": "QUALIFIED",
         # No date of birth was registered: the example derives it from the code.
-        "date_of_birth": "1905-04-04",
+        "date_of_birth": "1990-02-12",
     }
     # The code the RP showed is the code the app showed for the transaction it signed.
     assert [tx.verification_code for tx in answering.seen] == [code]
@@ -136,7 +137,7 @@ def test_worked_example_logs_in_and_extracts_the_identity(
 
 def test_latvian_code_split_on_first_hyphen_and_birth_date_from_the_certificate(
     platform: Platform,
-    bank: RelyingParty,
+    rp_a: RelyingParty,
     answering: Answering,
     script: Path,
     trust_dir: Path,
@@ -168,15 +169,15 @@ def test_latvian_code_split_on_first_hyphen_and_birth_date_from_the_certificate(
 
 def test_refusal_is_not_a_login(
     platform: Platform,
-    bank: RelyingParty,
+    rp_a: RelyingParty,
     answering: Answering,
     script: Path,
     trust_dir: Path,
 ) -> None:
-    app, _ = platform.registered("PNOEE-40504040001")
+    app, _ = platform.registered(ALICE)
     answering.start(app, mode="refuse")
 
-    result = run_example(script, platform, trust_dir, "PNOEE-40504040001")
+    result = run_example(script, platform, trust_dir, ALICE.semantics_identifier)
 
     assert result.returncode == 1
     assert "Authenticated:" not in result.stdout
@@ -187,17 +188,17 @@ def test_refusal_is_not_a_login(
 
 def test_certificate_on_hold_cannot_log_in(
     platform: Platform,
-    bank: RelyingParty,
+    rp_a: RelyingParty,
     answering: Answering,
     script: Path,
     trust_dir: Path,
 ) -> None:
-    app, account = platform.registered("PNOEE-40504040001")
+    app, account = platform.registered(ALICE)
     auth = Certificate.objects.get(document_number=account.document_number, purpose="AUTH")
     pki.certificate_hold(certificate=auth, actor="test")
     answering.start(app)
 
-    result = run_example(script, platform, trust_dir, "PNOEE-40504040001")
+    result = run_example(script, platform, trust_dir, ALICE.semantics_identifier)
 
     # The service refuses a key whose certificate is on hold (472) before any device
     # is asked; the RP's own OCSP check (step 4) stays as the second line.
@@ -208,7 +209,7 @@ def test_certificate_on_hold_cannot_log_in(
 
 def test_a_foreign_trust_anchor_fails_the_chain_check(
     platform: Platform,
-    bank: RelyingParty,
+    rp_a: RelyingParty,
     answering: Answering,
     script: Path,
     trust_dir: Path,
@@ -229,10 +230,10 @@ def test_a_foreign_trust_anchor_fails_the_chain_check(
         .sign(key, hashes.SHA384())
     )
     (trust_dir / "root.crt").write_bytes(impostor.public_bytes(Encoding.DER))
-    app, _ = platform.registered("PNOEE-40504040001")
+    app, _ = platform.registered(ALICE)
     answering.start(app)
 
-    result = run_example(script, platform, trust_dir, "PNOEE-40504040001")
+    result = run_example(script, platform, trust_dir, ALICE.semantics_identifier)
 
     assert result.returncode == 1
     assert "VerificationError" in result.stderr

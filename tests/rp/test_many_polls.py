@@ -13,24 +13,24 @@ import httpx
 
 from api.rp.models import RelyingParty
 from core import events
-from tests.rp.conftest import BANK_UUID
-from tests.signing.conftest import Platform
+from tests.helpers.platform import Platform
+from tests.personas import ALICE, RP_A
 
 POLLS = 1000
 
 
-def test_thousand_concurrent_polls_stay_healthy(platform: Platform, bank: RelyingParty) -> None:
-    app, _ = platform.registered("PNOEE-40504040001")
+def test_thousand_concurrent_polls_stay_healthy(platform: Platform, rp_a: RelyingParty) -> None:
+    app, _ = platform.registered(ALICE)
     raw = hashlib.sha256(b"many polls").digest()
     body = {
-        "relyingPartyUUID": BANK_UUID,
-        "relyingPartyName": "BANK123",
+        "relyingPartyUUID": RP_A.uuid,
+        "relyingPartyName": RP_A.name,
         "hash": base64.b64encode(raw).decode(),
         "hashType": "SHA256",
         "allowedInteractionsOrder": [{"type": "displayTextAndPIN", "displayText60": "Hi"}],
     }
     session_id = httpx.post(
-        f"{platform.url}/v2/authentication/etsi/PNOEE-40504040001", json=body
+        f"{platform.url}/v2/authentication/etsi/{ALICE.semantics_identifier}", json=body
     ).json()["sessionID"]
     pending = app.pending(timeout_ms=5000)
     url = f"{platform.url}/v2/session/{session_id}"

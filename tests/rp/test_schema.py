@@ -27,11 +27,12 @@ from openapi_spec_validator import validate as validate_openapi
 
 from api.rp import schema, services, views
 from api.rp.models import RelyingParty
-from tests.rp.conftest import BANK_UUID, Answering
-from tests.signing.conftest import Platform
+from tests.helpers.answering import Answering
+from tests.helpers.corpus import corpus_files
+from tests.helpers.platform import Platform
+from tests.personas import ALICE, RP_A
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared/spec/corpus/smart-id-java-client-2.3.1"
-PERSON = "PNOEE-40504040001"
+PERSON = ALICE.semantics_identifier
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "100"))
 # The schemas our server's responses use; the test oracle closes them (see _strict).
 RESPONSE_SCHEMAS = (
@@ -57,10 +58,6 @@ CHECKS = [
 def _validator(document: dict[str, Any], component: str) -> OAS30Validator:
     root = {"$ref": f"#/components/schemas/{component}", "components": document["components"]}
     return OAS30Validator(root, format_checker=OAS30Validator.FORMAT_CHECKER)
-
-
-def _corpus(folder: str) -> list[Path]:
-    return sorted((CORPUS / folder).glob("*.json"))
 
 
 # --- the documents ---------------------------------------------------------------------
@@ -122,7 +119,7 @@ def _media(container: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_hash_patterns_match_the_digest_lengths() -> None:
     v2 = _validator(schema.openapi(2), "SignatureRequest")
-    body = {"relyingPartyUUID": BANK_UUID, "relyingPartyName": "BANK123"}
+    body = {"relyingPartyUUID": RP_A.uuid, "relyingPartyName": RP_A.name}
     for name, length in views.HASH_LENGTHS.items():
         for other, other_length in views.HASH_LENGTHS.items():
             digest = base64.b64encode(bytes(other_length)).decode()
@@ -220,7 +217,7 @@ def _request_schema(path: Path) -> str:
 
 def test_java_client_requests_are_valid() -> None:
     document = schema.openapi(2)
-    paths = _corpus("requests")
+    paths = corpus_files("requests")
     assert len(paths) == 14
     for path in paths:
         _validator(document, _request_schema(path)).validate(json.loads(path.read_text()))
@@ -234,7 +231,7 @@ def test_java_client_responses_are_valid() -> None:
     must the document; the test oracle, closed to unknown fields, rejects the rest too.
     """
     document = schema.openapi(2)
-    paths = _corpus("responses")
+    paths = corpus_files("responses")
     assert len(paths) == 21
     for path in paths:
         body = json.loads(path.read_text())
@@ -292,8 +289,8 @@ def _pinned(
     components = pinned["components"]
     for name in ("CertificateChoiceRequest", "AuthenticationRequest", "SignatureRequest"):
         properties = components["schemas"][name]["properties"]
-        properties["relyingPartyUUID"] = {"type": "string", "enum": [BANK_UUID]}
-        properties["relyingPartyName"] = {"type": "string", "enum": ["BANK123"]}
+        properties["relyingPartyUUID"] = {"type": "string", "enum": [RP_A.uuid]}
+        properties["relyingPartyName"] = {"type": "string", "enum": [RP_A.name]}
     parameters = components["parameters"]
     parameters["semanticsIdentifier"]["schema"] = {"type": "string", "enum": [semantics_id]}
     parameters["documentNumber"]["schema"] = {"type": "string", "enum": [document_number]}
@@ -304,7 +301,7 @@ def _pinned(
 
 def _finished_sessions(base: str, version: int, document_number: str) -> list[str]:
     """An authentication, a signature and a certificate choice, each completed OK."""
-    rp = {"relyingPartyUUID": BANK_UUID, "relyingPartyName": "BANK123"}
+    rp = {"relyingPartyUUID": RP_A.uuid, "relyingPartyName": RP_A.name}
     digest = base64.b64encode(hashlib.sha256(b"schema").digest()).decode()
     hashed = {**rp, "hash": digest, "hashType": "SHA256"}
     if version == 1:
@@ -329,13 +326,13 @@ def _finished_sessions(base: str, version: int, document_number: str) -> list[st
 
 
 def test_invalid_requests_get_the_documented_answers(
-    platform: Platform, bank: RelyingParty
+    platform: Platform, rp_a: RelyingParty
 ) -> None:
     """Requests outside the document that the fuzzer finds only by luck (or only on
     PostgreSQL) get the documented 4xx, never a 5xx or an accepted session."""
     platform.registered(PERSON)
     base = f"{platform.url}/v2"
-    rp = {"relyingPartyUUID": BANK_UUID, "relyingPartyName": "BANK123"}
+    rp = {"relyingPartyUUID": RP_A.uuid, "relyingPartyName": RP_A.name}
     sha384 = base64.b64encode(bytes(48)).decode()
     signed = {**rp, "hashType": "SHA384", "hash": sha384}
     choice, sign = f"{base}/certificatechoice/etsi/{PERSON}", f"{base}/signature/etsi/{PERSON}"
@@ -347,7 +344,7 @@ def test_invalid_requests_get_the_documented_answers(
     }
     odd_property = {**rp, "requestProperties": {"vcChoice": "yes"}}
     padded = {**signed, "hash": sha384 + "=="}
-    braces = {**rp, "relyingPartyUUID": "{" + BANK_UUID + "}"}
+    braces = {**rp, "relyingPartyUUID": "{" + RP_A.uuid + "}"}
     cases: list[tuple[str, str, str, dict[str, Any], int]] = [
         ("timeoutMs in superscript digits", "GET", session, {"params": {"timeoutMs": "²"}}, 400),
         ("timeoutMs in Arabic digits", "GET", session, {"params": {"timeoutMs": "١٠٠٠"}}, 400),
@@ -376,7 +373,7 @@ def test_invalid_requests_get_the_documented_answers(
 
 @pytest.mark.parametrize("version", [1, 2])
 def test_server_matches_the_schema(
-    version: int, platform: Platform, bank: RelyingParty, answering: Answering, tmp_path: Path
+    version: int, platform: Platform, rp_a: RelyingParty, answering: Answering, tmp_path: Path
 ) -> None:
     """schemathesis' examples, coverage and fuzzing phases against the live server.
 

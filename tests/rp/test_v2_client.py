@@ -17,11 +17,12 @@ from cryptography.x509.oid import NameOID
 
 from api.rp.models import RelyingParty
 from pki import services as pki
-from tests.rp.conftest import BANK_UUID, Answering
-from tests.signing.conftest import Platform
+from tests.helpers.answering import Answering
+from tests.helpers.platform import Platform
+from tests.personas import ALICE, RP_A
 
 HASHES = {"SHA256": hashes.SHA256(), "SHA384": hashes.SHA384(), "SHA512": hashes.SHA512()}
-PEOPLE = ["PNOEE-40504040001", "PNOLV-050405-10009", "PNOLT-40504040001"]
+PEOPLE = [ALICE.semantics_identifier, "PNOLV-050405-10009", "PNOLT-40504040001"]
 
 
 def spec_vc(raw_hash: bytes) -> str:
@@ -62,12 +63,12 @@ def verify_chain(cert: x509.Certificate, platform: Platform) -> None:
 
 @pytest.mark.parametrize("semantics_id", PEOPLE)
 def test_authentication_signature_and_choice(
-    platform: Platform, bank: RelyingParty, answering: Answering, semantics_id: str
+    platform: Platform, rp_a: RelyingParty, answering: Answering, semantics_id: str
 ) -> None:
     app, account = platform.registered(semantics_id)
     answering.start(app)
     base = platform.url
-    rp = {"relyingPartyUUID": BANK_UUID, "relyingPartyName": "bank123"}  # name is case-insensitive
+    rp = {"relyingPartyUUID": RP_A.uuid, "relyingPartyName": "bank123"}  # name is case-insensitive
 
     for hash_type in ("SHA256", "SHA512"):
         raw = hashlib.new(hash_type.lower(), b"to be signed " + semantics_id.encode()).digest()

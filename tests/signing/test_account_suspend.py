@@ -10,7 +10,7 @@ from audit.models import AuditRecord
 from pki.models import Certificate
 from signing.models import Transaction
 from signing.services.lifecycle import account_resume, account_suspend
-from tests.signing.conftest import Platform, auth_transaction
+from tests.helpers.platform import Platform, auth_transaction
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -22,16 +22,14 @@ from device.state import dumps
 from enrolment.models import RegistrationTicket
 from signing.engine import appauth
 from signing.models import SplitKey, Transaction
-from tests.signing.conftest import (
-    PIN1,
-    PIN2,
-    WRONG1,
+from tests.helpers.platform import (
     Platform,
     auth_transaction,
     credentials,
     send_signed,
     signed_headers,
 )
+from tests.personas import ALICE, BOB, PIN1, PIN2, WRONG1
 
 
 def _device_key_b64() -> str:
@@ -68,7 +66,7 @@ def test_ticket_errors(platform: Platform) -> None:
     assert again.status_code == 400 and again.json()["error"] == "ticket_used"
     assert Account.objects.count() == 1
 
-    expired = platform.ticket("PNOEE-30303039914")
+    expired = platform.ticket(BOB)
     RegistrationTicket.objects.filter(used_at=None).update(
         expires_at=timezone.now() - timedelta(seconds=1)
     )
@@ -132,7 +130,7 @@ def test_bad_moduli_are_refused(platform: Platform) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     del app, registration
     body = {
-        "ticket": platform.ticket("PNOEE-30303039914"),
+        "ticket": platform.ticket(BOB),
         "device": {
             "platform": "t",
             "name": "t",
@@ -217,8 +215,8 @@ def test_replayed_stale_and_resigned_requests(platform: Platform) -> None:
 
 
 def test_a_device_sees_only_its_own(platform: Platform) -> None:
-    alice, alice_account = platform.registered("PNOEE-40504040001")
-    bob, _ = platform.registered("PNOEE-30303039914")
+    alice, alice_account = platform.registered(ALICE)
+    bob, _ = platform.registered(BOB)
     tx = auth_transaction(alice_account)
     assert [t.id for t in bob.pending(timeout_ms=0)] == []
     assert _signed(bob, "GET", f"/app/v1/transactions/{tx.pk}").status_code == 404

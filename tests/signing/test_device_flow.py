@@ -22,7 +22,8 @@ from device.app import DeviceApp
 from pki import ocsp, services
 from pki.models import Certificate
 from signing.models import SplitKey, Transaction
-from tests.signing.conftest import PIN1, WRONG1, Platform, auth_transaction, send_signed
+from tests.helpers.platform import Platform, auth_transaction, send_signed
+from tests.personas import PIN1, WRONG1
 
 
 def _certificate(account: Account, purpose: str) -> x509.Certificate:

@@ -24,7 +24,8 @@ from accounts.models import Account
 from device.app import DeviceApp
 from signing.models import SplitKey, Transaction
 from signing.services.transactions import transaction_create
-from tests.signing.conftest import PIN1, PIN2, Platform
+from tests.helpers.platform import Platform
+from tests.personas import PIN1, PIN2, RP_A
 
 FULL_BITS = 3072
 
@@ -99,7 +100,7 @@ def test_production_size_register_authenticate_and_sign_pss(
     tx = transaction_create(
         account=account,
         kind=Transaction.Kind.AUTHENTICATION,
-        rp_name="BANK",
+        rp_name=RP_A.name,
         interactions=[{"type": "displayTextAndPIN", "displayText60": "Log in?"}],
         digest=hashlib.sha512(data).digest(),
         hash_type="SHA512",
@@ -117,7 +118,7 @@ def test_production_size_register_authenticate_and_sign_pss(
     tx = transaction_create(
         account=account,
         kind=Transaction.Kind.SIGNATURE,
-        rp_name="BANK",
+        rp_name=RP_A.name,
         interactions=[{"type": "displayTextAndPIN", "displayText60": "Sign the contract?"}],
         digest=hashlib.sha512(document).digest(),
         hash_type="SHA512",

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from django.conf import settings
 
-from tests.conftest import LiveASGIServer
+from tests.live import LiveASGIServer
 
 
 def test_health_reports_database_and_redis(asgi_server: LiveASGIServer) -> None:

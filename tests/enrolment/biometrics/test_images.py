@@ -14,7 +14,7 @@ from PIL import Image
 
 from enrolment.biometrics import BiometricError, decode_image
 from enrolment.biometrics.images import sniff_format
-from tests.enrolment.biometrics.conftest import jpeg, noise_image, png
+from tests.helpers.images import jpeg, noise_image, png
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:

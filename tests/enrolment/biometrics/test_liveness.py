@@ -25,7 +25,7 @@ from enrolment.biometrics import (
 )
 from enrolment.biometrics.face import analyse_face
 from enrolment.biometrics.liveness import BLINK_RATIO, YAW_TURN, classify, dhash
-from tests.enrolment.biometrics.conftest import jpeg, png
+from tests.helpers.images import jpeg, png
 
 ISSUED = 1_700_000_000_000
 DEADLINE = ISSUED + 120_000
@@ -149,20 +149,18 @@ def test_replay_into_another_application_fails(performed: list[Frame]) -> None:
 
 
 def test_unrelated_seen_hashes_do_not_block(
-    performed: list[Frame], charlie_frames: dict[str, list[bytes]]
+    performed: list[Frame], bob_frames: dict[str, list[bytes]]
 ) -> None:
-    other = [f"sha256:{hashlib.sha256(f).hexdigest()}" for f in charlie_frames["neutral"]]
-    other += [f"dhash:{dhash(decode_image(f)):016x}" for f in charlie_frames["neutral"]]
+    other = [f"sha256:{hashlib.sha256(f).hexdigest()}" for f in bob_frames["neutral"]]
+    other += [f"dhash:{dhash(decode_image(f)):016x}" for f in bob_frames["neutral"]]
     other += ["dhash:not-hex", "something:else"]
     assert verify(performed, seen_hashes=other).steps_seen == CHALLENGE
 
 
-def test_person_changed_fails(
-    performed: list[Frame], charlie_frames: dict[str, list[bytes]]
-) -> None:
+def test_person_changed_fails(performed: list[Frame], bob_frames: dict[str, list[bytes]]) -> None:
     swapped = list(performed)
-    # The turn_left step (frame 3) is performed by Charlie, whose head is turned anyway.
-    swapped[3] = Frame(charlie_frames["turn_left"][0], swapped[3].captured_at_ms)
+    # The turn_left step (frame 3) is performed by Bob, whose head is turned anyway.
+    swapped[3] = Frame(bob_frames["turn_left"][0], swapped[3].captured_at_ms)
     assert failure(swapped, min_sharpness=1.0) == "liveness_person_changed"
 
 

@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from PIL import Image
 
 from enrolment.biometrics.face import analyse_face
-from tests.enrolment.biometrics.conftest import jpeg
+from tests.helpers.images import jpeg
 
 
 def test_writes_pose_files(tmp_path: Path, alice_photo: Image.Image) -> None:

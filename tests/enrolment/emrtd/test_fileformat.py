@@ -13,7 +13,7 @@ import pytest
 import enrolment.emrtd
 from demo import passports as synthetic
 from enrolment.emrtd import CscaTrustStore, EmrtdError, PassportFile
-from tests.enrolment.emrtd.conftest import MakePassport, check
+from tests.helpers.passports import MakePassport, check
 
 PACKAGE = Path(enrolment.emrtd.__file__).parent
 ROOT = PACKAGE.parent.parent

@@ -1,4 +1,4 @@
-"""Hostile ASN.1 is refused by the pre-parser, fast (shared/spec/security-targets.md §3).
+"""Hostile ASN.1 is refused by the pre-parser, fast (security targets of the design, §3).
 
 The four pyasn1 CVE classes — nesting 10⁴ deep, a 1 MB tag, a 2⁶⁴ length, an OID of 10⁵
 arcs — are each refused in under 100 ms, both by :func:`tlv.validate` with a size limit
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from demo import passports as synthetic
 from enrolment.emrtd import CscaTrustStore, EmrtdError, passive_authenticate, tlv
-from tests.enrolment.emrtd.conftest import NOW, MakePassport
+from tests.helpers.passports import NOW, MakePassport
 
 BIG = 4 * 1024 * 1024
 

@@ -11,7 +11,8 @@ import pytest
 
 from demo import passports as synthetic
 from enrolment.emrtd import CscaTrustStore, EmrtdError, passive_authenticate
-from tests.enrolment.emrtd.conftest import ALICE, NOW, MakePassport, check
+from tests.helpers.passports import ALICE_PASSPORT, NOW, MakePassport, check
+from tests.personas import ALICE
 
 
 @pytest.mark.parametrize("td", ["TD3", "TD1"])
@@ -26,8 +27,8 @@ def test_a_genuine_document_passes(
     assert (mrz.issuing_state, mrz.issuing_country, mrz.nationality) == ("EST", "EE", "EST")
     assert (mrz.surname, mrz.given_names) == ("TAMM", "ALICE MARI")
     assert mrz.document_number == "KF1234567"
-    assert mrz.personal_code == "48001085718"
-    assert mrz.date_of_birth == datetime.date(1980, 1, 8)
+    assert mrz.personal_code == ALICE.personal_code == "49002124277"
+    assert mrz.date_of_birth == ALICE.date_of_birth == datetime.date(1990, 2, 12)
     assert mrz.expiry_date == datetime.date(2031, 5, 31)
     assert mrz.sex == "F"
     assert result.face_format == "jpeg"
@@ -137,10 +138,10 @@ def test_issuing_state_must_be_the_cscas_country(
 
 def _mrz_fields() -> dict[str, Any]:
     keys = ("surname", "given_names", "document_number", "nationality")
-    return {k: ALICE[k] for k in keys} | {
-        "date_of_birth": ALICE["date_of_birth"],
+    return {k: ALICE_PASSPORT[k] for k in keys} | {
+        "date_of_birth": ALICE_PASSPORT["date_of_birth"],
         "sex": "F",
-        "expiry_date": ALICE["expiry_date"],
+        "expiry_date": ALICE_PASSPORT["expiry_date"],
     }
 
 

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives import serialization
 
 from demo import passports as synthetic
 from enrolment.emrtd import CscaTrustStore, EmrtdError
-from tests.enrolment.emrtd.conftest import MakePassport, check
+from tests.helpers.passports import MakePassport, check
 
 
 def test_a_folder_of_pem_and_der(

@@ -19,13 +19,16 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from enrolment.mobileid.client import MobileIdClient
+from tests.personas import ALICE
 
 BASE = "https://mid.test/mid-api"
 RP_UUID = "de305d54-75b4-431b-adb2-eb6b9e546014"
 RP_NAME = "BANK"
-# Alice, with a valid Estonian personal code.
-ALICE_PHONE = "+37255500001"
-ALICE_CODE = "49001010012"
+# Alice, as Mobile-ID knows her: her phone number and personal code.
+ALICE_PHONE = ALICE.phone.replace(" ", "")
+ALICE_CODE = ALICE.personal_code
+#: The names on her certificate, in capitals as on an ID-card.
+SURNAME, GIVEN_NAME = ALICE.surname.upper(), ALICE.given_name.upper()
 NOW = datetime.now(UTC)
 
 
@@ -85,9 +88,9 @@ def subscriber(
     subject = x509.Name(
         [
             x509.NameAttribute(NameOID.COUNTRY_NAME, country),
-            x509.NameAttribute(NameOID.COMMON_NAME, f"TESTNUMBER,ALICE,{identity}"),
-            x509.NameAttribute(NameOID.SURNAME, "TESTNUMBER"),
-            x509.NameAttribute(NameOID.GIVEN_NAME, "ALICE"),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"{SURNAME},{GIVEN_NAME},{identity}"),
+            x509.NameAttribute(NameOID.SURNAME, SURNAME),
+            x509.NameAttribute(NameOID.GIVEN_NAME, GIVEN_NAME),
             x509.NameAttribute(NameOID.SERIAL_NUMBER, identity),
         ]
     )

@@ -10,20 +10,22 @@ from django.core.checks import run_checks
 from django.test import override_settings
 
 from demo.mobileid.simulator import simulator_trust_anchors
-from tests.smartid.test_live_mode import GOOD_LIVE, _check
+from tests.helpers.live_checks import GOOD_LIVE, live_check
+from tests.personas import RP_A
 
 
 def test_fully_configured_live_mode_with_mobile_id_passes(tmp_path: Path) -> None:
     bundle = tmp_path / "mid-ca.pem"
     bundle.write_bytes(simulator_trust_anchors()[0].public_bytes(Encoding.PEM))
-    result = _check(
+    result = live_check(
         {
             **GOOD_LIVE,
             "MOBILE_ID_URL": "https://mid.sk.ee/mid-api",
             "MOBILE_ID_TRUSTED_CA_PATH": str(bundle),
-            "MOBILE_ID_RELYING_PARTY_UUID": "de305d54-75b4-431b-adb2-eb6b9e546014",
+            "MOBILE_ID_RELYING_PARTY_UUID": RP_A.uuid,
             "MOBILE_ID_RELYING_PARTY_NAME": "BANK",
-        }
+        },
+        tmp_path,
     )
     assert result.returncode == 0, result.stderr
 
@@ -38,8 +40,10 @@ def test_fully_configured_live_mode_with_mobile_id_passes(tmp_path: Path) -> Non
         ({"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}, "smartid.E857"),
     ],
 )
-def test_live_refuses_test_only_pieces(override: dict[str, str], error_id: str) -> None:
-    result = _check({**GOOD_LIVE, **override})
+def test_live_refuses_test_only_pieces(
+    override: dict[str, str], error_id: str, tmp_path: Path
+) -> None:
+    result = live_check({**GOOD_LIVE, **override}, tmp_path)
     assert result.returncode != 0
     assert error_id in result.stderr
 

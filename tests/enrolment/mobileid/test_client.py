@@ -28,6 +28,7 @@ from tests.enrolment.mobileid.helpers import (
     ok,
     subscriber,
 )
+from tests.personas import BOB
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -149,7 +150,7 @@ def test_ec_p256_authentication_yields_the_certificates_identity() -> None:
     identity = _authenticate(fake)
     assert identity.semantics_identifier == f"PNOEE-{ALICE_CODE}"  # type: ignore[attr-defined]
     assert identity.given_name == "ALICE"  # type: ignore[attr-defined]
-    assert identity.surname == "TESTNUMBER"  # type: ignore[attr-defined]
+    assert identity.surname == "TAMM"  # type: ignore[attr-defined]
     assert identity.country == "EE"  # type: ignore[attr-defined]
     assert identity.certificate_pem.startswith("-----BEGIN CERTIFICATE-----")  # type: ignore[attr-defined]
     polls = [r for r in fake.requests if r.method == "GET"]
@@ -261,7 +262,7 @@ def test_certificates_not_meant_for_authentication_are_refused() -> None:
 
 
 def test_certificate_of_another_person_is_refused() -> None:
-    bob = subscriber(identity="PNOEE-38001085718")
+    bob = subscriber(identity=BOB.semantics_identifier)
     assert _code_of(FakeMid(statuses=[ok(bob)])) == "identity_mismatch"
 
 

@@ -18,7 +18,7 @@ from django.test import override_settings
 
 from demo.mobileid.simulator import SUBSCRIBERS, Behaviour, simulator_trust_anchors
 from enrolment.mobileid import MobileIdClient, MobileIdError, client_from_settings
-from tests.conftest import LiveASGIServer
+from tests.live import LiveASGIServer
 
 DEMO_UUID = "00000000-0000-0000-0000-000000000000"
 

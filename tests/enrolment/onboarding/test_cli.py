@@ -13,7 +13,9 @@ import pytest
 from django.core import mail
 
 from accounts.models import Account
-from tests.enrolment.onboarding.conftest import PIN1, PIN2, TIINA, Evidence, Platform
+from tests.helpers.passports import Evidence
+from tests.helpers.platform import Platform
+from tests.personas import ALICE, PIN1, PIN2
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[3]
@@ -38,7 +40,7 @@ def _code(deadline: float) -> str:
     while time.monotonic() < deadline:
         for message in mail.outbox:
             found = re.search(r"\b(\d{4}) ?(\d{4})\b", str(message.body))
-            if found and message.to == [TIINA["email"]]:
+            if found and message.to == [ALICE.email]:
                 return found.group(1) + found.group(2)
         time.sleep(0.05)
     raise AssertionError("no one-time code was sent")
@@ -60,7 +62,7 @@ def test_onboard_command_registers_with_passport_and_selfies(
     output, _ = process.communicate(input=code + "\n", timeout=120)
     assert process.returncode == 0, output
     assert "6/6 SECONDARY" in output and "[########################]" in output  # progress
-    assert "Code sent by email to t***@example.test" in output
+    assert "Code sent by email to a***@example.org" in output
     number = re.search(r"Registered: (\S+) \(ACTIVE, QUALIFIED\)", output)
     assert number is not None, output
     assert Account.objects.get(document_number=number.group(1)).state == Account.State.ACTIVE

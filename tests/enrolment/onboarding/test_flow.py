@@ -23,15 +23,9 @@ from device.onboarding import Onboarding
 from enrolment import onboarding as service
 from enrolment.models import OnboardingApplication, OnboardingEvidence, RegistrationTicket
 from enrolment.onboarding import collect
-from tests.enrolment.onboarding.conftest import (
-    PIN1,
-    PIN2,
-    TIINA,
-    Evidence,
-    Platform,
-    make_passport,
-    write_selfies,
-)
+from tests.helpers.passports import Evidence, make_passport, write_selfies
+from tests.helpers.platform import Platform
+from tests.personas import ALICE, PIN1, PIN2
 
 pytestmark = pytest.mark.django_db(transaction=True)
 State = OnboardingApplication.State
@@ -40,7 +34,7 @@ State = OnboardingApplication.State
 def _code_from_mail(*, as_printed: bool = False) -> str:
     assert mail.outbox, "no secondary-authentication message was sent"
     message = mail.outbox[-1]
-    assert message.to == [TIINA["email"]]
+    assert message.to == [ALICE.email]
     match = re.search(r"\b(\d{4}) ?(\d{4})\b", str(message.body))
     assert match is not None, message.body
     return f"{match.group(1)} {match.group(2)}" if as_printed else match.group(1) + match.group(2)
@@ -70,17 +64,17 @@ def test_passport_and_selfie_register_an_active_account(
     result = app.register(outcome.ticket, PIN1, PIN2)
     account = Account.objects.get(document_number=result.document_number)
     assert account.state == Account.State.ACTIVE
-    assert account.person.semantics_identifier == TIINA["semantics_identifier"]
-    assert (account.person.given_name, account.person.surname) == ("Tiina", "Saar")
+    assert account.person.semantics_identifier == ALICE.semantics_identifier
+    assert (account.person.given_name, account.person.surname) == ("Alice", "Tamm")
     assert audit_chain_verify() is None
 
 
 def test_a_tampered_passport_is_rejected_with_its_reason(
-    platform: Platform, registry: None, evidence: Evidence, csca: Any, astronaut_jpeg: bytes
+    platform: Platform, registry: None, evidence: Evidence, csca: Any, alice_jpeg: bytes
 ) -> None:
     from demo.passports import tampered
 
-    tampered(make_passport(csca, astronaut_jpeg), "dg1").write(evidence.passport)
+    tampered(make_passport(csca, alice_jpeg), "dg1").write(evidence.passport)
     flow = Onboarding(platform.device())
     flow.passport(evidence.passport, evidence.selfies)
     outcome = flow.follow()
@@ -94,10 +88,10 @@ def test_another_persons_face_is_rejected(
     registry: None,
     evidence: Evidence,
     csca: Any,
-    other_face_jpeg: bytes,
+    bob_jpeg: bytes,
 ) -> None:
     # The chip carries someone else's photo; the selfies are the astronaut's.
-    make_passport(csca, other_face_jpeg).write(evidence.passport)
+    make_passport(csca, bob_jpeg).write(evidence.passport)
     flow = Onboarding(platform.device())
     flow.passport(evidence.passport, evidence.selfies)
     outcome = flow.follow()
@@ -154,9 +148,7 @@ def test_without_a_known_contact_the_application_is_rejected(
 ) -> None:
     from enrolment.models import RegistryPerson
 
-    RegistryPerson.objects.filter(semantics_identifier=TIINA["semantics_identifier"]).update(
-        email=""
-    )
+    RegistryPerson.objects.filter(semantics_identifier=ALICE.semantics_identifier).update(email="")
     flow = Onboarding(platform.device())
     flow.passport(evidence.passport, evidence.selfies)
     outcome = flow.follow()

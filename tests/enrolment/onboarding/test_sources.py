@@ -9,12 +9,12 @@ import pytest
 from django.core import mail
 
 from accounts.models import Account
-from accounts.services import person_get_or_create
 from device.app import DeviceApp
 from device.onboarding import Onboarding
 from enrolment.models import OnboardingApplication, RegistrationTicket, RegistryPerson
 from signing.models import Transaction
-from tests.enrolment.onboarding.conftest import PIN1, PIN2, TIINA, Platform
+from tests.helpers.platform import Platform
+from tests.personas import ALICE, PIN1, PIN2
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -72,21 +72,15 @@ def test_mobile_id_user_who_cancels_gets_no_account(platform: Platform, mid_url:
     assert outcome.failure["error"] == "mobile_id_user_cancelled"
 
 
-def tiina_registered(platform: Platform) -> tuple[DeviceApp, Account]:
-    """Tiina Saar (of the demo registry) with an ACTIVE qualified account on a device."""
-    person_get_or_create(
-        semantics_identifier=TIINA["semantics_identifier"],
-        given_name="Tiina",
-        surname="Saar",
-        actor="test",
-    )
-    return platform.registered(TIINA["semantics_identifier"])
+def alice_registered(platform: Platform) -> tuple[DeviceApp, Account]:
+    """Alice (in the registry) with an ACTIVE qualified account on a device."""
+    return platform.registered(ALICE)
 
 
 def test_existing_account_signs_the_application_with_pin2(
     platform: Platform, registry: None
 ) -> None:
-    old_app, old_account = tiina_registered(platform)
+    old_app, old_account = alice_registered(platform)
     new_app = platform.device()
     flow = Onboarding(new_app)
     flow.existing_account(old_account.document_number)
@@ -107,13 +101,13 @@ def test_existing_account_signs_the_application_with_pin2(
     assert new_account.device != old_account.device
     # The person hears of it at the contact the registry knew.
     (notice,) = [m for m in mail.outbox if "new Open eID account" in str(m.subject)]
-    assert notice.to == [TIINA["email"]]
+    assert notice.to == [ALICE.email]
 
 
 def test_existing_account_refused_on_the_old_device_gives_nothing(
     platform: Platform, registry: None
 ) -> None:
-    old_app, old_account = tiina_registered(platform)
+    old_app, old_account = alice_registered(platform)
     flow = Onboarding(platform.device())
     flow.existing_account(old_account.document_number)
     (tx,) = old_app.pending(timeout_ms=5000)
@@ -156,7 +150,7 @@ def test_prompts_to_one_account_are_limited(platform: Platform) -> None:
 def test_a_pin2_signature_that_does_not_verify_is_refused(
     platform: Platform, registry: None
 ) -> None:
-    old_app, old_account = tiina_registered(platform)
+    old_app, old_account = alice_registered(platform)
     flow = Onboarding(platform.device())
     flow.existing_account(old_account.document_number)
     (tx,) = old_app.pending(timeout_ms=5000)

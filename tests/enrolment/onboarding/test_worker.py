@@ -1,5 +1,5 @@
 """Onboarding end to end with a real Celery worker over Redis, including a worker killed
-in the middle of the pipeline (DESIGN.md §5: idempotent tasks, acks late).
+in the middle of the pipeline (docs/design.md §5: idempotent tasks, acks late).
 
 The worker is its own process (``celery -A smartid worker``) on this test's database and a
 queue of its own; the web side is the in-process ASGI server of the other tests.
@@ -28,8 +28,10 @@ from accounts.models import Account
 from audit.models import AuditRecord
 from device.onboarding import Onboarding
 from enrolment.models import OnboardingApplication, RegistrationTicket
-from tests.enrolment.onboarding.conftest import PIN1, PIN2, TIINA, Evidence, Platform
-from tests.rp.conftest import BANK_UUID, Answering, answering, bank  # noqa: F401 -- fixtures
+from tests.helpers.answering import Answering
+from tests.helpers.passports import Evidence
+from tests.helpers.platform import Platform
+from tests.personas import ALICE, PIN1, PIN2, RP_A
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[3]
@@ -102,9 +104,15 @@ def workers(
     mail_dir = tmp_path / "mail"
     settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     settings.EMAIL_FILE_PATH = mail_dir
+    # The worker's data folder is the test's (never the demo's var/), and it shares the
+    # test process's key-encryption key.
+    data_dir = tmp_path / "worker-data"
+    data_dir.mkdir()
     env = {
         **os.environ,
         "SMARTID_ENV": "test",
+        "SMARTID_DATA_DIR": str(data_dir),
+        "SMARTID_KEK_FILE": str(django_settings.KEYSTORE_KEK_FILE),
         "DATABASE_URL": _database_url(),
         "REDIS_URL": django_settings.REDIS_URL,
         "SMARTID_CELERY_EAGER": "false",
@@ -147,7 +155,7 @@ def _mailed_code(folder: Path) -> str:
 
     def codes() -> list[tuple[str, str]]:
         text = "\n".join(p.read_text(errors="replace") for p in sorted(folder.glob("*.log")))
-        return re.findall(r"\b(\d{4}) ?(\d{4})\b", text) if TIINA["email"] in text else []
+        return re.findall(r"\b(\d{4}) ?(\d{4})\b", text) if ALICE.email in text else []
 
     _wait(lambda: bool(codes()), 30, "the one-time code's e-mail", folder / "none.log")
     return "".join(codes()[-1])
@@ -158,8 +166,8 @@ def test_worker_killed_mid_pipeline_finishes_the_application_once(
     registry: None,
     evidence: Evidence,
     workers: Callable[[], Worker],
-    bank: Any,  # noqa: F811 -- fixture
-    answering: Answering,  # noqa: F811 -- fixture
+    rp_a: Any,
+    answering: Answering,
     tmp_path: Path,
 ) -> None:
     first = workers()
@@ -209,10 +217,10 @@ def test_worker_killed_mid_pipeline_finishes_the_application_once(
     answering.start(app)
     digest = hashlib.sha256(b"onboarded login").digest()
     started = httpx.post(
-        f"{platform.url}/v2/authentication/etsi/{TIINA['semantics_identifier']}",
+        f"{platform.url}/v2/authentication/etsi/{ALICE.semantics_identifier}",
         json={
-            "relyingPartyUUID": BANK_UUID,
-            "relyingPartyName": "BANK123",
+            "relyingPartyUUID": RP_A.uuid,
+            "relyingPartyName": RP_A.name,
             "hash": base64.b64encode(digest).decode(),
             "hashType": "SHA256",
             "allowedInteractionsOrder": [{"type": "displayTextAndPIN", "displayText60": "Log in?"}],

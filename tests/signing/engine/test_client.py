@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import secrets
+import random
 from collections import Counter
 
 import gmpy2
@@ -50,7 +50,7 @@ def chi_square_uniform_bytes(values: list[int]) -> float:
     return sum((counts.get(b, 0) - expected) ** 2 / expected for b in range(256))
 
 
-def test_keygen_returns_a_consistent_split() -> None:
+def test_keygen_returns_a_consistent_split(rng: random.Random) -> None:
     steps: list[str] = []
     blob, d1_double_prime = client_keygen(PIN, bits=1024, kdf=CHEAP_KDF, progress=steps.append)
     assert steps[0].startswith("generating") and steps[-1] == "done"
@@ -59,11 +59,11 @@ def test_keygen_returns_a_consistent_split() -> None:
     assert 0 <= d1_double_prime < blob.n1
     # The split works: m^{d1′}·m^{d1″} ≡ m^{d1}, so (s1′·m^{d1″})^e ≡ m (mod n1).
     for _ in range(5):
-        m = secrets.randbelow(blob.n1)
+        m = rng.randrange(blob.n1)
         s1 = client_partial_signature(blob, PIN, m) * int(gmpy2.powmod(m, d1_double_prime, blob.n1))
         assert int(gmpy2.powmod(s1 % blob.n1, 65537, blob.n1)) == m
     # A wrong PIN gives a share that does not complete.
-    m = secrets.randbelow(blob.n1)
+    m = rng.randrange(blob.n1)
     s1 = client_partial_signature(blob, WRONG_PIN, m) * int(
         gmpy2.powmod(m, d1_double_prime, blob.n1)
     )
@@ -76,14 +76,14 @@ def test_keygen_default_kdf_is_phone_sized() -> None:
 
 
 @pytest.mark.slow
-def test_full_size_keygen_with_default_kdf() -> None:
+def test_full_size_keygen_with_default_kdf(rng: random.Random) -> None:
     blob, d1_double_prime = client_keygen(PIN)  # L = 3072, scrypt n = 2^15
     assert blob.bits == 3072 and blob.share_len == 384 and len(blob.ciphertext) == 384
     assert blob.kdf == KdfParams()
     half = generate_server_half()
     key = composite_public_key(blob.n1, half.n2)
     assert key.n.bit_length() in (6143, 6144) and key.k == 768
-    m = secrets.randbelow(blob.n1)
+    m = rng.randrange(blob.n1)
     s1 = client_partial_signature(blob, PIN, m) * int(gmpy2.powmod(m, d1_double_prime, blob.n1))
     assert int(gmpy2.powmod(s1 % blob.n1, 65537, blob.n1)) == m
 

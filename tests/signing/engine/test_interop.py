@@ -6,7 +6,7 @@ full size 3072+3072 (|n| = 6144 and 6143). Tampering makes both verifiers fail.
 from __future__ import annotations
 
 import hashlib
-import secrets
+import random
 import shutil
 import subprocess
 from pathlib import Path
@@ -87,13 +87,13 @@ def openssl_verify(
     return ok
 
 
-def check_everything(key: SplitKey, tmp: Path, *, with_openssl: bool) -> None:
+def check_everything(key: SplitKey, tmp: Path, *, with_openssl: bool, rng: random.Random) -> None:
     for alg in CRYPTO_HASH:
         size = hash_spec(alg).digest_size
         for pad in ("PKCS1v15", "PSS"):
-            data = secrets.token_bytes(100)
+            data = rng.randbytes(100)
             digest = hashlib.new(alg.lower(), data).digest()
-            salt = secrets.token_bytes(size) if pad == "PSS" else None
+            salt = rng.randbytes(size) if pad == "PSS" else None
             salt_len = size if pad == "PSS" else 0
             signature = split_sign(key, digest, alg, pad, salt)
             assert len(signature) == key.composite.k
@@ -119,9 +119,9 @@ def check_everything(key: SplitKey, tmp: Path, *, with_openssl: bool) -> None:
 
 
 def test_small_composite_verifies_with_cryptography_and_openssl(
-    small_key: SplitKey, tmp_path: Path
+    small_key: SplitKey, tmp_path: Path, rng: random.Random
 ) -> None:
-    check_everything(small_key, tmp_path, with_openssl=OPENSSL is not None)
+    check_everything(small_key, tmp_path, with_openssl=OPENSSL is not None, rng=rng)
 
 
 def test_salt_must_be_the_same_on_both_sides(key1024: SplitKey) -> None:
@@ -151,11 +151,11 @@ def test_salt_must_be_the_same_on_both_sides(key1024: SplitKey) -> None:
 @pytest.mark.slow
 @pytest.mark.skipif(OPENSSL is None, reason="the openssl command line tool is not installed")
 def test_full_size_composite_verifies_with_cryptography_and_openssl(
-    full_key: SplitKey, tmp_path: Path
+    full_key: SplitKey, tmp_path: Path, rng: random.Random
 ) -> None:
     assert full_key.bits == 3072 and full_key.composite.k == 768
     assert full_key.n.bit_length() in (6143, 6144)
-    check_everything(full_key, tmp_path, with_openssl=True)
+    check_everything(full_key, tmp_path, with_openssl=True, rng=rng)
 
 
 @pytest.mark.slow

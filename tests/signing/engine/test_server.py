@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import secrets
+import random
 
 import gmpy2
 import pytest
@@ -59,10 +59,10 @@ def _prime_cofactor(factor: int, bits: int) -> int:
 # --- invariant 1 and 2: the split ----------------------------------------------------
 
 
-def test_invariant1_split_mod_lambda_recombines(small_key: SplitKey) -> None:
+def test_invariant1_split_mod_lambda_recombines(small_key: SplitKey, rng: random.Random) -> None:
     k = small_key
     for _ in range(20):
-        m = secrets.randbelow(k.n1)
+        m = rng.randrange(k.n1)
         left = gmpy2.powmod(m, k.d1_prime, k.n1) * gmpy2.powmod(m, k.d1_double_prime, k.n1)
         assert left % k.n1 == gmpy2.powmod(m, k.d1, k.n1)
     # Also for m sharing a factor with n1 (λ works there too, by the CRT per prime).
@@ -71,7 +71,7 @@ def test_invariant1_split_mod_lambda_recombines(small_key: SplitKey) -> None:
         assert left % k.n1 == gmpy2.powmod(m, k.d1, k.n1)
 
 
-def test_invariant1_negative_split_mod_n1_fails(small_key: SplitKey) -> None:
+def test_invariant1_negative_split_mod_n1_fails(small_key: SplitKey, rng: random.Random) -> None:
     """S1's literal 'd1″ = d1 − d1′ mod n1' does not give a valid signature.
 
     When d1′ > d1 (the usual case for a full-width d1′) the literal rule yields
@@ -81,11 +81,11 @@ def test_invariant1_negative_split_mod_n1_fails(small_key: SplitKey) -> None:
     k = small_key
     width = 8 * k.blob.share_len
     for _ in range(10):
-        d1_prime = k.d1 + 1 + secrets.randbelow(2**width - k.d1 - 1)
+        d1_prime = k.d1 + 1 + rng.randrange(2**width - k.d1 - 1)
         literal = (k.d1 - d1_prime) % k.n1
         correct = (k.d1 - d1_prime) % k.lam1
         assert literal != correct
-        m = secrets.randbelow(k.n)
+        m = rng.randrange(k.n)
         s1_prime = int(gmpy2.powmod(m % k.n1, d1_prime, k.n1))
         with pytest.raises(ShareMismatch):
             complete_client_share(k.composite, literal, m, s1_prime)
@@ -121,10 +121,10 @@ def test_both_composite_sizes_are_covered(small_key: SplitKey) -> None:
 # --- invariant 3: S is the four-prime RSA signature ----------------------------------
 
 
-def test_invariant3_crt_components_and_oracle(small_key: SplitKey) -> None:
+def test_invariant3_crt_components_and_oracle(small_key: SplitKey, rng: random.Random) -> None:
     k = small_key
     for _ in range(10):
-        m = secrets.randbelow(k.n)
+        m = rng.randrange(k.n)
         s1_prime = client_partial_signature(k.blob, PIN, m)
         s1 = complete_client_share(k.composite, k.d1_double_prime, m, s1_prime)
         s2 = server_rsasp1(k.half, m % k.n2)
@@ -135,9 +135,9 @@ def test_invariant3_crt_components_and_oracle(small_key: SplitKey) -> None:
         assert server_complete(k.composite, k.d1_double_prime, k.half, m, s1_prime) == signature
 
 
-def test_wrong_pin_is_share_mismatch(small_key: SplitKey) -> None:
+def test_wrong_pin_is_share_mismatch(small_key: SplitKey, rng: random.Random) -> None:
     k = small_key
-    m = secrets.randbelow(k.n)
+    m = rng.randrange(k.n)
     s1_prime = client_partial_signature(k.blob, WRONG_PIN, m)
     with pytest.raises(WrongPinError):
         server_complete(k.composite, k.d1_double_prime, k.half, m, s1_prime)
@@ -148,10 +148,10 @@ def test_wrong_pin_is_share_mismatch(small_key: SplitKey) -> None:
 
 
 def test_invariant9_corrupted_s2_yields_no_output(
-    key1024: SplitKey, monkeypatch: pytest.MonkeyPatch
+    key1024: SplitKey, monkeypatch: pytest.MonkeyPatch, rng: random.Random
 ) -> None:
     k = key1024
-    m = secrets.randbelow(k.n)
+    m = rng.randrange(k.n)
     s1_prime = client_partial_signature(k.blob, PIN, m)
     s1 = complete_client_share(k.composite, k.d1_double_prime, m, s1_prime)
     s2 = server_rsasp1(k.half, m % k.n2)
@@ -171,10 +171,10 @@ def test_invariant9_corrupted_s2_yields_no_output(
         server_complete(k.composite, k.d1_double_prime, k.half, m, s1_prime)
 
 
-def test_invariant9_wrong_u_yields_no_output(key1024: SplitKey) -> None:
+def test_invariant9_wrong_u_yields_no_output(key1024: SplitKey, rng: random.Random) -> None:
     k = key1024
     wrong = dataclasses.replace(k.composite, u=(k.composite.u + 1) % k.n1)
-    m = secrets.randbelow(k.n)
+    m = rng.randrange(k.n)
     s1_prime = client_partial_signature(k.blob, PIN, m)
     with pytest.raises(SignatureFault):
         server_complete(wrong, k.d1_double_prime, k.half, m, s1_prime)
@@ -183,10 +183,12 @@ def test_invariant9_wrong_u_yields_no_output(key1024: SplitKey) -> None:
 # --- invariant 10: PSS on the composite, m reduced mod n_i -------------------------
 
 
-def test_invariant10_pss_uses_composite_em_bits_and_reduces_m(small_key: SplitKey) -> None:
+def test_invariant10_pss_uses_composite_em_bits_and_reduces_m(
+    small_key: SplitKey, rng: random.Random
+) -> None:
     k = small_key
     digest = hashlib.sha512(b"inv10").digest()
-    salt = secrets.token_bytes(32)
+    salt = rng.randbytes(32)
     m = encode_message(k.n, digest, "SHA512", "PSS", salt)
     assert m == os2ip(emsa_pss_encode(digest, "SHA512", k.n.bit_length() - 1, salt))
     assert k.composite.em_bits == k.n.bit_length() - 1
@@ -390,9 +392,9 @@ def test_server_half_constructor_validates(key1024: SplitKey) -> None:
 # --- completion error paths ---------------------------------------------------------
 
 
-def test_server_complete_bad_inputs(key1024: SplitKey) -> None:
+def test_server_complete_bad_inputs(key1024: SplitKey, rng: random.Random) -> None:
     k = key1024
-    m = secrets.randbelow(k.n)
+    m = rng.randrange(k.n)
     s1_prime = client_partial_signature(k.blob, PIN, m)
     cases: list[tuple[tuple[object, ...], type[Exception]]] = [
         ((k.composite, k.d1_double_prime, k.half, k.n, s1_prime), InvalidInteger),

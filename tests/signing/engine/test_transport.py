@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-import secrets
+import random
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
@@ -35,8 +35,8 @@ def transport_key() -> ec.EllipticCurvePrivateKey:
 
 
 @pytest.fixture
-def s1_prime() -> int:
-    return secrets.randbits(3072 - 1) | 1
+def s1_prime(rng: random.Random) -> int:
+    return rng.getrandbits(3072 - 1) | 1
 
 
 def _unb64(value: str) -> bytes:

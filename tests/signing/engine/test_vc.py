@@ -1,4 +1,4 @@
-"""The verification code formula (spec/rp-api.md §2) and the server's choice list."""
+"""The verification code formula (docs/spec/rp-api.md §2) and the server's choice list."""
 
 from __future__ import annotations
 

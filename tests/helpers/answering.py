@@ -1,20 +1,14 @@
-"""RP API fixtures: relying parties, registered people whose devices answer in threads."""
+"""Devices that answer in threads: approve (or refuse) whatever reaches them, until stopped."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
-
-from api.rp.models import RelyingParty
 from device.app import DeviceApp
 from device.errors import DeviceError
-from tests.signing.conftest import PIN1, PIN2, Platform, platform  # noqa: F401 -- fixture
-
-BANK_UUID = "de305d54-75b4-431b-adb2-eb6b9e546014"
+from tests.personas import PIN1, PIN2
 
 
 @dataclass
@@ -49,22 +43,3 @@ class Answering:
         self.stop.set()
         for thread in self.threads:
             thread.join(timeout=10)
-
-
-@pytest.fixture
-def answering() -> Iterator[Answering]:
-    devices = Answering()
-    yield devices
-    devices.close()
-
-
-@pytest.fixture
-def bank(platform: Platform) -> RelyingParty:  # noqa: F811 -- the fixture above
-    return RelyingParty.objects.create(
-        uuid=BANK_UUID,
-        name="BANK123",
-        display_name="Bank 123",
-        allowed_networks=["127.0.0.1/32", "::1/128"],
-        allow_advanced=True,
-        can_see_device_ip=True,
-    )

@@ -1,33 +1,34 @@
-"""A running platform and reference-app devices for the end-to-end tests of issue 4."""
+"""A running platform and reference-app devices for the end-to-end tests.
+
+``Platform`` wraps the live ASGI server with its CA hierarchy: it issues registration
+tickets for a citizen (Alice unless told otherwise) and makes reference-app devices that
+talk to it over real HTTP. The ``platform`` fixture (tests/conftest.py) builds one.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from accounts.models import Account
-from accounts.services import person_get_or_create
 from device.app import DeviceApp
 from device.state import MemoryStore, dumps, loads
 from enrolment.models import RegistrationTicket
 from enrolment.services import ticket_create
-from pki import ocsp, services
 from signing.engine import KdfParams, appauth
 from signing.models import Transaction
 from signing.services.transactions import transaction_create
-from tests.conftest import LiveASGIServer
+from tests import factories
+from tests.live import LiveASGIServer
+from tests.personas import ALICE, PIN1, PIN2, RP_A, Citizen, citizen
 
 KEY_BITS = 1024  # |n| = 2048: fast; one test runs the production 3072+3072
 CHEAP_KDF = KdfParams(n=2**10, r=8, p=1)
-PIN1, PIN2 = "1234", "12345"
-WRONG1, WRONG2 = "9999", "99999"
 
 
 @dataclass
@@ -47,6 +48,10 @@ class Recorder:
 
     def last(self, suffix: str) -> tuple[httpx.Request, httpx.Response]:
         return [(r.request, r) for r in self.responses if r.request.url.path.endswith(suffix)][-1]
+
+
+def _who(person: Citizen | str) -> Citizen:
+    return person if isinstance(person, Citizen) else citizen(person)
 
 
 @dataclass
@@ -77,28 +82,19 @@ class Platform:
         store.save(loads(dumps(app._state)))
         return self.device(store)
 
-    def ticket(
-        self, semantics_identifier: str = "PNOEE-40504040001", level: str = "QUALIFIED"
-    ) -> str:
-        person = person_get_or_create(
-            semantics_identifier=semantics_identifier,
-            given_name="OK",
-            surname="TESTNUMBER",
-            actor="test",
-        )
+    def ticket(self, person: Citizen | str = ALICE, level: str = "QUALIFIED") -> str:
+        """A registration code for this citizen (a persona, or a variant by identifier)."""
         _, code = ticket_create(
-            person=person,
+            person=factories.person(_who(person)),
             identity_source=RegistrationTicket.Source.ADMIN,
             level=level,
             created_by="test",
         )
         return code
 
-    def registered(
-        self, semantics_identifier: str = "PNOEE-40504040001"
-    ) -> tuple[DeviceApp, Account]:
+    def registered(self, person: Citizen | str = ALICE) -> tuple[DeviceApp, Account]:
         app = self.device()
-        result = app.register(self.ticket(semantics_identifier), PIN1, PIN2)
+        result = app.register(self.ticket(person), PIN1, PIN2)
         account = Account.objects.get(document_number=result.document_number)
         return app, account
 
@@ -133,10 +129,11 @@ def send_signed(app: DeviceApp, method: str, path: str, body: bytes = b"") -> ht
 def auth_transaction(
     account: Account, data: bytes = b"login challenge", **kwargs: Any
 ) -> Transaction:
+    """An authentication transaction of RP A for this account."""
     return transaction_create(
         account=account,
         kind=Transaction.Kind.AUTHENTICATION,
-        rp_name="BANK",
+        rp_name=RP_A.name,
         interactions=kwargs.pop(
             "interactions", [{"type": "displayTextAndPIN", "displayText60": "Log in?"}]
         ),
@@ -144,16 +141,3 @@ def auth_transaction(
         hash_type="SHA256",
         **kwargs,
     )
-
-
-@pytest.fixture
-def platform(asgi_server: LiveASGIServer, settings: Any) -> Iterator[Platform]:
-    settings.SPLITKEY_BITS = KEY_BITS
-    settings.SITE_URL = asgi_server.url
-    ocsp.reset_issuer_index()
-    hierarchy = services.ca_hierarchy_create(actor="test", base_url=asgi_server.url)
-    platform = Platform(asgi_server, hierarchy)
-    yield platform
-    for client in platform.clients:
-        client.close()
-    ocsp.reset_issuer_index()
