@@ -112,6 +112,10 @@ class Transaction(models.Model):
         USER_REFUSED_CERT_CHOICE = "USER_REFUSED_CERT_CHOICE"
         REQUIRED_INTERACTION_NOT_SUPPORTED_BY_APP = "REQUIRED_INTERACTION_NOT_SUPPORTED_BY_APP"
         DOCUMENT_UNUSABLE = "DOCUMENT_UNUSABLE"
+        # RP API v3: one refusal code naming the interaction (``refused_interaction``), and
+        # a signature the app made over something else than the protocol's payload.
+        USER_REFUSED_INTERACTION = "USER_REFUSED_INTERACTION"
+        PROTOCOL_FAILURE = "PROTOCOL_FAILURE"
         CANCELLED = "CANCELLED"  # another device of the group answered first
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -123,14 +127,24 @@ class Transaction(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices)
     rp_name = models.CharField(max_length=100)
     hash = models.BinaryField(null=True, editable=False)
-    hash_type = models.CharField(max_length=6, blank=True)
+    hash_type = models.CharField(max_length=10, blank=True)
     padding = models.CharField(max_length=8, blank=True)
+    # RP API v3 (docs/spec/rp-api.md §5): "" for the v1/v2 hash signature, else the
+    # signature protocol whose payload the app signs. ``protocol_parameters`` holds what
+    # the payload is built from (server random, RP challenge, names, the interactions
+    # string as received, callback URL, hash algorithm); ``user_challenge`` and
+    # ``flow_type`` come with the app's answer.
+    protocol = models.CharField(max_length=24, blank=True)
+    protocol_parameters = models.JSONField(default=dict)
+    user_challenge = models.CharField(max_length=43, blank=True)
+    flow_type = models.CharField(max_length=12, blank=True)
     salt = models.BinaryField(null=True, editable=False)
     interactions = models.JSONField(default=list)
     vc_choices = models.JSONField(default=list)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     result = models.CharField(max_length=48, choices=Result.choices, blank=True)
     interaction_used = models.CharField(max_length=60, blank=True)
+    refused_interaction = models.CharField(max_length=60, blank=True)
     signature = models.BinaryField(null=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()

@@ -93,5 +93,40 @@ class RpSession(models.Model):
     ignored_properties = models.JSONField(default=list)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
+    # --- RP API v3 (docs/spec/rp-api.md §5); blank for v1/v2 sessions ---------------------
+    class Flow(models.TextChoices):
+        DEVICE_LINK = "DEVICE_LINK"
+        NOTIFICATION = "NOTIFICATION"
+        NONE = "NONE"  # signature/certificate/{docNo}: no user interaction
+
+    flow = models.CharField(max_length=12, choices=Flow.choices, blank=True)
+    #: The target as the RP named it ("etsi"/"document" and the value); both blank for an
+    #: anonymous device link, where the account is whoever opens the link.
+    target_kind = models.CharField(max_length=8, blank=True)
+    target = models.CharField(max_length=100, blank=True)
+    #: Device links: the public token in every link and the HMAC key of their authCode.
+    session_token = models.CharField(max_length=32, unique=True, null=True, blank=True)
+    session_secret = models.BinaryField(null=True, editable=False)
+    #: ACSP_V2 / RAW_DIGEST_SIGNATURE and its parameters as received (rpChallenge or
+    #: digest, signatureAlgorithm, hashAlgorithm, ...).
+    signature_protocol = models.CharField(max_length=24, blank=True)
+    protocol_parameters = models.JSONField(default=dict)
+    #: ``interactions`` exactly as received: a Base64 string, never re-serialised (the
+    #: authCode and the ACSP_V2 payload are computed over these very characters).
+    interactions = models.TextField(blank=True)
+    initial_callback_url = models.CharField(max_length=1800, blank=True)
+    nonce = models.CharField(max_length=30, blank=True)
+    capabilities = models.JSONField(default=list)
+    #: The verification code the server chose for a signature by notification.
+    vc = models.CharField(max_length=4, blank=True)
+    linked_session = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    #: Device links are opened once, by one device.
+    opened_at = models.DateTimeField(null=True, blank=True)
+    opened_by = models.ForeignKey(
+        "accounts.Device", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
     def __str__(self) -> str:
         return f"{self.kind} session {self.id}"
