@@ -140,6 +140,10 @@ class Transaction(models.Model):
     flow_type = models.CharField(max_length=12, blank=True)
     salt = models.BinaryField(null=True, editable=False)
     interactions = models.JSONField(default=list)
+    #: The verification code of a v3 transaction, fixed at its start (authentication:
+    #: from the RP challenge; signature: chosen by the server). Blank for v1/v2, whose
+    #: code is computed from the hash.
+    vc = models.CharField(max_length=4, blank=True)
     vc_choices = models.JSONField(default=list)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     result = models.CharField(max_length=48, choices=Result.choices, blank=True)

@@ -97,7 +97,7 @@ def _confirm(
     expected = first_supported_interaction(tx, device)
     if interaction != expected:
         raise BadRequest("Use the first interaction of the list that this app supports.")
-    if interaction in VC_INTERACTIONS and vc != verification_code(bytes(tx.hash or b"")):
+    if interaction in VC_INTERACTIONS and vc != (tx.vc or verification_code(bytes(tx.hash or b""))):
         finish(tx, Transaction.Result.WRONG_VC, interaction=interaction)
         return Answer(status="WRONG_VC")
     s1_prime = decrypt_s1p(envelope, aad=engine.transaction_aad(str(tx.pk)), key=key)

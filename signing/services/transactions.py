@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.models import Account, Device
 from signing import engine
-from signing.engine.encoding import check_digest
+from signing.engine.encoding import check_digest, hash_spec
 from signing.engine.vc import decoy_codes, verification_code
 from signing.models import SplitKey, Transaction
 from signing.services.channels import (
@@ -65,11 +65,19 @@ def transaction_create(
     padding: str = "PKCS1v15",
     ttl: timedelta = timedelta(minutes=3),
     group: uuid.UUID | None = None,
+    protocol: str = "",
+    protocol_parameters: dict[str, str] | None = None,
+    vc: str = "",
 ) -> Transaction:
     """Create a transaction for the account's device and wake the device.
 
     If the app can show none of the RP's interactions, the transaction is created
     already finished with REQUIRED_INTERACTION_NOT_SUPPORTED_BY_APP.
+
+    RP API v3: ``protocol`` names the signature protocol (``ACSP_V2``: no digest yet, the
+    app's answer completes the payload; ``RAW_DIGEST_SIGNATURE``: ``digest`` is signed as
+    it is), ``protocol_parameters`` what its payload is built from, and ``vc`` the
+    verification code fixed at the start.
     """
     purpose = (
         SplitKey.Purpose.AUTH if kind == Transaction.Kind.AUTHENTICATION else SplitKey.Purpose.SIGN
@@ -77,7 +85,23 @@ def transaction_create(
     key = None
     salt = None
     vc_choices: list[str] = []
-    if kind != Transaction.Kind.CERTIFICATE_CHOICE:
+    acsp = protocol == "ACSP_V2"
+    if kind != Transaction.Kind.CERTIFICATE_CHOICE and acsp:
+        # The digest is HASH(payload), known only when the app answers; the salt's size
+        # is the hash's.
+        try:
+            digest_size = hash_spec(hash_type).digest_size
+        except engine.InvalidInput:
+            raise BadRequest("The hash type is unknown.") from None
+        key = SplitKey.objects.filter(
+            account=account, purpose=purpose, state=SplitKey.State.ACTIVE
+        ).first()
+        if key is None:
+            raise WrongState("The account has no active key for this purpose.")
+        salt = secrets.token_bytes(digest_size)
+        if vc and any(i.get("type") in VC_INTERACTIONS for i in interactions):
+            vc_choices = decoy_codes(vc, 3)
+    elif kind != Transaction.Kind.CERTIFICATE_CHOICE:
         if digest is None:
             raise BadRequest("A hash and its type are required.")
         try:
@@ -94,7 +118,7 @@ def transaction_create(
         if padding == "PSS":
             salt = secrets.token_bytes(digest_size)
         if any(i.get("type") in VC_INTERACTIONS for i in interactions):
-            vc_choices = decoy_codes(verification_code(digest), 3)
+            vc_choices = decoy_codes(vc or verification_code(digest), 3)
     tx = Transaction.objects.create(
         account=account,
         key=key,
@@ -102,10 +126,13 @@ def transaction_create(
         rp_name=rp_name,
         hash=digest,
         hash_type=hash_type,
-        padding=padding if digest is not None else "",
+        padding=padding if digest is not None or acsp else "",
         salt=salt,
         interactions=interactions,
+        vc=vc,
         vc_choices=vc_choices,
+        protocol=protocol,
+        protocol_parameters=protocol_parameters or {},
         expires_at=timezone.now() + ttl,
         group=group,
     )
