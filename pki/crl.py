@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
+from core.clock import now_whole_seconds
 from pki.models import Certificate, CertificateAuthority, RevocationList
 from pki.signer import sign_crl
 
@@ -63,7 +64,7 @@ def crl_publish(*, ca: CertificateAuthority, actor: str = "system") -> Revocatio
     locked = CertificateAuthority.objects.select_for_update().get(pk=ca.pk)
     status_version = locked.status_version
     number = locked.crl_number + 1
-    this_update = timezone.now().replace(microsecond=0)
+    this_update = now_whole_seconds()
     next_update = this_update + timedelta(hours=settings.CRL_VALIDITY_HOURS)
     issuer_cert = x509.load_der_x509_certificate(bytes(locked.certificate_der))
     issuer_key = issuer_cert.public_key()

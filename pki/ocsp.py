@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509 import ocsp
 from django.conf import settings
 from django.core.cache import cache
-from django.utils import timezone
 
+from core.clock import now_whole_seconds
 from pki.models import Certificate, CertificateAuthority
 from pki.signer import sign_ocsp_response
 
@@ -203,7 +203,7 @@ def _cert_status(row: Certificate | None) -> aocsp.CertStatus:
 
 
 def _build(request: ocsp.OCSPRequest, responder: Responder, nonce: bytes | None) -> bytes:
-    now = timezone.now().replace(microsecond=0)
+    now = now_whole_seconds()
     row = (
         Certificate.objects.filter(
             issuer_id=responder.ca_id, serial_number=f"{request.serial_number:x}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -19,7 +19,6 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.utils import timezone
 
 from accounts.identifiers import (
     InvalidIdentifier,
@@ -27,6 +26,7 @@ from accounts.identifiers import (
     parse_semantics_identifier,
 )
 from audit.services import audit_record
+from core.clock import now_whole_seconds
 from core.errors import DomainError
 from pki import ocsp, profiles, tasks
 from pki.crl import crl_publish
@@ -61,10 +61,6 @@ class AlreadyIssued(PkiError):
 
 class InvalidTransition(PkiError):
     code = "invalid_transition"
-
-
-def _now() -> datetime:
-    return timezone.now().replace(microsecond=0)
 
 
 def _ca_common_name(kind: CertificateAuthority.Kind, year: int) -> str:
@@ -106,7 +102,7 @@ def ca_hierarchy_create(*, actor: str, base_url: str | None = None) -> list[Cert
         return existing
     base = (base_url or settings.SITE_URL).rstrip("/")
     store = get_keystore()
-    now = _now()
+    now = now_whole_seconds()
     organization, country = settings.CA_ORGANIZATION, settings.CA_COUNTRY
 
     root_label = _new_label("ca-root")
@@ -280,7 +276,7 @@ def certificate_issue(
         return existing
     issuer = issuing_ca_for(qualified=qualified)
     base = (base_url or settings.SITE_URL).rstrip("/")
-    not_before = _now()
+    not_before = now_whole_seconds()
     not_after = not_before + timedelta(days=settings.CERTIFICATE_VALIDITY_DAYS)
     serial = x509.random_serial_number()
     level = Certificate.Level.QUALIFIED if qualified else Certificate.Level.ADVANCED
@@ -412,7 +408,7 @@ def _change_status(
     previous = row.status
     row.status = change.status
     row.revocation_reason = reason
-    row.revoked_at = None if change.status == Certificate.Status.GOOD else _now()
+    row.revoked_at = None if change.status == Certificate.Status.GOOD else now_whole_seconds()
     row.save(update_fields=["status", "revocation_reason", "revoked_at"])
     data: dict[str, object] = {"serial": row.serial_number}
     if change.audit_reason:
