@@ -31,6 +31,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
+from PIL import Image
 
 from enrolment.emrtd import tlv
 from enrolment.emrtd.countries import ALPHA3_TO_ALPHA2
@@ -369,8 +370,6 @@ def build_dg2(photo_jpeg: bytes, *, sex: str = "<") -> bytes:
 
 def photo_to_jpeg(image_bytes: bytes, *, max_side: int = 480, quality: int = 85) -> bytes:
     """Re-encode any image Pillow reads as an RGB JPEG no larger than ``max_side``."""
-    from PIL import Image
-
     with Image.open(io.BytesIO(image_bytes)) as image:
         rgb = image.convert("RGB")
     rgb.thumbnail((max_side, max_side))

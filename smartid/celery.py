@@ -20,6 +20,8 @@ app.autodiscover_tasks()
 
 @worker_init.connect
 def _refuse_unsafe_worker(**kwargs: object) -> None:
+    # Imported when the worker starts: the checks need the apps loaded, and this module is
+    # imported before Django is set up (smartid/__init__.py loads the Celery app).
     from smartid.checks import refuse_unsafe_start
 
     refuse_unsafe_start()

@@ -9,12 +9,19 @@ secret key, however it is launched.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from cryptography.x509.oid import NameOID
 from django.apps import AppConfig, apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, register, run_checks
+from django.core.checks import Warning as CheckWarning
 from django.core.exceptions import ImproperlyConfigured
+
+from enrolment.emrtd import CscaTrustStore, EmrtdError
+from enrolment.emrtd.trust import TEST_MARKER
+from enrolment.mobileid.config import TrustBundleError, load_trust_anchors
 
 TAG = "smartid"
 
@@ -111,10 +118,6 @@ def mobile_id_and_secondary_check(
     app_configs: Sequence[AppConfig] | None, **kwargs: Any
 ) -> list[CheckMessage]:
     """Mobile-ID trust and message delivery: no simulator or fake delivery in live."""
-    from pathlib import Path
-
-    from enrolment.mobileid.config import TrustBundleError, load_trust_anchors
-
     errors: list[CheckMessage] = []
     if settings.MOBILE_ID_TRUSTED_CA_PATH:
         try:
@@ -178,10 +181,8 @@ def portal_check(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list
             )
         )
     if settings.PORTAL_OCSP_WHEN_UNREACHABLE != "fail-closed":
-        from django.core import checks
-
         errors.append(
-            checks.Warning(
+            CheckWarning(
                 "ID-card logins are accepted without a revocation check when OCSP is down.",
                 hint="SMARTID_PORTAL_OCSP_WHEN_UNREACHABLE=fail-closed",
                 id="smartid.W702",
@@ -199,11 +200,6 @@ def emrtd_trust_store_check(
     """
     if not settings.IS_LIVE:
         return []
-    from cryptography.x509.oid import NameOID
-
-    from enrolment.emrtd import CscaTrustStore, EmrtdError
-    from enrolment.emrtd.trust import TEST_MARKER
-
     try:
         store = CscaTrustStore.from_path(settings.EMRTD_CSCA_PATH)
     except (EmrtdError, OSError) as exc:

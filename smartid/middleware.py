@@ -9,6 +9,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
 
+from smartid.views import API_PREFIXES
+
 
 class ContentSecurityPolicyMiddleware:
     """Adds ``Content-Security-Policy`` (``settings.CONTENT_SECURITY_POLICY``) to responses.
@@ -54,6 +56,4 @@ class PageLocaleMiddleware(LocaleMiddleware):
 
 
 def _machine_prefixes() -> tuple[str, ...]:
-    from smartid.views import API_PREFIXES
-
     return API_PREFIXES

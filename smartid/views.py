@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import redis
 from django.apps import apps
 from django.conf import settings
 from django.db import connection
@@ -51,8 +52,6 @@ def _database_ok() -> bool:
 def _redis_status() -> str:
     if not settings.REDIS_URL:
         return "not configured"
-    import redis
-
     try:
         client = redis.Redis.from_url(
             settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1
