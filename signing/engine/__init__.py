@@ -6,6 +6,20 @@ No Django, no settings, no database, no network, no clock: time is an argument. 
 
 from __future__ import annotations
 
+from signing.engine.acsp import (
+    V3_HASHES,
+    acsp_v2_digest,
+    acsp_v2_payload,
+    b64url_nopad,
+    is_user_challenge,
+    new_server_random,
+    new_user_challenge_verifier,
+    pss_parameters,
+    user_challenge,
+    user_challenge_matches,
+    v3_hash,
+    vc_for_rp_challenge,
+)
 from signing.engine.appauth import (
     canonical_request,
     new_nonce,
@@ -44,6 +58,7 @@ from signing.engine.clone import (
     token_matches,
 )
 from signing.engine.encoding import (
+    SHA2_HASHES,
     HashAlgorithm,
     Padding,
     byte_length,
@@ -254,4 +269,18 @@ __all__ = [
     "verify_pkcs1_v15",
     "verify_pss",
     "verify_request",
+    '# RP API v3 (docs/engine.md "RP API v3"): ACSP_V2, SHA-3, device links',
+    "V3_HASHES",
+    "acsp_v2_digest",
+    "acsp_v2_payload",
+    "b64url_nopad",
+    "is_user_challenge",
+    "new_server_random",
+    "new_user_challenge_verifier",
+    "pss_parameters",
+    "user_challenge",
+    "user_challenge_matches",
+    "v3_hash",
+    "vc_for_rp_challenge",
+    "SHA2_HASHES",
 ]
