@@ -136,7 +136,8 @@ def new_user_challenge_verifier() -> str:
     return b64url_nopad(secrets.token_bytes(VERIFIER_BYTES))
 
 
-def _check_verifier(verifier: object) -> str:
+def check_verifier(verifier: object) -> str:
+    """Return ``verifier`` if it is 43-128 Base64URL characters; raise :class:`InvalidInput`."""
     if (
         not isinstance(verifier, str)
         or not VERIFIER_MIN_CHARS <= len(verifier) <= VERIFIER_MAX_CHARS
@@ -151,7 +152,7 @@ def _check_verifier(verifier: object) -> str:
 
 def user_challenge(verifier: str) -> str:
     """userChallenge = Base64URL (no padding) of SHA-256(ASCII of the verifier text)."""
-    text = _check_verifier(verifier)
+    text = check_verifier(verifier)
     return b64url_nopad(hashlib.sha256(text.encode("ascii")).digest())
 
 
@@ -171,7 +172,7 @@ def user_challenge_matches(verifier: object, challenge: object) -> bool:
     if not isinstance(challenge, str) or not challenge.isascii():
         return False
     try:
-        text = _check_verifier(verifier)
+        text = check_verifier(verifier)
     except InvalidInput:
         return False
     expected = b64url_nopad(hashlib.sha256(text.encode("ascii")).digest())
