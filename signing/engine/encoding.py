@@ -6,7 +6,9 @@
   emBits = |n| − 1, so |EM| = ⌈(|n| − 1)/8⌉ (spec §2 "Using PSS with a composite modulus").
 * RSAVP1-based verification, s^e mod n, that raises :class:`InvalidSignature`.
 
-Hash names are the RP API's: ``"SHA256"``, ``"SHA384"``, ``"SHA512"``.
+Hash names are the RP API v1/v2's: ``"SHA256"``, ``"SHA384"``, ``"SHA512"``, and for RP API v3
+(whose ``SHA3-256``… :data:`signing.engine.acsp.V3_HASHES` maps) ``"SHA3_256"``, ``"SHA3_384"``,
+``"SHA3_512"``. :data:`SHA2_HASHES` is the v1/v2 vocabulary.
 """
 
 from __future__ import annotations
@@ -36,6 +38,13 @@ class HashAlgorithm(StrEnum):
     SHA256 = "SHA256"
     SHA384 = "SHA384"
     SHA512 = "SHA512"
+    SHA3_256 = "SHA3_256"
+    SHA3_384 = "SHA3_384"
+    SHA3_512 = "SHA3_512"
+
+
+#: The hashes RP API v1 and v2 know (``hashType``); SHA-3 exists only in v3.
+SHA2_HASHES = (HashAlgorithm.SHA256, HashAlgorithm.SHA384, HashAlgorithm.SHA512)
 
 
 class Padding(StrEnum):
@@ -73,6 +82,25 @@ _HASHES = {
         "sha512",
         64,
         bytes.fromhex("3051300d060960864801650304020305000440"),
+    ),
+    # SHA-3 (FIPS 202): OIDs 2.16.840.1.101.3.4.2.8/9/10, NULL parameters like SHA-2.
+    HashAlgorithm.SHA3_256: HashSpec(
+        HashAlgorithm.SHA3_256,
+        "sha3_256",
+        32,
+        bytes.fromhex("3031300d060960864801650304020805000420"),
+    ),
+    HashAlgorithm.SHA3_384: HashSpec(
+        HashAlgorithm.SHA3_384,
+        "sha3_384",
+        48,
+        bytes.fromhex("3041300d060960864801650304020905000430"),
+    ),
+    HashAlgorithm.SHA3_512: HashSpec(
+        HashAlgorithm.SHA3_512,
+        "sha3_512",
+        64,
+        bytes.fromhex("3051300d060960864801650304020a05000440"),
     ),
 }
 
