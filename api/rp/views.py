@@ -24,11 +24,12 @@ from core import events
 from core.asyncdb import db_to_async
 from core.net import client_address
 from signing.engine import InvalidBase64, b64decode_strict
-from signing.engine.encoding import HashAlgorithm, hash_spec
+from signing.engine.encoding import SHA2_HASHES, hash_spec
 from signing.services.channels import group_channel
 
 # The engine's hash table, in the RP API's spelling (one place for digest sizes).
-HASH_LENGTHS = {alg.value: hash_spec(alg).digest_size for alg in HashAlgorithm}
+# v1/v2 know SHA-2 only; SHA-3 is a v3 hash (signatureAlgorithmParameters).
+HASH_LENGTHS = {alg.value: hash_spec(alg).digest_size for alg in SHA2_HASHES}
 TEXT60 = ("displayTextAndPIN", "verificationCodeChoice")
 TEXT200 = ("confirmationMessage", "confirmationMessageAndVerificationCodeChoice")
 MIN_POLL_MS, MAX_POLL_MS = 1000, 120_000
