@@ -68,6 +68,7 @@ def transaction_create(
     protocol: str = "",
     protocol_parameters: dict[str, str] | None = None,
     vc: str = "",
+    flow_type: str = "",
 ) -> Transaction:
     """Create a transaction for the account's device and wake the device.
 
@@ -77,7 +78,8 @@ def transaction_create(
     RP API v3: ``protocol`` names the signature protocol (``ACSP_V2``: no digest yet, the
     app's answer completes the payload; ``RAW_DIGEST_SIGNATURE``: ``digest`` is signed as
     it is), ``protocol_parameters`` what its payload is built from, and ``vc`` the
-    verification code fixed at the start.
+    verification code fixed at the start, ``flow_type`` how the session reached the app
+    (QR, Web2App, App2App, Notification).
     """
     purpose = (
         SplitKey.Purpose.AUTH if kind == Transaction.Kind.AUTHENTICATION else SplitKey.Purpose.SIGN
@@ -133,6 +135,7 @@ def transaction_create(
         vc_choices=vc_choices,
         protocol=protocol,
         protocol_parameters=protocol_parameters or {},
+        flow_type=flow_type,
         expires_at=timezone.now() + ttl,
         group=group,
     )
