@@ -16,3 +16,8 @@ TRUST_FILE_MAX = 1024 * 1024
 
 def dg_max(number: int) -> int:
     return DG_MAX.get(number, DG_DEFAULT_MAX)
+
+
+#: The longest PSS salt a SOD signature may name: the largest hash (SHA-512) is 64 bytes;
+#: 512 leaves room for any real profile and refuses nonsense (and negative values) early.
+PSS_MAX_SALT = 512

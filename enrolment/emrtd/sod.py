@@ -16,7 +16,7 @@ from typing import Any
 
 from asn1crypto import algos, cms, core
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -99,7 +99,7 @@ class SignedContent:
 def _load_certificate(der: bytes, *, what: str) -> x509.Certificate:
     try:
         return x509.load_der_x509_certificate(der)
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):
         raise MalformedError(f"{what}: a certificate cannot be read") from None
 
 
@@ -194,6 +194,8 @@ def _parse_signed_data(content_info_der: bytes, *, content_type: str, what: str)
             raise UnsupportedAlgorithmError(f"{what}: PSS mask generation is not MGF1")
         mgf_hash = hash_name(mgf["parameters"]["algorithm"].native, what=what)
         salt = int(params["salt_length"].native)
+        if not 0 <= salt <= limits.PSS_MAX_SALT:
+            raise UnsupportedAlgorithmError(f"{what}: PSS salt length {salt}")
         if params["trailer_field"].native not in (1, "trailer_field_bc"):
             raise UnsupportedAlgorithmError(f"{what}: PSS trailer field is not 1")
     elif signature_algorithm in ("rsassa_pkcs1v15", "ecdsa"):
@@ -223,7 +225,12 @@ def verify_signed_data(signed: SignedContent, *, what: str) -> None:
     actual = digest(signed.digest_algorithm, signed.content)
     if not hmac.compare_digest(actual, signed.message_digest):
         raise SodSignatureInvalidError(f"{what}: the message digest does not match the content")
-    key = signed.signer.public_key()
+    try:
+        key = signed.signer.public_key()
+    except (UnsupportedAlgorithm, ValueError):
+        # A damaged SubjectPublicKeyInfo (e.g. an algorithm OID cryptography cannot map):
+        # the signer's key is unusable, so the SOD's signature cannot verify.
+        raise SodSignatureInvalidError(f"{what}: the signer's public key is unusable") from None
     chosen = HASHES[signed.signature_hash]()
     try:
         if signed.signature_algorithm == "ecdsa":

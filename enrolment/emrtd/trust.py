@@ -128,10 +128,16 @@ class CscaTrustStore:
 
     def verify_dsc(self, dsc: x509.Certificate, *, at: datetime.datetime) -> x509.Certificate:
         """Return the CSCA that issued ``dsc``, after checking signature and validity."""
-        aki = _aki(dsc)
+        try:
+            # cryptography reads a certificate's fields lazily: a damaged extension or
+            # name of the document signer surfaces only here, as ValueError.
+            aki = _aki(dsc)
+            issuer_name = dsc.issuer.public_bytes()
+        except ValueError:
+            raise MalformedError("the document signer certificate cannot be read") from None
         candidates = [
             c
-            for c in self._by_subject.get(dsc.issuer.public_bytes(), [])
+            for c in self._by_subject.get(issuer_name, [])
             if _is_ca(c) and (aki is None or _ski(c) in (None, aki))
         ]
         issuer = None

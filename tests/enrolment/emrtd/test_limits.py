@@ -179,3 +179,24 @@ def test_random_bytes_only_raise_emrtd_errors(blob: bytes) -> None:
             trust_store=CscaTrustStore.from_certificates([]),
             at=NOW,
         )
+
+
+def test_a_signer_key_that_cannot_be_loaded_is_an_emrtd_error(
+    genuine: synthetic.SyntheticPassport, store: CscaTrustStore
+) -> None:
+    """The document signer's RSA exponent 65537 damaged into 65536, one place at a time:
+    each is an eMRTD error, never a crash; in the signer's key it is a signature that does
+    not verify (cryptography refuses to load an even exponent: a ValueError escaped before).
+    """
+    exponent, even = bytes.fromhex("0203010001"), bytes.fromhex("0203010000")
+    places = [i for i in range(len(genuine.sod)) if genuine.sod.startswith(exponent, i)]
+    assert places, "the genuine SOD holds an RSA document signer"
+    codes = set()
+    for place in places:
+        damaged = genuine.sod[:place] + even + genuine.sod[place + len(even) :]
+        with pytest.raises(EmrtdError) as caught:
+            passive_authenticate(
+                sod=damaged, data_groups=genuine.data_groups, trust_store=store, at=NOW
+            )
+        codes.add(caught.value.code)
+    assert "sod_signature_invalid" in codes, codes
