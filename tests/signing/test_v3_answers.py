@@ -277,3 +277,23 @@ def test_v2_refusals_keep_their_codes(
     assert tx.result == Transaction.Result.USER_REFUSED_VC_CHOICE
     assert tx.refused_interaction == ""
     assert app.pending(timeout_ms=0) == []
+
+
+def test_a_lost_acsp_answer_is_replayed(
+    platform: Platform, rp_a: RelyingParty, alice_app: tuple[DeviceApp, Account]
+) -> None:
+    """The same confirmation sent again (same rnonce, new request signature) gets the
+    identical answer, the new token included: the retry is no clone."""
+    app, account = alice_app
+    tx = _device_link_tx(app, auth_session(rp_a), "Web2App")
+    first = confirm_acsp(app, tx, PIN1)
+    assert first.status == "OK"
+    sent, answered = app.recorder.last("/confirm")  # type: ignore[attr-defined]
+    again = send_signed(app, "POST", sent.url.raw_path.decode(), sent.content)
+    assert again.status_code == 200
+    assert again.json() == answered.json() == first.answer
+    account.refresh_from_db()
+    assert account.state == Account.State.ACTIVE
+    # Another answer to the finished transaction (a new rnonce) is refused.
+    late = json.loads(sent.content) | {"rnonce": base64.b64encode(b"n" * 16).decode()}
+    assert _post(app, tx, "confirm", late).status_code == 409

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -394,3 +396,21 @@ def test_unsigned_request_is_refused(platform: Platform, rp_a: RelyingParty) -> 
     )
     assert response.status_code == 401
     _untouched(session)
+
+
+def test_two_devices_open_at_once(platform: Platform, rp_a: RelyingParty) -> None:
+    """Two devices racing for one link: one wins, the other gets 409."""
+    app, _ = platform.registered(ALICE)
+    bob_app, _ = platform.registered(BOB)
+    session = auth_session(rp_a)
+    link = link_for(session, "QR")
+    start = threading.Barrier(2)
+
+    def race(device: DeviceApp) -> int:
+        start.wait(timeout=10)
+        return open_link(device, link).status_code
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        statuses = sorted(pool.map(race, [app, bob_app]))
+    assert statuses == [200, 409]
+    assert Transaction.objects.filter(group=session.pk).count() == 1
