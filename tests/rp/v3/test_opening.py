@@ -18,7 +18,7 @@ import httpx
 import pytest
 from django.utils import timezone
 
-from accounts.models import Account
+from accounts.models import Account, Device
 from api.rp.models import RelyingParty, RpSession
 from audit.models import AuditRecord
 from device.app import DeviceApp
@@ -31,6 +31,7 @@ from tests.helpers.v3links import (
     cert_session,
     confirm_acsp,
     get_transaction,
+    interactions_b64,
     link_for,
     open_link,
     sign_session,
@@ -414,3 +415,32 @@ def test_two_devices_open_at_once(platform: Platform, rp_a: RelyingParty) -> Non
         statuses = sorted(pool.map(race, [app, bob_app]))
     assert statuses == [200, 409]
     assert Transaction.objects.filter(group=session.pk).count() == 1
+
+
+def test_an_app_that_cannot_show_the_interactions(
+    platform: Platform, rp_a: RelyingParty, alice_app: tuple[DeviceApp, Account]
+) -> None:
+    """The link opens, and the transaction ends at once with
+    REQUIRED_INTERACTION_NOT_SUPPORTED_BY_APP (the relying party learns it)."""
+    app, account = alice_app
+    Device.objects.filter(pk=account.device_id).update(interactions=["displayTextAndPIN"])
+    session = sign_session(rp_a, target_kind="etsi", target=ALICE.semantics_identifier)
+    RpSession.objects.filter(pk=session.pk).update(
+        interactions=interactions_b64([{"type": "confirmationMessage", "displayText200": "Pay?"}])
+    )
+    session.refresh_from_db()
+    tx = _opened(open_link(app, link_for(session, "App2App")))["transaction"]
+    assert tx["state"] == "COMPLETE"
+    done = Transaction.objects.get(pk=tx["id"])
+    assert done.result == Transaction.Result.REQUIRED_INTERACTION_NOT_SUPPORTED_BY_APP
+
+
+def test_the_opened_transaction_is_in_the_pending_list(
+    platform: Platform, rp_a: RelyingParty, alice_app: tuple[DeviceApp, Account]
+) -> None:
+    app, _ = alice_app
+    tx = _opened(open_link(app, link_for(auth_session(rp_a), "QR")))["transaction"]
+    pending = app.session.send(
+        "GET", "/app/v1/transactions/pending?timeoutMs=0", None, device_id=app.device_id
+    )
+    assert pending["transactions"] == [tx]
