@@ -119,8 +119,9 @@ def _confirm(
     acsp = is_acsp(tx)
     if acsp:
         user_challenge = check_user_challenge(user_challenge)  # before anything changes
-    # v3 fixes the code at the start (tx.vc); v1/v2 compute it from the hash.
-    code = tx.vc if is_v3(tx) else (tx.vc or verification_code(bytes(tx.hash or b"")))
+    # A code fixed at the start (v3: tx.vc) or computed from the hash (v1/v2); ACSP_V2 has
+    # no hash yet, so only a fixed code can be right.
+    code = tx.vc if acsp else (tx.vc or verification_code(bytes(tx.hash or b"")))
     if interaction in VC_INTERACTIONS and vc != code:
         finish(tx, Transaction.Result.WRONG_VC, interaction=interaction)
         return Answer(status="WRONG_VC")

@@ -29,7 +29,7 @@ from tests.helpers.v3links import (
     sign_session,
     verify_acsp,
 )
-from tests.personas import ALICE, PIN1, WRONG1
+from tests.personas import ALICE, PIN1, PIN2, WRONG1
 
 CODE_CHOICE = [
     {"type": "confirmationMessageAndVerificationCodeChoice", "displayText200": "Log in?"},
@@ -297,3 +297,30 @@ def test_a_lost_acsp_answer_is_replayed(
     # Another answer to the finished transaction (a new rnonce) is refused.
     late = json.loads(sent.content) | {"rnonce": base64.b64encode(b"n" * 16).decode()}
     assert _post(app, tx, "confirm", late).status_code == 409
+
+
+def test_notification_signature_shows_the_server_code(
+    platform: Platform, rp_a: RelyingParty, alice_app: tuple[DeviceApp, Account]
+) -> None:
+    app, account = alice_app
+    session = sign_session(
+        rp_a,
+        target_kind="document",
+        target=account.document_number,
+        flow=RpSession.Flow.NOTIFICATION,
+        vc="4321",
+        session_token=None,
+        session_secret=None,
+        initial_callback_url="",
+    )
+    created = start_transaction(
+        session, account, flow_type="Notification", ttl=timedelta(minutes=1)
+    )
+    tx = get_transaction(app, str(created.pk))
+    assert (tx["vc"], tx["protocol"], tx["flowType"]) == (
+        "4321",
+        "RAW_DIGEST_SIGNATURE",
+        "Notification",
+    )
+    assert tx["hash"] == session.protocol_parameters["digest"]
+    assert app.approve(tx["id"], PIN2).status == "OK"
