@@ -228,6 +228,7 @@ def confirm_acsp(
     send_digest: bool = True,
     digest_override: bytes | None = None,
     payload_override: str | None = None,
+    vc: str | None = None,
 ) -> AcspAnswer:
     """Confirm an ACSP_V2 transaction as the app must (see the module doc); the key's
     one-time token is kept in the app's state through the app's own retransmit path."""
@@ -240,6 +241,8 @@ def confirm_acsp(
     account = session.account(tx["documentNumber"])
     key = session.key(account, tx["purpose"])
     body: dict[str, object] = {"interaction": chosen, "userChallenge": challenge}
+    if vc is not None:  # the code the user picked (a code choice)
+        body["vc"] = vc
     if send_digest:
         body["digest"] = base64.b64encode(digest_override or digest).decode()
     with session.key_lock(account.document_number, tx["purpose"]):
