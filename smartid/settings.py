@@ -263,6 +263,9 @@ if IS_LIVE:
 TRUSTED_PROXIES = env_list("SMARTID_TRUSTED_PROXIES", [])
 # Answer every RP API call with 580 (planned maintenance).
 RP_API_MAINTENANCE = env_bool("SMARTID_RP_API_MAINTENANCE", False)
+# RP API v3: how far a QR code's elapsedSeconds may be from the time since the session was
+# created (the RP refreshes the code every second; the app needs a moment to send it).
+RP_V3_QR_WINDOW_SECONDS = env_int("SMARTID_RP_V3_QR_WINDOW_SECONDS", 10, minimum=1, maximum=120)
 
 # Request size limits (docs/design.md §6): API bodies are small JSON documents.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024, minimum=1024)
