@@ -1,0 +1,255 @@
+"""RP API v3 in the demo: the virtual devices answer v3 transactions with their account's
+documented result whatever the relying party offers, and ``POST /mock/device-link`` makes
+a demo device open a device link (docs/demo.md), over HTTP against the running server.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from api.rp.models import RelyingParty, RpSession
+from demo.autoresponder import IGNORED, OUTCOMES, AutoResponder
+from demo.world import DemoIdentity
+from signing.models import Transaction
+from tests.helpers.demo_world import ONE_PER_OUTCOME, DemoAccounts
+from tests.helpers.v3device import rp_checks_acsp, rp_checks_raw_digest, status_from_rows
+from tests.helpers.v3links import (
+    CALLBACK,
+    PIN_SCREEN,
+    auth_session,
+    link_for,
+    sign_session,
+)
+
+V3_UUID = "00000000-0000-4000-8000-000000000000"
+COOKIE = "sid=abc"
+#: v3 end result (and refused interaction) of an authentication offering the PIN screen
+#: only, and of a signature offering confirmationMessage then displayTextAndPIN.
+EXPECTED: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
+    "OK": (("OK", ""), ("OK", "")),
+    "USER_REFUSED": (("USER_REFUSED", ""), ("USER_REFUSED", "")),
+    # the row's interaction when offered, else the first one offered
+    "USER_REFUSED_DISPLAYTEXTANDPIN": (
+        ("USER_REFUSED_INTERACTION", "displayTextAndPIN"),
+        ("USER_REFUSED_INTERACTION", "displayTextAndPIN"),
+    ),
+    "USER_REFUSED_CONFIRMATIONMESSAGE": (
+        ("USER_REFUSED_INTERACTION", "displayTextAndPIN"),
+        ("USER_REFUSED_INTERACTION", "confirmationMessage"),
+    ),
+    "USER_REFUSED_VC_CHOICE": (
+        ("USER_REFUSED_INTERACTION", "displayTextAndPIN"),
+        ("USER_REFUSED_INTERACTION", "confirmationMessage"),
+    ),
+    "USER_REFUSED_CONFIRMATIONMESSAGE_WITH_VC_CHOICE": (
+        ("USER_REFUSED_INTERACTION", "displayTextAndPIN"),
+        ("USER_REFUSED_INTERACTION", "confirmationMessage"),
+    ),
+    "USER_REFUSED_CERT_CHOICE": (
+        ("USER_REFUSED_INTERACTION", "displayTextAndPIN"),
+        ("USER_REFUSED_INTERACTION", "confirmationMessage"),
+    ),
+    # no code to pick in a device-link flow: the user cancels on the screen shown
+    "WRONG_VC": (
+        ("USER_REFUSED_INTERACTION", "displayTextAndPIN"),
+        ("USER_REFUSED_INTERACTION", "confirmationMessage"),
+    ),
+    "TIMEOUT": (("", ""), ("", "")),
+}
+assert set(EXPECTED) == set(OUTCOMES)
+
+
+@pytest.fixture
+def demo_rp(demo_outcome_accounts: DemoAccounts) -> RelyingParty:
+    return RelyingParty.objects.get(uuid=V3_UUID)
+
+
+def _first(outcome: str) -> DemoIdentity:
+    return next(i for i in ONE_PER_OUTCOME if i.outcome == outcome)
+
+
+def _mock(url: str, **body: Any) -> httpx.Response:
+    return httpx.post(f"{url}/mock/device-link", json=body, timeout=30)
+
+
+def _open(url: str, identity: DemoIdentity, session: RpSession, flow: str) -> httpx.Response:
+    body: dict[str, Any] = {
+        "documentNumber": identity.document_number,
+        "deviceLink": link_for(session, flow),
+        "flowType": flow,
+    }
+    if flow != "QR":
+        body |= {"browserCookie": COOKIE, "initialCallbackUrl": CALLBACK}
+    return _mock(url, **body)
+
+
+def test_each_outcome_answers_v3_whatever_is_offered(
+    demo_outcome_accounts: DemoAccounts, demo_rp: RelyingParty
+) -> None:
+    """An authentication (ACSP_V2, QR) and a signature (RAW_DIGEST, Web2App) per outcome,
+    opened by the mock service, answered by ``handle()``."""
+    for outcome in OUTCOMES:
+        _answers_v3(outcome, demo_outcome_accounts, demo_rp)
+
+
+def _answers_v3(outcome: str, demo_outcome_accounts: DemoAccounts, demo_rp: RelyingParty) -> None:
+    identity = _first(outcome)
+    responder = AutoResponder(demo_outcome_accounts.app(identity), outcome)
+    sessions = [
+        auth_session(demo_rp, interactions=PIN_SCREEN),
+        sign_session(demo_rp, target_kind="document", target=identity.document_number),
+    ]
+    for session, flow, expected in zip(sessions, ("QR", "Web2App"), EXPECTED[outcome], strict=True):
+        response = _open(demo_outcome_accounts.url, identity, session, flow)
+        assert response.status_code == 200, response.text
+        assert response.json() == {
+            "documentNumber": identity.document_number,
+            "flowType": flow,
+            "sessionID": str(session.pk),
+        }
+        tx = Transaction.objects.get(group=session.pk)
+        status = responder.handle(responder.app.transaction(str(tx.pk)))
+        tx.refresh_from_db()
+        assert (tx.result, tx.refused_interaction) == expected, (outcome, flow)
+        if outcome == "TIMEOUT":
+            assert status == IGNORED and tx.state == Transaction.State.PENDING
+        elif expected[0] == "OK":
+            rows = status_from_rows(session)
+            check = rp_checks_acsp if session.kind == "AUTHENTICATION" else rp_checks_raw_digest
+            check(session, rows)
+            assert rows["signature"]["flowType"] == flow
+
+
+@pytest.fixture
+def answering(demo_outcome_accounts: DemoAccounts) -> Iterator[dict[str, AutoResponder]]:
+    """The OK and USER_REFUSED_CONFIRMATIONMESSAGE devices answer on their own, after a
+    one-second delay."""
+    stop = threading.Event()
+    responders, threads = {}, []
+    for outcome in ("OK", "USER_REFUSED_CONFIRMATIONMESSAGE"):
+        app = demo_outcome_accounts.app(_first(outcome))
+        responders[outcome] = AutoResponder(app, outcome, delay=1.0)
+        thread = threading.Thread(target=responders[outcome].run, args=(stop, 1000), daemon=True)
+        thread.start()
+        threads.append(thread)
+    yield responders
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=10)
+
+
+def _finished(session: RpSession, timeout: float = 30.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while (status := status_from_rows(session))["state"] == "RUNNING":
+        assert time.monotonic() < deadline, "the demo device did not answer"
+        time.sleep(0.1)
+    return status
+
+
+def test_mock_service_completes_a_flow_after_running(
+    demo_outcome_accounts: DemoAccounts, demo_rp: RelyingParty, answering: Any
+) -> None:
+    ok = _first("OK")
+    session = auth_session(demo_rp, interactions=PIN_SCREEN)
+    started = time.monotonic()
+    response = _open(demo_outcome_accounts.url, ok, session, "Web2App")
+    assert response.status_code == 200, response.text
+    assert status_from_rows(session)["state"] == "RUNNING"  # the device takes its time
+    status = _finished(session)
+    assert time.monotonic() - started >= 1.0
+    assert status["result"] == {"endResult": "OK"}
+    assert status["interactionTypeUsed"] == "displayTextAndPIN"
+    rp_checks_acsp(session, status)
+
+    refusing = _first("USER_REFUSED_CONFIRMATIONMESSAGE")
+    session = sign_session(demo_rp, target_kind="document", target=refusing.document_number)
+    assert _open(demo_outcome_accounts.url, refusing, session, "QR").status_code == 200
+    status = _finished(session)
+    assert status["result"] == {
+        "endResult": "USER_REFUSED_INTERACTION",
+        "details": {"interaction": "confirmationMessage"},
+    }
+
+
+def _body(number: object, link: str, flow: str, **extra: Any) -> dict[str, Any]:
+    return {"documentNumber": number, "deviceLink": link, "flowType": flow, **extra}
+
+
+def _bad_cases(rp: RelyingParty) -> list[tuple[str, Any, str]]:
+    """(what, request body or raw bytes, expected code) — each refused with 400."""
+    ok = _first("OK").document_number
+    session = auth_session(rp, interactions=PIN_SCREEN)
+    qr = link_for(session, "QR")
+    web = link_for(session, "Web2App")
+    tampered = qr[:-3] + ("BBA" if qr.endswith("AAA") else "AAA")
+    cookie, callback = {"browserCookie": COOKIE}, {"initialCallbackUrl": CALLBACK}
+    other = sign_session(rp, target_kind="document", target=_first("TIMEOUT").document_number)
+    unknown = auth_session(rp)
+    unknown.session_token = "".join(secrets.choice("abcdefgh12345678") for _ in range(24))
+    bad = "invalid_request"
+    return [
+        ("not JSON", b"{", bad),
+        ("not an object", b"[]", bad),
+        ("too large", b" " * 20_000, bad),
+        ("no documentNumber", {"deviceLink": qr, "flowType": "QR"}, bad),
+        ("no deviceLink", {"documentNumber": ok, "flowType": "QR"}, bad),
+        ("bad flowType", _body(ok, qr, "SMS"), bad),
+        ("a number", _body(7, qr, "QR"), bad),
+        ("no cookie", _body(ok, web, "Web2App", **callback), bad),
+        ("no callback", _body(ok, web, "Web2App", **cookie), bad),
+        ("http", _body(ok, web, "App2App", **cookie, initialCallbackUrl="http://rp.example/"), bad),
+        ("flowType not the link's", _body(ok, web, "QR"), bad),
+        ("not a link", _body(ok, "https://x.example/?a=b", "QR"), "invalid_device_link"),
+        (
+            "not a demo account",
+            _body("PNOEE-49002124277-MOCK-Q", qr, "QR"),
+            "unknown_document_number",
+        ),
+        ("unknown session", _body(ok, link_for(unknown, "QR"), "QR"), "not_found"),
+        ("tampered", _body(ok, tampered, "QR"), "auth_code_mismatch"),
+        (
+            "another account's",
+            _body(ok, link_for(other, "Web2App"), "Web2App", **cookie, **callback),
+            "no_suitable_account",
+        ),
+    ]
+
+
+def test_bad_requests_are_refused_with_400_and_change_nothing(
+    demo_outcome_accounts: DemoAccounts, demo_rp: RelyingParty
+) -> None:
+    url = demo_outcome_accounts.url
+    for what, body, code in _bad_cases(demo_rp):
+        if isinstance(body, bytes):
+            response = httpx.post(
+                f"{url}/mock/device-link",
+                content=body,
+                headers={"Content-Type": "application/json"},
+                timeout=30,
+            )
+        else:
+            response = _mock(url, **body)
+        assert response.status_code == 400, (what, response.text)
+        assert response.headers["content-type"] == "application/problem+json", what
+        problem = response.json()
+        assert (problem["status"], problem["code"]) == (400, code), (what, problem)
+        assert problem["errors"][0]["code"] == code
+    assert not Transaction.objects.exists()
+    assert not RpSession.objects.filter(opened_at__isnull=False).exists()
+    assert httpx.get(f"{url}/mock/device-link", timeout=30).status_code == 405
+
+
+def test_a_link_opens_once(demo_outcome_accounts: DemoAccounts, demo_rp: RelyingParty) -> None:
+    ok = _first("OK")
+    session = auth_session(demo_rp, interactions=PIN_SCREEN)
+    assert _open(demo_outcome_accounts.url, ok, session, "App2App").status_code == 200
+    again = _open(demo_outcome_accounts.url, _first("USER_REFUSED"), session, "App2App")
+    assert again.status_code == 400 and again.json()["code"] == "already_opened"
+    assert Transaction.objects.filter(group=session.pk).count() == 1
