@@ -208,6 +208,12 @@ _TABLE: tuple[_Row, ...] = (
         'legacy "TESTNUMBER,OK" (java 2.3.1, php, django-esteid)',
     ),
     _Row("OK", ("PNOEE-40404049996",), "legacy, date of birth 1904-04-04"),
+    # SK's device-link test accounts (the example of its mock service, docs/demo.md).
+    _Row(
+        "OK",
+        (*_ee_lt("40404040009"), "PNOLV-040404-10003", "PNOBE-04040400287"),
+        "OK, device-link test account (the mock service's example)",
+    ),
     _Row("OK", ("PNOLT-30303039816",), "legacy, two accounts on two devices", accounts=2),
 )
 

@@ -31,17 +31,8 @@ from device.state import FileStore
 from signing import engine
 from signing.models import SplitKey, Transaction
 from tests.helpers.platform import CHEAP_KDF, Platform
+from tests.helpers.v3links import HASHES
 from tests.personas import ALICE, PIN1, PIN2, Citizen
-
-HASHES: dict[str, type[hashes.HashAlgorithm]] = {
-    "SHA-256": hashes.SHA256,
-    "SHA-384": hashes.SHA384,
-    "SHA-512": hashes.SHA512,
-    "SHA3-256": hashes.SHA3_256,
-    "SHA3-384": hashes.SHA3_384,
-    "SHA3-512": hashes.SHA3_512,
-}
-
 
 @dataclass(frozen=True)
 class Ran:
