@@ -34,6 +34,7 @@ from tests.helpers.platform import CHEAP_KDF, Platform
 from tests.helpers.v3links import HASHES
 from tests.personas import ALICE, PIN1, PIN2, Citizen
 
+
 @dataclass(frozen=True)
 class Ran:
     code: int
