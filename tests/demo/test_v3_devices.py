@@ -5,16 +5,19 @@ a demo device open a device link (docs/demo.md), over HTTP against the running s
 
 from __future__ import annotations
 
+import base64
 import secrets
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
 from api.rp.models import RelyingParty, RpSession
+from api.rp.v3.transactions import start_transaction
 from demo.autoresponder import IGNORED, OUTCOMES, AutoResponder
 from demo.world import DemoIdentity
 from signing.models import Transaction
@@ -24,6 +27,7 @@ from tests.helpers.v3links import (
     CALLBACK,
     PIN_SCREEN,
     auth_session,
+    interactions_b64,
     link_for,
     sign_session,
 )
@@ -253,3 +257,44 @@ def test_a_link_opens_once(demo_outcome_accounts: DemoAccounts, demo_rp: Relying
     again = _open(demo_outcome_accounts.url, _first("USER_REFUSED"), session, "App2App")
     assert again.status_code == 400 and again.json()["code"] == "already_opened"
     assert Transaction.objects.filter(group=session.pk).count() == 1
+
+
+CODE_CHOICE = [
+    {"type": "confirmationMessageAndVerificationCodeChoice", "displayText200": "Log in?"}
+]
+
+
+def test_notification_code_choice(
+    demo_outcome_accounts: DemoAccounts, demo_rp: RelyingParty
+) -> None:
+    """A v3 notification authentication offering a code choice: OK picks the code computed
+    from the rpChallenge and signs; WRONG_VC picks another one."""
+    for outcome, expected in (("OK", "OK"), ("WRONG_VC", "WRONG_VC")):
+        identity = _first(outcome)
+        account = demo_outcome_accounts.account(identity)
+        session = RpSession.objects.create(
+            relying_party=demo_rp,
+            kind=RpSession.Kind.AUTHENTICATION,
+            api_version=3,
+            fingerprint=secrets.token_hex(32),
+            certificate_level="QUALIFIED",
+            flow=RpSession.Flow.NOTIFICATION,
+            target_kind="document",
+            target=identity.document_number,
+            signature_protocol="ACSP_V2",
+            protocol_parameters={
+                "rpChallenge": base64.b64encode(secrets.token_bytes(32)).decode(),
+                "signatureAlgorithm": "rsassa-pss",
+                "hashAlgorithm": "SHA-384",
+            },
+            interactions=interactions_b64(CODE_CHOICE),
+        )
+        start_transaction(session, account, flow_type="Notification", ttl=timedelta(minutes=2))
+        responder = AutoResponder(demo_outcome_accounts.app(identity), outcome)
+        tx = responder.app.transaction(str(Transaction.objects.get(group=session.pk).pk))
+        assert tx.needs_vc_choice and tx.verification_code in (tx.vc_choices or ())
+        assert responder.handle(tx) == expected
+        status = status_from_rows(session)
+        assert status["result"]["endResult"] == expected
+        if expected == "OK":
+            rp_checks_acsp(session, status)
