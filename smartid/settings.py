@@ -55,6 +55,10 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 # Public base URL of this service, used in certificates (AIA, CRL DP) and links.
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:" + env_str("PORT", "8000")).rstrip("/")
+# RP API v3: the deviceLinkBase relying parties build device links (QR codes, Web2App and
+# App2App links) on. Default: this service's own /device-link, so a link never names
+# another operator's domain; SK's service answers https://smart-id.com/device-link.
+RP_V3_DEVICE_LINK_BASE = env_str("SMARTID_RP_V3_DEVICE_LINK_BASE", SITE_URL + "/device-link")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
