@@ -22,7 +22,13 @@ from demo.autoresponder import IGNORED, OUTCOMES, AutoResponder
 from demo.world import DemoIdentity
 from signing.models import Transaction
 from tests.helpers.demo_world import ONE_PER_OUTCOME, DemoAccounts
-from tests.helpers.v3device import rp_checks_acsp, rp_checks_raw_digest, status_from_rows
+from tests.helpers.rp_v3 import CONFIRM, PIN_TEXT, auth_body, interactions, sign_body
+from tests.helpers.v3device import (
+    RpLink,
+    rp_checks_acsp,
+    rp_checks_raw_digest,
+    rp_finished,
+)
 from tests.helpers.v3links import (
     CALLBACK,
     PIN_SCREEN,
@@ -33,6 +39,7 @@ from tests.helpers.v3links import (
 )
 
 V3_UUID = "00000000-0000-4000-8000-000000000000"
+DEMO_RP = {"relyingPartyUUID": V3_UUID, "relyingPartyName": "DEMO"}
 COOKIE = "sid=abc"
 #: v3 end result (and refused interaction) of an authentication offering the PIN screen
 #: only, and of a signature offering confirmationMessage then displayTextAndPIN.
@@ -119,27 +126,30 @@ def _answers_v3(outcome: str, demo_outcome_accounts: DemoAccounts, demo_rp: Rely
             "sessionID": str(session.pk),
         }
         tx = Transaction.objects.get(group=session.pk)
-        status = responder.handle(responder.app.transaction(str(tx.pk)))
+        answer = responder.handle(responder.app.transaction(str(tx.pk)))
         tx.refresh_from_db()
         assert (tx.result, tx.refused_interaction) == expected, (outcome, flow)
         if outcome == "TIMEOUT":
-            assert status == IGNORED and tx.state == Transaction.State.PENDING
-        elif expected[0] == "OK":
-            rows = status_from_rows(session)
+            assert answer == IGNORED and tx.state == Transaction.State.PENDING
+            continue
+        status = rp_finished(demo_outcome_accounts.url, session.pk)
+        details = status["result"].get("details", {})
+        assert (status["result"]["endResult"], details.get("interaction", "")) == expected
+        if expected[0] == "OK":
             check = rp_checks_acsp if session.kind == "AUTHENTICATION" else rp_checks_raw_digest
-            check(session, rows)
-            assert rows["signature"]["flowType"] == flow
+            check(session, status)
+            assert status["signature"]["flowType"] == flow
 
 
 @pytest.fixture
 def answering(demo_outcome_accounts: DemoAccounts) -> Iterator[dict[str, AutoResponder]]:
     """The OK and USER_REFUSED_CONFIRMATIONMESSAGE devices answer on their own, after a
-    one-second delay."""
+    two-second delay."""
     stop = threading.Event()
     responders, threads = {}, []
     for outcome in ("OK", "USER_REFUSED_CONFIRMATIONMESSAGE"):
         app = demo_outcome_accounts.app(_first(outcome))
-        responders[outcome] = AutoResponder(app, outcome, delay=1.0)
+        responders[outcome] = AutoResponder(app, outcome, delay=2.0)
         thread = threading.Thread(target=responders[outcome].run, args=(stop, 1000), daemon=True)
         thread.start()
         threads.append(thread)
@@ -149,37 +159,42 @@ def answering(demo_outcome_accounts: DemoAccounts) -> Iterator[dict[str, AutoRes
         thread.join(timeout=10)
 
 
-def _finished(session: RpSession, timeout: float = 30.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while (status := status_from_rows(session))["state"] == "RUNNING":
-        assert time.monotonic() < deadline, "the demo device did not answer"
-        time.sleep(0.1)
-    return status
-
-
 def test_mock_service_completes_a_flow_after_running(
     demo_outcome_accounts: DemoAccounts, demo_rp: RelyingParty, answering: Any
 ) -> None:
+    """As a relying party's automated test on SK's demo: start over /v3/, post the link to
+    the mock service, poll: RUNNING while the device takes its time, then the result."""
+    url = demo_outcome_accounts.url
     ok = _first("OK")
-    session = auth_session(demo_rp, interactions=PIN_SCREEN)
+    body = auth_body(initialCallbackUrl=CALLBACK) | DEMO_RP
+    rp = RpLink.start(url, "authentication/device-link/anonymous", body)
     started = time.monotonic()
-    response = _open(demo_outcome_accounts.url, ok, session, "Web2App")
+    response = _mock(
+        url,
+        documentNumber=ok.document_number,
+        deviceLink=rp.link("Web2App"),
+        flowType="Web2App",
+        browserCookie=COOKIE,
+        initialCallbackUrl=CALLBACK,
+    )
     assert response.status_code == 200, response.text
-    assert status_from_rows(session)["state"] == "RUNNING"  # the device takes its time
-    status = _finished(session)
-    assert time.monotonic() - started >= 1.0
-    assert status["result"] == {"endResult": "OK"}
+    assert rp.status(url)["state"] == "RUNNING"  # the device takes its time
+    status = rp.finished(url)
+    assert time.monotonic() - started >= 2.0
+    assert status["result"] == {"endResult": "OK", "documentNumber": ok.document_number}
     assert status["interactionTypeUsed"] == "displayTextAndPIN"
-    rp_checks_acsp(session, status)
+    rp.check_acsp(status)
 
     refusing = _first("USER_REFUSED_CONFIRMATIONMESSAGE")
-    session = sign_session(demo_rp, target_kind="document", target=refusing.document_number)
-    assert _open(demo_outcome_accounts.url, refusing, session, "QR").status_code == 200
-    status = _finished(session)
-    assert status["result"] == {
-        "endResult": "USER_REFUSED_INTERACTION",
-        "details": {"interaction": "confirmationMessage"},
-    }
+    body = sign_body(interactions=interactions(CONFIRM, PIN_TEXT)) | DEMO_RP
+    rp = RpLink.start(url, f"signature/device-link/document/{refusing.document_number}", body)
+    response = _mock(
+        url, documentNumber=refusing.document_number, deviceLink=rp.link("QR"), flowType="QR"
+    )
+    assert response.status_code == 200, response.text
+    status = rp.finished(url)
+    assert status["result"]["endResult"] == "USER_REFUSED_INTERACTION"
+    assert status["result"]["details"] == {"interaction": "confirmationMessage"}
 
 
 def _body(number: object, link: str, flow: str, **extra: Any) -> dict[str, Any]:
@@ -294,7 +309,7 @@ def test_notification_code_choice(
         tx = responder.app.transaction(str(Transaction.objects.get(group=session.pk).pk))
         assert tx.needs_vc_choice and tx.verification_code in (tx.vc_choices or ())
         assert responder.handle(tx) == expected
-        status = status_from_rows(session)
+        status = rp_finished(demo_outcome_accounts.url, session.pk)
         assert status["result"]["endResult"] == expected
         if expected == "OK":
             rp_checks_acsp(session, status)

@@ -1,49 +1,25 @@
-"""RP API v3 notification flows in the reference app: ``wait`` shows the transaction with
-its verification code, ``approve`` answers it (ACSP_V2: the app's own digest), against the
-running server."""
+"""RP API v3 notification flows in the reference app: a relying party starts a session
+over ``/v3/``, ``wait`` shows the transaction with its verification code, ``approve``
+answers it (ACSP_V2: the app's own digest), and the relying party verifies the status,
+against the running server."""
 
 from __future__ import annotations
 
-import base64
-import secrets
-from datetime import timedelta
+import hashlib
 from pathlib import Path
 
 import pytest
 
-from accounts.models import Account
-from api.rp.models import RelyingParty, RpSession
-from api.rp.v3.transactions import start_transaction
+from api.rp.models import RelyingParty
 from signing import engine
 from signing.models import Transaction
 from tests.helpers.platform import Platform
-from tests.helpers.v3device import (
-    file_device,
-    rp_checks_acsp,
-    rp_checks_raw_digest,
-    run_cli,
-    status_from_rows,
-)
-from tests.helpers.v3links import CONFIRMATION, PIN_SCREEN, interactions_b64
+from tests.helpers.rp_v3 import CONFIRM, PIN_TEXT, auth_body, interactions, sign_body
+from tests.helpers.v3device import RpLink, file_device, run_cli
 from tests.personas import ALICE, PIN1, PIN2
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _notification(rp: RelyingParty, account: Account, kind: str, **fields: object) -> RpSession:
-    session = RpSession.objects.create(
-        relying_party=rp,
-        kind=kind,
-        api_version=3,
-        fingerprint=secrets.token_hex(32),
-        certificate_level="QUALIFIED",
-        flow=RpSession.Flow.NOTIFICATION,
-        target_kind="document",
-        target=account.document_number,
-        **fields,
-    )
-    start_transaction(session, account, flow_type="Notification", ttl=timedelta(minutes=2))
-    return session
+ALICE_ID = ALICE.semantics_identifier
 
 
 def test_authentication_shows_the_challenge_code_and_signs_acsp_v2(
@@ -51,32 +27,21 @@ def test_authentication_shows_the_challenge_code_and_signs_acsp_v2(
 ) -> None:
     path = tmp_path / "alice.json"
     account = file_device(platform, path, ALICE)
-    challenge = base64.b64encode(secrets.token_bytes(64)).decode()
-    session = _notification(
-        rp_a,
-        account,
-        RpSession.Kind.AUTHENTICATION,
-        signature_protocol="ACSP_V2",
-        protocol_parameters={
-            "rpChallenge": challenge,
-            "signatureAlgorithm": "rsassa-pss",
-            "hashAlgorithm": "SHA-512",
-        },
-        interactions=interactions_b64(PIN_SCREEN),
-    )
-    code = engine.vc_for_rp_challenge(challenge)
+    body = auth_body(notification=True)
+    rp = RpLink.start(platform.url, f"authentication/notification/etsi/{ALICE_ID}", body)
+    code = engine.vc_for_rp_challenge(body["signatureProtocolParameters"]["rpChallenge"])
     waited = run_cli(platform, capsys, path, "wait", "--timeout", "5")
     assert waited.code == 0, waited
     assert waited.line("flow:") == "flow:     Notification, ACSP_V2"
     assert f"({' '.join(code)})" in waited.out
-    tx = Transaction.objects.get(group=session.pk)
+    tx = Transaction.objects.get(group=rp.session_id)
     approved = run_cli(platform, capsys, path, "approve", str(tx.pk), "--pin", PIN1)
     assert (approved.code, approved.err) == (0, ""), approved
     assert "Approved." in approved.out and "Callback:" not in approved.out
-    status = status_from_rows(session)
-    assert status["result"] == {"endResult": "OK"}
+    status = rp.finished(platform.url)
+    assert status["result"] == {"endResult": "OK", "documentNumber": account.document_number}
     assert status["signature"]["flowType"] == "Notification"
-    rp_checks_acsp(session, status)
+    rp.check_acsp(status)
 
 
 def test_signature_shows_the_service_code(
@@ -84,26 +49,18 @@ def test_signature_shows_the_service_code(
 ) -> None:
     path = tmp_path / "alice.json"
     account = file_device(platform, path, ALICE)
-    digest = engine.hash_message(b"the contract", "SHA256")
-    session = _notification(
-        rp_a,
-        account,
-        RpSession.Kind.SIGNATURE,
-        signature_protocol="RAW_DIGEST_SIGNATURE",
-        protocol_parameters={
-            "digest": base64.b64encode(digest).decode(),
-            "signatureAlgorithm": "rsassa-pss",
-            "hashAlgorithm": "SHA-256",
-        },
-        interactions=interactions_b64(CONFIRMATION),
-        vc="0427",
-        nonce="n1",
+    body = sign_body(
+        digest=hashlib.sha256(b"the contract").digest(),
+        hash_algorithm="SHA-256",
+        interactions=interactions(CONFIRM, PIN_TEXT),
     )
-    tx = Transaction.objects.get(group=session.pk)
+    rp = RpLink.start(platform.url, f"signature/notification/etsi/{ALICE_ID}", body)
+    code = rp.answer["vc"]["value"]
+    tx = Transaction.objects.get(group=rp.session_id)
     approved = run_cli(platform, capsys, path, "approve", str(tx.pk), "--pin", PIN2)
     assert (approved.code, approved.err) == (0, ""), approved
-    assert "(0 4 2 7)" in approved.out
+    assert f"({' '.join(code)})" in approved.out
     assert approved.line("screen:") == "screen:   confirmationMessage"
-    status = status_from_rows(session)
-    assert status["result"] == {"endResult": "OK"}
-    rp_checks_raw_digest(session, status)
+    status = rp.finished(platform.url)
+    assert status["result"] == {"endResult": "OK", "documentNumber": account.document_number}
+    rp.check_raw_digest(status)

@@ -1,16 +1,19 @@
 """The reference app's command line against the running server for RP API v3 device links,
-and the relying party's checks of what it receives.
+and a relying party that starts sessions, builds their links and checks what it receives.
 
 ``run_cli`` runs ``python -m device`` in process (:func:`device.__main__.main` with a real
 HTTP client to the live server), with a state file made by :func:`file_device`.
-:func:`rp_checks_acsp` is what a relying party does with a completed ACSP_V2 session: it
-rebuilds the payload from what it sent and what the status reports, and verifies the
-RSASSA-PSS signature against the certificate.
+:class:`RpLink` is a device-link session started over ``/v3/`` and the links the relying
+party computes from its answer (docs/spec/rp-api.md §5). :func:`rp_checks_acsp` is what a
+relying party does with a completed ACSP_V2 session: it rebuilds the payload from what it
+sent and what the status reports, and verifies the RSASSA-PSS signature against the
+certificate.
 """
 
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +32,6 @@ from device.__main__ import main
 from device.app import DeviceApp
 from device.state import FileStore
 from signing import engine
-from signing.models import SplitKey, Transaction
 from tests.helpers.platform import CHEAP_KDF, Platform
 from tests.helpers.v3links import HASHES
 from tests.personas import ALICE, PIN1, PIN2, Citizen
@@ -65,6 +67,103 @@ def run_cli(platform: Platform, capsys: pytest.CaptureFixture[str], state: Path,
         code = main(argv, client=client)
     captured = capsys.readouterr()
     return Ran(code, captured.out, captured.err)
+
+
+@dataclass(frozen=True)
+class RpLink:
+    """A v3 session as its relying party sees it: the request body it sent and the answer
+    (for a device link the DeviceLinkResponse: sessionID, sessionToken, sessionSecret,
+    deviceLinkBase, from which :meth:`link` builds the links)."""
+
+    body: dict[str, Any]
+    answer: dict[str, Any]
+    session_type: str  # auth | sign | cert
+
+    @classmethod
+    def start(cls, base: str, path: str, body: dict[str, Any]) -> RpLink:
+        response = httpx.post(f"{base}/v3/{path}", json=body, timeout=30)
+        assert response.status_code == 200, response.text
+        kind = path.split("/")[0]
+        session_type = {"authentication": "auth", "signature": "sign"}.get(kind, "cert")
+        return cls(body, response.json(), session_type)
+
+    @property
+    def session_id(self) -> str:
+        return str(self.answer["sessionID"])
+
+    @property
+    def secret(self) -> bytes:
+        return base64.b64decode(self.answer["sessionSecret"])
+
+    def link(self, link_type: str, *, elapsed: int = 0, secret: bytes | None = None) -> str:
+        """The link the relying party shows (QR, ``elapsed`` seconds after the answer) or
+        opens (Web2App, App2App); another ``secret`` makes a forged one."""
+        unprotected = engine.unprotected_link(
+            base=self.answer["deviceLinkBase"],
+            link_type=link_type,
+            session_token=self.answer["sessionToken"],
+            session_type=self.session_type,
+            lang="eng",
+            elapsed_seconds=elapsed if link_type == "QR" else None,
+        )
+        params = self.body.get("signatureProtocolParameters", {})
+        payload = engine.authcode_payload(
+            scheme=engine.SCHEME_DEMO,
+            signature_protocol=self.body.get("signatureProtocol", ""),
+            protocol_value=params.get("rpChallenge") or params.get("digest") or "",
+            rp_name=self.body["relyingPartyName"],
+            brokered_rp_name="",
+            interactions=self.body.get("interactions", ""),
+            initial_callback_url=(
+                "" if link_type == "QR" else self.body.get("initialCallbackUrl") or ""
+            ),
+            unprotected_link=unprotected,
+        )
+        return engine.device_link(unprotected, engine.auth_code(secret or self.secret, payload))
+
+    def status(self, base: str, timeout_ms: int = 1000) -> dict[str, Any]:
+        return rp_status(base, self.session_id, timeout_ms)
+
+    def finished(self, base: str, seconds: float = 30) -> dict[str, Any]:
+        return rp_finished(base, self.session_id, seconds)
+
+    def check_acsp(self, status: dict[str, Any]) -> None:
+        """Verify a completed ACSP_V2 session as the relying party does (see the module)."""
+        params = self.body["signatureProtocolParameters"]
+        signature = status["signature"]
+        flow = signature["flowType"]
+        same_device = flow in ("Web2App", "App2App")
+        payload = engine.acsp_v2_payload(
+            scheme=engine.SCHEME_DEMO,
+            server_random=signature["serverRandom"],
+            rp_challenge=params["rpChallenge"],
+            user_challenge=signature["userChallenge"],
+            rp_name=self.body["relyingPartyName"],
+            brokered_rp_name="",
+            interactions=self.body["interactions"],
+            interaction_type_used=status["interactionTypeUsed"],
+            initial_callback_url=self.body["initialCallbackUrl"] if same_device else "",
+            flow_type=flow,
+        )
+        assert signature["signatureAlgorithm"] == "rsassa-pss"
+        hash_name = signature["signatureAlgorithmParameters"]["hashAlgorithm"]
+        assert hash_name == params["signatureAlgorithmParameters"]["hashAlgorithm"]
+        algorithm, pss = _pss(hash_name)
+        _certificate_key(status).verify(
+            base64.b64decode(signature["value"]), payload.encode(), pss, algorithm
+        )
+
+    def check_raw_digest(self, status: dict[str, Any]) -> None:
+        """Verify a completed RAW_DIGEST_SIGNATURE (PSS) over the digest it sent."""
+        params = self.body["signatureProtocolParameters"]
+        signature = status["signature"]
+        algorithm, pss = _pss(signature["signatureAlgorithmParameters"]["hashAlgorithm"])
+        _certificate_key(status).verify(
+            base64.b64decode(signature["value"]),
+            base64.b64decode(params["digest"]),
+            pss,
+            Prehashed(algorithm),
+        )
 
 
 def _pss(name: str) -> tuple[hashes.HashAlgorithm, padding.PSS]:
@@ -114,28 +213,18 @@ def _certificate_key(status: dict[str, Any]) -> rsa.RSAPublicKey:
     return public
 
 
-def status_from_rows(session: RpSession) -> dict[str, Any]:
-    """The v3 status fields the relying party would read, built from the rows (until the
-    v3 status endpoint answers them over HTTP)."""
-    tx = Transaction.objects.filter(group=session.pk).select_related("account").get()
-    state = "COMPLETE" if tx.state != Transaction.State.PENDING else "RUNNING"
-    status: dict[str, Any] = {"state": state, "result": {"endResult": tx.result}}
-    if tx.refused_interaction:
-        status["result"]["details"] = {"interaction": tx.refused_interaction}
-    if tx.result == Transaction.Result.OK and tx.signature is not None:
-        purpose = "AUTH" if tx.kind == Transaction.Kind.AUTHENTICATION else "SIGN"
-        key = SplitKey.objects.select_related("certificate").get(
-            account=tx.account, purpose=purpose
-        )
-        assert key.certificate is not None
-        params = tx.protocol_parameters
-        status["cert"] = {"value": base64.b64encode(bytes(key.certificate.der)).decode()}
-        status["interactionTypeUsed"] = tx.interaction_used
-        status["signature"] = {
-            "value": base64.b64encode(bytes(tx.signature)).decode(),
-            "flowType": tx.flow_type,
-            "serverRandom": params.get("serverRandom"),
-            "userChallenge": tx.user_challenge,
-            "signatureAlgorithmParameters": {"hashAlgorithm": params.get("hashAlgorithm")},
-        }
-    return status
+def rp_status(base: str, session_id: object, timeout_ms: int = 1000) -> dict[str, Any]:
+    """``GET /v3/session/{id}`` after a long poll of ``timeout_ms`` (1000 at the least)."""
+    params = {"timeoutMs": timeout_ms}
+    response = httpx.get(f"{base}/v3/session/{session_id}", params=params, timeout=30)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def rp_finished(base: str, session_id: object, seconds: float = 30) -> dict[str, Any]:
+    """Poll the status until COMPLETE."""
+    deadline = time.monotonic() + seconds
+    while (body := rp_status(base, session_id, 2000))["state"] == "RUNNING":
+        assert time.monotonic() < deadline, "the session never completed"
+    return body
