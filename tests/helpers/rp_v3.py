@@ -23,7 +23,7 @@ CONFIRM_VC = {
 RP = {"relyingPartyUUID": RP_A.uuid, "relyingPartyName": RP_A.name}
 
 
-def interactions(*items: dict[str, str]) -> str:
+def interactions(*items: dict[str, Any]) -> str:
     """The Base64 of the minified JSON array, as RPs send it."""
     return base64.b64encode(json.dumps(list(items), separators=(",", ":")).encode()).decode()
 

@@ -140,8 +140,8 @@ def protocol_parameters(data: dict[str, Any], protocol: str) -> dict[str, str]:
         raise problems.invalid(path, "Not valid Base64.") from None
     if protocol == ACSP_V2:
         low, high = RP_CHALLENGE_CHARS
-        if not low <= len(value) <= high:
-            raise problems.invalid(path, f"Base64 of {low} to {high} characters (32-64 bytes).")
+        if not low <= len(value) <= high or not 32 <= len(raw) <= 64:
+            raise problems.invalid(path, f"Base64 of 32 to 64 bytes ({low} to {high} characters).")
     elif len(raw) != DIGEST_LENGTHS[hash_name]:
         raise problems.invalid(path, f"The length does not match {hash_name}.")
     stored[field] = value

@@ -26,6 +26,13 @@ from api.rp.v3.transactions import ACSP_V2, PSS
 from signing import engine
 from signing.models import SplitKey, Transaction
 
+#: interactionTypeUsed's values (SK's v3 document).
+INTERACTION_TYPES = (
+    "displayTextAndPIN",
+    "confirmationMessage",
+    "confirmationMessageAndVerificationCodeChoice",
+)
+
 
 def session_status(session: RpSession) -> services.Status:
     """The relying party's view of a v3 session now."""
@@ -80,7 +87,7 @@ def complete_body(session: RpSession, tx: Transaction) -> dict[str, Any]:
                 "value": base64.b64encode(certificate).decode(),
                 "certificateLevel": tx.account.level,
             }
-        if tx.interaction_used:
+        if tx.interaction_used in INTERACTION_TYPES:  # not a certificate choice's
             body["interactionTypeUsed"] = tx.interaction_used
         if session.share_device_ip and tx.account.device.last_ip:
             body["deviceIpAddress"] = tx.account.device.last_ip

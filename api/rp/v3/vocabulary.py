@@ -109,6 +109,8 @@ def end_result_v3(tx: Transaction) -> tuple[str, str]:
     """The v3 end result and, for USER_REFUSED_INTERACTION, the refused interaction."""
     result = tx.result
     if result == R.USER_REFUSED_INTERACTION:
+        if not tx.refused_interaction:  # nothing to name: a plain refusal
+            return "USER_REFUSED", ""
         return "USER_REFUSED_INTERACTION", tx.refused_interaction
     if result in INTERACTION_BY_V2_REFUSAL:
         return "USER_REFUSED_INTERACTION", INTERACTION_BY_V2_REFUSAL[result]
