@@ -96,7 +96,9 @@ class DeviceLinks:
         )
         tx = parse_transaction(field(answer, "transaction"))
         _check_fits(link, tx)
-        if tx.document_number not in self._session.state.accounts:
+        with self._session.lock:
+            ours = tx.document_number in self._session.state.accounts
+        if not ours:
             raise ProtocolError("the service answered with an account of another device")
         initial, digest = _callback(answer, link, tx)
         return OpenedLink(link, tx, initial, digest)
