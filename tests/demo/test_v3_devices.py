@@ -33,6 +33,7 @@ from tests.helpers.v3links import (
     CALLBACK,
     PIN_SCREEN,
     auth_session,
+    cert_session,
     interactions_b64,
     link_for,
     sign_session,
@@ -42,37 +43,45 @@ V3_UUID = "00000000-0000-4000-8000-000000000000"
 DEMO_RP = {"relyingPartyUUID": V3_UUID, "relyingPartyName": "DEMO"}
 COOKIE = "sid=abc"
 #: v3 end result (and refused interaction) of an authentication offering the PIN screen
-#: only, and of a signature offering confirmationMessage then displayTextAndPIN.
-EXPECTED: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
-    "OK": (("OK", ""), ("OK", "")),
-    "USER_REFUSED": (("USER_REFUSED", ""), ("USER_REFUSED", "")),
+#: only, of a signature offering confirmationMessage then displayTextAndPIN, and of a
+#: certificate choice (which offers no interaction: a refusal is of the choice itself).
+REFUSED_CHOICE = ("USER_REFUSED_CERT_CHOICE", "")
+EXPECTED: dict[str, tuple[tuple[str, str], ...]] = {
+    "OK": (("OK", ""), ("OK", ""), ("OK", "")),
+    "USER_REFUSED": (("USER_REFUSED", ""), ("USER_REFUSED", ""), ("USER_REFUSED", "")),
     # the row's interaction when offered, else the first one offered
     "USER_REFUSED_DISPLAYTEXTANDPIN": (
         ("USER_REFUSED_INTERACTION", "displayTextAndPIN"),
         ("USER_REFUSED_INTERACTION", "displayTextAndPIN"),
+        REFUSED_CHOICE,
     ),
     "USER_REFUSED_CONFIRMATIONMESSAGE": (
         ("USER_REFUSED_INTERACTION", "displayTextAndPIN"),
         ("USER_REFUSED_INTERACTION", "confirmationMessage"),
+        REFUSED_CHOICE,
     ),
     "USER_REFUSED_VC_CHOICE": (
         ("USER_REFUSED_INTERACTION", "displayTextAndPIN"),
         ("USER_REFUSED_INTERACTION", "confirmationMessage"),
+        REFUSED_CHOICE,
     ),
     "USER_REFUSED_CONFIRMATIONMESSAGE_WITH_VC_CHOICE": (
         ("USER_REFUSED_INTERACTION", "displayTextAndPIN"),
         ("USER_REFUSED_INTERACTION", "confirmationMessage"),
+        REFUSED_CHOICE,
     ),
     "USER_REFUSED_CERT_CHOICE": (
         ("USER_REFUSED_INTERACTION", "displayTextAndPIN"),
         ("USER_REFUSED_INTERACTION", "confirmationMessage"),
+        REFUSED_CHOICE,
     ),
     # no code to pick in a device-link flow: the user cancels on the screen shown
     "WRONG_VC": (
         ("USER_REFUSED_INTERACTION", "displayTextAndPIN"),
         ("USER_REFUSED_INTERACTION", "confirmationMessage"),
+        ("OK", ""),  # a certificate choice shows no code
     ),
-    "TIMEOUT": (("", ""), ("", "")),
+    "TIMEOUT": (("", ""), ("", ""), ("", "")),
 }
 assert set(EXPECTED) == set(OUTCOMES)
 
@@ -116,8 +125,10 @@ def _answers_v3(outcome: str, demo_outcome_accounts: DemoAccounts, demo_rp: Rely
     sessions = [
         auth_session(demo_rp, interactions=PIN_SCREEN),
         sign_session(demo_rp, target_kind="document", target=identity.document_number),
+        cert_session(demo_rp),
     ]
-    for session, flow, expected in zip(sessions, ("QR", "Web2App"), EXPECTED[outcome], strict=True):
+    flows = ("QR", "Web2App", "App2App")
+    for session, flow, expected in zip(sessions, flows, EXPECTED[outcome], strict=True):
         response = _open(demo_outcome_accounts.url, identity, session, flow)
         assert response.status_code == 200, response.text
         assert response.json() == {
@@ -136,9 +147,11 @@ def _answers_v3(outcome: str, demo_outcome_accounts: DemoAccounts, demo_rp: Rely
         details = status["result"].get("details", {})
         assert (status["result"]["endResult"], details.get("interaction", "")) == expected
         if expected[0] == "OK":
-            check = rp_checks_acsp if session.kind == "AUTHENTICATION" else rp_checks_raw_digest
-            check(session, status)
             assert status["signature"]["flowType"] == flow
+            if session.kind == RpSession.Kind.AUTHENTICATION:
+                rp_checks_acsp(session, status)
+            elif session.kind == RpSession.Kind.SIGNATURE:
+                rp_checks_raw_digest(session, status)
 
 
 @pytest.fixture
@@ -313,3 +326,35 @@ def test_notification_code_choice(
         assert status["result"]["endResult"] == expected
         if expected == "OK":
             rp_checks_acsp(session, status)
+
+
+def test_mock_service_certificate_choice_then_linked_signature(
+    demo_outcome_accounts: DemoAccounts, demo_rp: RelyingParty, answering: Any
+) -> None:
+    """SK's linked signing without a phone: a device-link certificate choice opened by the
+    mock service, then a linked notification signature the same device answers."""
+    url = demo_outcome_accounts.url
+    ok = _first("OK")
+    body = {**DEMO_RP, "certificateLevel": "QUALIFIED", "initialCallbackUrl": CALLBACK}
+    rp = RpLink.start(url, "signature/certificate-choice/device-link/anonymous", body)
+    response = _mock(
+        url,
+        documentNumber=ok.document_number,
+        deviceLink=rp.link("App2App"),
+        flowType="App2App",
+        browserCookie=COOKIE,
+        initialCallbackUrl=CALLBACK,
+    )
+    assert response.status_code == 200, response.text
+    chosen = rp.finished(url)
+    assert chosen["result"] == {"endResult": "OK", "documentNumber": ok.document_number}
+    assert chosen["signature"] == {"flowType": "App2App"}
+    linked = RpLink.start(
+        url,
+        f"signature/notification/linked/{ok.document_number}",
+        sign_body(linkedSessionID=rp.session_id) | DEMO_RP,
+    )
+    signed = linked.finished(url)
+    assert signed["result"]["endResult"] == "OK"
+    assert signed["cert"]["value"] == chosen["cert"]["value"]
+    linked.check_raw_digest(signed)

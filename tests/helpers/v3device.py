@@ -83,8 +83,10 @@ class RpLink:
     def start(cls, base: str, path: str, body: dict[str, Any]) -> RpLink:
         response = httpx.post(f"{base}/v3/{path}", json=body, timeout=30)
         assert response.status_code == 200, response.text
-        kind = path.split("/")[0]
-        session_type = {"authentication": "auth", "signature": "sign"}.get(kind, "cert")
+        if "certificate-choice/" in path:
+            session_type = "cert"
+        else:
+            session_type = "auth" if path.startswith("authentication/") else "sign"
         return cls(body, response.json(), session_type)
 
     @property
