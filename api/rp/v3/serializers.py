@@ -24,7 +24,10 @@ from signing.engine.encoding import HashAlgorithm, hash_spec
 HASH_ALGORITHMS = tuple(V3_HASHES)  # SHA-256 … SHA3-512
 DIGEST_LENGTHS = {name: hash_spec(HashAlgorithm(V3_HASHES[name])).digest_size for name in V3_HASHES}
 ALGORITHMS = (PSS, *LEGACY_ALGORITHMS)
-CALLBACK_URL = re.compile(r"^https://[^|#]+$")
+# SK's pattern ^https://[^|#]+$, and no whitespace or control characters: a URL has none,
+# and a NUL would not even fit in a PostgreSQL text column.
+CALLBACK_URL = re.compile(r"^https://[^|#\s\x00-\x1f\x7f]+$")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_CALLBACK_CHARS = 1800
 RP_CHALLENGE_CHARS = (44, 88)
 MAX_INTERACTIONS_CHARS = 4096  # a few interactions of at most 200 characters each
@@ -215,8 +218,8 @@ def nonce(data: dict[str, Any]) -> str:
     value = data.get("nonce")
     if value is None:
         return ""
-    if not isinstance(value, str) or not 1 <= len(value) <= 30:
-        raise problems.invalid(["nonce"], "Text of 1..30 characters.")
+    if not isinstance(value, str) or not 1 <= len(value) <= 30 or CONTROL.search(value):
+        raise problems.invalid(["nonce"], "Text of 1..30 characters (no control characters).")
     return value
 
 
