@@ -42,9 +42,8 @@ NOTIFICATION_INTERACTIONS = (
 
 
 class CommonInput(serializers.Serializer[Any]):
-    """relyingPartyUUID/Name, certificateLevel, requestProperties, capabilities."""
-
-    levels: tuple[str, ...] = ("ADVANCED", "QUALIFIED", "QSCD")
+    """relyingPartyUUID/Name, certificateLevel (``context["levels"]``), requestProperties,
+    capabilities."""
 
     relyingPartyUUID = WireString(max_length=64)  # noqa: N815 -- wire name
     relyingPartyName = RelyingPartyName(max_length=32)  # noqa: N815
@@ -55,8 +54,9 @@ class CommonInput(serializers.Serializer[Any]):
     )
 
     def validate_certificateLevel(self, value: str) -> str:  # noqa: N802
-        if value not in self.levels:
-            raise serializers.ValidationError(f"One of {', '.join(self.levels)}.")
+        levels = self.context["levels"]
+        if value not in levels:
+            raise serializers.ValidationError(f"One of {', '.join(levels)}.")
         return value
 
     def validate_requestProperties(self, value: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
@@ -227,8 +227,7 @@ def common(data: Any, *, levels: tuple[str, ...]) -> dict[str, Any]:
     """The common fields, or a 400 problem naming the first bad one."""
     if not isinstance(data, dict):
         raise problems.Problem(400, "The body must be a JSON object.")
-    serializer = CommonInput(data=data)
-    serializer.levels = levels
+    serializer = CommonInput(data=data, context={"levels": levels})
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
 
