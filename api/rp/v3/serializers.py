@@ -24,7 +24,10 @@ from signing.engine.encoding import HashAlgorithm, hash_spec
 HASH_ALGORITHMS = tuple(V3_HASHES)  # SHA-256 … SHA3-512
 DIGEST_LENGTHS = {name: hash_spec(HashAlgorithm(V3_HASHES[name])).digest_size for name in V3_HASHES}
 ALGORITHMS = (PSS, *LEGACY_ALGORITHMS)
-CALLBACK_URL = re.compile(r"^https://[^|#]+$")
+# SK's pattern ^https://[^|#]+$, and no whitespace or control characters: a URL has none,
+# and a NUL would not even fit in a PostgreSQL text column.
+CALLBACK_URL = re.compile(r"^https://[^|#\s\x00-\x1f\x7f]+$")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_CALLBACK_CHARS = 1800
 RP_CHALLENGE_CHARS = (44, 88)
 MAX_INTERACTIONS_CHARS = 4096  # a few interactions of at most 200 characters each
@@ -39,9 +42,8 @@ NOTIFICATION_INTERACTIONS = (
 
 
 class CommonInput(serializers.Serializer[Any]):
-    """relyingPartyUUID/Name, certificateLevel, requestProperties, capabilities."""
-
-    levels: tuple[str, ...] = ("ADVANCED", "QUALIFIED", "QSCD")
+    """relyingPartyUUID/Name, certificateLevel (``context["levels"]``), requestProperties,
+    capabilities."""
 
     relyingPartyUUID = WireString(max_length=64)  # noqa: N815 -- wire name
     relyingPartyName = RelyingPartyName(max_length=32)  # noqa: N815
@@ -52,8 +54,9 @@ class CommonInput(serializers.Serializer[Any]):
     )
 
     def validate_certificateLevel(self, value: str) -> str:  # noqa: N802
-        if value not in self.levels:
-            raise serializers.ValidationError(f"One of {', '.join(self.levels)}.")
+        levels = self.context["levels"]
+        if value not in levels:
+            raise serializers.ValidationError(f"One of {', '.join(levels)}.")
         return value
 
     def validate_requestProperties(self, value: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
@@ -215,8 +218,8 @@ def nonce(data: dict[str, Any]) -> str:
     value = data.get("nonce")
     if value is None:
         return ""
-    if not isinstance(value, str) or not 1 <= len(value) <= 30:
-        raise problems.invalid(["nonce"], "Text of 1..30 characters.")
+    if not isinstance(value, str) or not 1 <= len(value) <= 30 or CONTROL.search(value):
+        raise problems.invalid(["nonce"], "Text of 1..30 characters (no control characters).")
     return value
 
 
@@ -224,8 +227,7 @@ def common(data: Any, *, levels: tuple[str, ...]) -> dict[str, Any]:
     """The common fields, or a 400 problem naming the first bad one."""
     if not isinstance(data, dict):
         raise problems.Problem(400, "The body must be a JSON object.")
-    serializer = CommonInput(data=data)
-    serializer.levels = levels
+    serializer = CommonInput(data=data, context={"levels": levels})
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
 

@@ -118,6 +118,9 @@ LINK_CASES = [
     ("initialCallbackUrl", "https://rp.example.com/cb#x"),
     ("initialCallbackUrl", "https://" + "x" * 1800),
     ("initialCallbackUrl", 5),
+    ("initialCallbackUrl", "https://rp.example.com/a b"),
+    ("initialCallbackUrl", "https://rp.example.com/\x00"),
+    ("initialCallbackUrl", "https://"),
     ("interactions", interactions(CONFIRM_VC)),  # notification only
 ]
 SIGN_CASES = [
@@ -125,6 +128,7 @@ SIGN_CASES = [
     ("nonce", ""),
     ("nonce", "x" * 31),
     ("nonce", 5),
+    ("nonce", "a\x00b"),
     ("signatureProtocol", "ACSP_V2"),
     (f"{PARAMS}/digest", MISSING),
     (f"{PARAMS}/digest", B64(bytes(32)).decode()),  # a SHA-256 length for SHA-512
