@@ -29,8 +29,8 @@ v3 transactions (ACSP_V2 authentications, RAW_DIGEST_SIGNATURE signatures, certi
 choices) are answered by the same rules; the device app builds the ACSP_V2 digest.
 
 ``delay`` holds each answer back a moment (``demo_devices --delay``, 1.5 s by default), so a
-relying party's test that polls the session sees it RUNNING before it completes, as
-against SK's demo.
+relying party's test that polls the session sees it RUNNING before it completes, as on
+SK's demo.
 
 Imports :mod:`device` and nothing else of ours (the device app's layering rule).
 """

@@ -37,6 +37,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from accounts.models import Account
 from api.rp.v3.opening import DeviceLinkError, device_link_open
+from core.errors import DomainError
 from demo.world import identity_for_document
 from signing.engine import InvalidDeviceLink, parse_device_link
 from signing.engine.devicelink import MAX_LINK_CHARS
@@ -137,6 +138,8 @@ def open_for_demo_account(body: dict[str, Any]) -> dict[str, str]:
         opened = device_link_open(link=link, device=account.device)
     except DeviceLinkError as exc:
         raise MockError(exc.code, exc.message, "/deviceLink") from None
+    except DomainError as exc:  # the account cannot answer now (e.g. its key is locked)
+        raise MockError(exc.code, exc.message, "/documentNumber") from None
     return {
         "documentNumber": number,
         "flowType": flow_type,

@@ -5,8 +5,9 @@ docs/app-api.md).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from device.errors import ProtocolError
@@ -14,13 +15,13 @@ from device.state import PURPOSES
 from device.wire import (
     base64_field,
     document_number,
+    field,
     json_object,
     lower_uuid,
     optional_int,
     required_string,
     string,
 )
-from device.wire import field as answer_field
 from signing.engine import EngineError, v3_hash, vc_for_rp_challenge, verification_code
 
 #: The interactions this app can show, in the order it prefers nothing: the service's
@@ -85,7 +86,7 @@ class Transaction:
     #: ACSP_V2 payload is built from, and the code the service says the e-service shows.
     protocol: str | None = None
     flow_type: str | None = None
-    protocol_parameters: Mapping[str, str] | None = field(default=None, hash=False)
+    protocol_parameters: Mapping[str, str] | None = dataclasses.field(default=None, hash=False)
     vc: str | None = None
 
     @property
@@ -274,10 +275,10 @@ def parse_transaction(data: object) -> Transaction:
         raise ProtocolError("'purpose' must be AUTH or SIGN")
     n_raw = base64_field(obj, "n") if signing else None
     tx = Transaction(
-        id=lower_uuid(answer_field(obj, "id"), "id"),
+        id=lower_uuid(field(obj, "id"), "id"),
         state=required_string(obj, "state"),
         kind=kind,
-        document_number=document_number(answer_field(obj, "documentNumber")),
+        document_number=document_number(field(obj, "documentNumber")),
         purpose=purpose,
         rp_name=required_string(obj, "rpName"),
         hash=base64_field(obj, "hash") if signing and protocol != ACSP_V2 else None,
@@ -312,7 +313,7 @@ def parse_result(
 
 def parse_accounts(answer: Mapping[str, Any]) -> list[AccountStatus]:
     """The §4 ``GET /accounts`` answer: each account with its keys' states."""
-    items = answer_field(answer, "accounts")
+    items = field(answer, "accounts")
     if not isinstance(items, list):
         raise ProtocolError("'accounts' must be a list")
     result = []
