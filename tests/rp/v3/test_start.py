@@ -193,6 +193,10 @@ def test_sessions_answer_only_under_their_own_version(platform: Platform, alice:
     assert_problem(status(platform.url, "not-a-uuid"), 404)
     bad = httpx_get(f"{platform.url}/v3/session/{answer['sessionID']}?timeoutMs=999")
     assert_problem(bad, 400)
+    posted = httpx.post(f"{platform.url}/v3/session/{answer['sessionID']}", timeout=30)
+    assert assert_problem(posted, 405) and posted.headers["Allow"] == "GET"
+    got = httpx_get(f"{platform.url}/v3/signature/notification/etsi/{ALICE_ID}")
+    assert assert_problem(got, 405) and "POST" in got.headers["Allow"]
 
 
 def httpx_get(url: str) -> httpx.Response:
