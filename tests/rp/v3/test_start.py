@@ -11,6 +11,7 @@ import pytest
 from django.test import override_settings
 
 from accounts.models import Account
+from accounts.services import account_set_state
 from api.rp.models import RelyingParty, RpSession
 from signing.models import Transaction
 from tests.helpers.platform import Platform
@@ -145,6 +146,19 @@ def test_signing_certificate_needs_no_interaction(platform: Platform, alice: Acc
     assert not RpSession.objects.exists()
     missing = post(platform.url, "signature/certificate/PNOEE-30303039914-AAAA-Q", choice_body())
     assert_problem(missing, 404)
+    # Suspended: the document exists but cannot be used now (v2's 472 case).
+    account_set_state(account=alice, state=Account.State.SUSPENDED, actor="test")
+    unusable = start(platform.url, f"signature/certificate/{alice.document_number}", choice_body())
+    assert unusable == {"state": "DOCUMENT_UNUSABLE"}
+    response = post(platform.url, f"signature/notification/etsi/{ALICE_ID}", sign_body())
+    assert assert_problem(response, 404)["errors"][0]["code"] == (
+        "PERSON_SHOULD_VIEW_SMART_ID_PORTAL"
+    )
+    # The first step of a signature: it needs the permission to sign.
+    RelyingParty.objects.update(can_sign=False)
+    response = post(platform.url, f"signature/certificate/{alice.document_number}", choice_body())
+    assert_problem(response, 403)
+    assert not RpSession.objects.exists()
 
 
 def test_identical_requests_within_15_seconds_are_one_session(
