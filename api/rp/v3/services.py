@@ -198,11 +198,12 @@ def signing_certificate(
     """``signature/certificate/{docNo}``: the signing certificate, no user interaction.
 
     A document that exists but cannot be used now (a key on hold, a locked account)
-    answers ``DOCUMENT_UNUSABLE``, as SK's document shows; an unknown one 404.
+    answers ``DOCUMENT_UNUSABLE``, as SK's document shows; an unknown one 404. It is the
+    first step of a signature, so it needs the relying party's permission to sign.
     """
     request = services.SessionRequest(
         version=3,
-        kind=RpSession.Kind.CERTIFICATE_CHOICE,
+        kind=RpSession.Kind.SIGNATURE,
         target_kind="document",
         target=document_number,
         certificate_level=certificate_level,

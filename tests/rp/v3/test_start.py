@@ -11,6 +11,7 @@ import pytest
 from django.test import override_settings
 
 from accounts.models import Account
+from accounts.services import account_set_state
 from api.rp.models import RelyingParty, RpSession
 from signing.models import Transaction
 from tests.helpers.platform import Platform
@@ -145,6 +146,19 @@ def test_signing_certificate_needs_no_interaction(platform: Platform, alice: Acc
     assert not RpSession.objects.exists()
     missing = post(platform.url, "signature/certificate/PNOEE-30303039914-AAAA-Q", choice_body())
     assert_problem(missing, 404)
+    # Suspended: the document exists but cannot be used now (v2's 472 case).
+    account_set_state(account=alice, state=Account.State.SUSPENDED, actor="test")
+    unusable = start(platform.url, f"signature/certificate/{alice.document_number}", choice_body())
+    assert unusable == {"state": "DOCUMENT_UNUSABLE"}
+    response = post(platform.url, f"signature/notification/etsi/{ALICE_ID}", sign_body())
+    assert assert_problem(response, 404)["errors"][0]["code"] == (
+        "PERSON_SHOULD_VIEW_SMART_ID_PORTAL"
+    )
+    # The first step of a signature: it needs the permission to sign.
+    RelyingParty.objects.update(can_sign=False)
+    response = post(platform.url, f"signature/certificate/{alice.document_number}", choice_body())
+    assert_problem(response, 403)
+    assert not RpSession.objects.exists()
 
 
 def test_identical_requests_within_15_seconds_are_one_session(
@@ -193,6 +207,10 @@ def test_sessions_answer_only_under_their_own_version(platform: Platform, alice:
     assert_problem(status(platform.url, "not-a-uuid"), 404)
     bad = httpx_get(f"{platform.url}/v3/session/{answer['sessionID']}?timeoutMs=999")
     assert_problem(bad, 400)
+    posted = httpx.post(f"{platform.url}/v3/session/{answer['sessionID']}", timeout=30)
+    assert assert_problem(posted, 405) and posted.headers["Allow"] == "GET"
+    got = httpx_get(f"{platform.url}/v3/signature/notification/etsi/{ALICE_ID}")
+    assert assert_problem(got, 405) and "POST" in got.headers["Allow"]
 
 
 def httpx_get(url: str) -> httpx.Response:
