@@ -15,12 +15,22 @@ ordinary app API, like the reference app, so an OK answer is a real split-key si
 * ``USER_REFUSED``: the app API has no refusal without a screen, so the refusal names the
   interaction on screen (``certificateChoice`` for a certificate choice). RP API v1 reads
   every refusal as USER_REFUSED; v2 reads ``USER_REFUSED_<that screen>``.
-* ``USER_REFUSED_<X>`` names X whatever the transaction offers, as SK's demo answers
-  with the documented code whatever the request.
+* ``USER_REFUSED_<X>`` names X whatever a v1/v2 transaction offers, as SK's demo answers
+  with the documented code whatever the request. RP API v3 reports the refused
+  interaction itself (USER_REFUSED_INTERACTION with ``details.interaction``), and a v3
+  refusal must name an interaction that was offered: X when it was, else the first one
+  offered (as SK's demo; a certificate choice offers none and names ``certificateChoice``).
 * ``WRONG_VC`` needs a code choice (``verificationCodeChoice`` or
   ``confirmationMessageAndVerificationCodeChoice`` used). Without one the code is only
   shown, and a user who sees a code that differs from the e-service's cancels: the
   refusal names the screen shown. A certificate choice shows no code and is confirmed.
+
+v3 transactions (ACSP_V2 authentications, RAW_DIGEST_SIGNATURE signatures, certificate
+choices) are answered by the same rules; the device app builds the ACSP_V2 digest.
+
+``delay`` holds each answer back a moment (``demo_devices --delay``, 1.5 s by default), so a
+relying party's test that polls the session sees it RUNNING before it completes, as on
+SK's demo.
 
 Imports :mod:`device` and nothing else of ours (the device app's layering rule).
 """
@@ -57,6 +67,21 @@ IGNORED = "IGNORED"
 ATTEMPTS = 3
 #: How many answered transaction ids are remembered (a pending list repeats them).
 _REMEMBER = 1000
+#: The pause before an answer in the running demo (seconds; ``demo_devices --delay``).
+DEFAULT_DELAY = 1.5
+#: The screen a certificate choice shows (it offers no interactions).
+CERTIFICATE_CHOICE_SCREEN = "certificateChoice"
+
+
+def refused_interaction(tx: Transaction, outcome: str) -> str:
+    """The interaction a refusal of ``outcome`` names (see the module's docstring)."""
+    named = REFUSED_INTERACTIONS[outcome]
+    if not tx.is_v3:
+        return named
+    offered = [item.type for item in tx.interactions]
+    if not offered:
+        return CERTIFICATE_CHOICE_SCREEN
+    return named if named in offered else offered[0]
 
 
 class AutoResponder:
@@ -70,11 +95,15 @@ class AutoResponder:
         pin2: str = DEMO_PIN2,
         *,
         log: Callable[[str], None] | None = None,
+        delay: float = 0.0,
     ) -> None:
         if outcome not in OUTCOMES:
             raise InputError(f"unknown outcome {outcome!r}; one of {', '.join(OUTCOMES)}")
+        if not 0 <= delay <= 60:
+            raise InputError("delay must be 0-60 seconds")
         self.app = app
         self.outcome = outcome
+        self.delay = delay
         self._pins = {"AUTH": pin1, "SIGN": pin2}
         self._log = log or (lambda line: None)
         self._seen: OrderedDict[str, None] = OrderedDict()
@@ -103,7 +132,7 @@ class AutoResponder:
         if outcome == "TIMEOUT":
             return IGNORED
         if outcome in REFUSED_INTERACTIONS:
-            return self._refuse(tx, REFUSED_INTERACTIONS[outcome])
+            return self._refuse(tx, refused_interaction(tx, outcome))
         if outcome == "USER_REFUSED":
             return self.app.refuse(tx, general=True)
         if tx.kind == CERTIFICATE_CHOICE:
@@ -124,7 +153,8 @@ class AutoResponder:
         """Long-poll and answer until ``stop`` is set (checked between polls, so it takes
         up to ``poll_ms`` to end). A transaction whose answer failed for a passing reason
         (network, a 5xx) is tried again, up to :data:`ATTEMPTS` times; other errors are
-        logged and the transaction is left to time out.
+        logged and the transaction is left to time out. Each answer waits ``delay``
+        seconds first.
         """
         while not stop.is_set():
             try:
@@ -138,7 +168,7 @@ class AutoResponder:
             fresh = [tx for tx in pending if tx.id not in self._seen]
             retry = False
             for tx in fresh:
-                if stop.is_set():
+                if stop.is_set() or (self.delay and stop.wait(self.delay)):
                     return
                 retry |= not self._answer(tx)
             if retry:

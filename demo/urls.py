@@ -6,7 +6,7 @@ from django.conf import settings
 from django.urls import URLPattern, URLResolver, include, path
 from django.views.decorators.csrf import csrf_exempt
 
-from demo import views
+from demo import mockservice, views
 
 app_name = "demo"
 
@@ -17,6 +17,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
         "portal/virtual-card/ocsp", csrf_exempt(views.virtual_card_ocsp), name="virtual-card-ocsp"
     ),
     path("portal/virtual-card/ca.crt", views.virtual_card_ca, name="virtual-card-ca"),
+    # SK's mock service for v3 device links (docs/demo.md); csrf_exempt in the view.
+    path("mock/device-link", mockservice.device_link, name="mock-device-link"),
 ]
 if settings.MOBILE_ID_SIMULATOR:  # the local Mobile-ID service
     urlpatterns.append(path("mid-api/", include("demo.mobileid.urls")))

@@ -81,6 +81,9 @@ class DemoRelyingParty:
     name: str
     display_name: str
     note: str
+    #: SK's demo answers ADVANCED with 403 for the DEMO UUIDs but serves the PHP
+    #: client's (docs/spec/rp-api.md §6).
+    allow_advanced: bool = False
 
 
 DEMO_RELYING_PARTIES: tuple[DemoRelyingParty, ...] = (
@@ -95,6 +98,7 @@ DEMO_RELYING_PARTIES: tuple[DemoRelyingParty, ...] = (
         "DEMO PHP client",
         "Demo bank",
         "smart-id-php-client 2.x",
+        allow_advanced=True,
     ),
 )
 
@@ -208,6 +212,12 @@ _TABLE: tuple[_Row, ...] = (
         'legacy "TESTNUMBER,OK" (java 2.3.1, php, django-esteid)',
     ),
     _Row("OK", ("PNOEE-40404049996",), "legacy, date of birth 1904-04-04"),
+    # SK's device-link test accounts (the example of its mock service, docs/demo.md).
+    _Row(
+        "OK",
+        (*_ee_lt("40404040009"), "PNOLV-040404-10003", "PNOBE-04040400287"),
+        "OK, device-link test account (the mock service's example)",
+    ),
     _Row("OK", ("PNOLT-30303039816",), "legacy, two accounts on two devices", accounts=2),
 )
 
@@ -275,7 +285,7 @@ def demo_relying_parties_create() -> list[str]:
                     "can_authenticate": True,
                     "can_sign": True,
                     "can_choose_certificate": True,
-                    "allow_advanced": False,  # the demo answers ADVANCED with 403 (§6)
+                    "allow_advanced": demo.allow_advanced,
                     "can_see_device_ip": True,
                     "active": True,
                 },

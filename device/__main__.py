@@ -1,6 +1,6 @@
 """The reference app's command line: ``python -m device COMMAND``.
 
-Commands: register, onboard, wait, approve, refuse, status, refresh.
+Commands: register, onboard, wait, approve, refuse, open-link, status, refresh.
 
 Exit codes: 0 done, 1 the operation failed or the service refused it (wrong PIN, locked,
 network, protocol), 2 usage or local-state error. Errors are one line on stderr, never a
@@ -21,8 +21,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from device.answers import Transaction
+from device.answers import ConfirmResult, Transaction
 from device.app import DeviceApp
+from device.devicelinks import OpenedLink
 from device.errors import (
     ApiError,
     DeviceError,
@@ -102,15 +103,19 @@ def _ask_pin(label: str, *, confirm: bool) -> str:
     return pin
 
 
-def _print_transaction(tx: Transaction, out: Callable[[str], None]) -> None:
+def _print_transaction(tx: Transaction, out: Callable[[str], None], *, hint: bool = True) -> None:
     purpose = {"AUTH": "PIN1", "SIGN": "PIN2"}.get(tx.purpose or "", "no PIN")
     out(f"Transaction {tx.id}")
     out(f"  from:     {tx.rp_name}")
     out(f"  kind:     {tx.kind} ({purpose})")
     out(f"  account:  {tx.document_number}")
+    if tx.is_v3:
+        out(f"  flow:     {tx.flow_type}" + (f", {tx.protocol}" if tx.protocol else ""))
     interaction = tx.interaction
-    if interaction is not None and interaction.text:
-        out(f"  text:     {interaction.text}")
+    if interaction is not None:
+        out(f"  screen:   {interaction.type}")
+        if interaction.text:
+            out(f"  text:     {interaction.text}")
     if tx.expires_at:
         out(f"  expires:  {tx.expires_at}")
     code = tx.verification_code
@@ -122,7 +127,20 @@ def _print_transaction(tx: Transaction, out: Callable[[str], None]) -> None:
     elif code is not None:
         out("  verification code - check that the e-service shows the same:")
         out(big_code(code))
-    out(f"  approve: python -m device approve {tx.id}    refuse: python -m device refuse {tx.id}")
+    if hint:
+        approve, refuse = (f"python -m device {verb} {tx.id}" for verb in ("approve", "refuse"))
+        out(f"  approve: {approve}    refuse: {refuse}")
+
+
+def _print_failure(result: ConfirmResult) -> int:
+    detail = []
+    if result.tries_left is not None:
+        detail.append(f"{result.tries_left} tries left")
+    if result.locked_until:
+        detail.append(f"locked until {result.locked_until}")
+    suffix = f" ({', '.join(detail)})" if detail else ""
+    print(f"error: {result.status.replace('_', ' ').lower()}{suffix}", file=sys.stderr)
+    return EXIT_FAILED
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -173,6 +191,15 @@ def _parser() -> argparse.ArgumentParser:
     approve.add_argument("--vc", metavar="CODE", help="the verification code you pick")
     refuse = commands.add_parser("refuse", parents=[common], help="refuse a transaction")
     refuse.add_argument("id", help="the transaction id")
+    link = commands.add_parser(
+        "open-link",
+        parents=[common],
+        help="open a device link (a scanned QR code, a Web2App or App2App link)",
+    )
+    link.add_argument("url", metavar="URL", help="the device link")
+    link.add_argument("--pin", metavar="P", help="the PIN (prompted if absent)")
+    link.add_argument("--vc", metavar="CODE", help="the verification code you pick")
+    link.add_argument("--refuse", action="store_true", help="refuse it on the screen shown")
     status = commands.add_parser(
         "status", parents=[common], help="accounts, key states and PIN tries left"
     )
@@ -298,30 +325,66 @@ class _Cli:
             app = self.app()
             tx = app.transaction(self.args.id)
             _print_transaction(tx, self.out)
-            vc = self.args.vc
-            if tx.needs_vc_choice and vc is None and tx.vc_choices:
-                vc = input(f"Which code does the service show? ({'/'.join(tx.vc_choices)}): ")
-                vc = vc.strip()
-            pin = self.args.pin
-            if pin is None and tx.purpose is not None:
-                pin = _ask_pin("PIN1" if tx.purpose == "AUTH" else "PIN2", confirm=False)
-            result = app.approve(tx, pin, vc=vc)
+            result = self._confirm(app, tx)
         if result.ok:
             self.out("Approved.")
             return EXIT_OK
-        detail = []
-        if result.tries_left is not None:
-            detail.append(f"{result.tries_left} tries left")
-        if result.locked_until:
-            detail.append(f"locked until {result.locked_until}")
-        suffix = f" ({', '.join(detail)})" if detail else ""
-        print(f"error: {result.status.replace('_', ' ').lower()}{suffix}", file=sys.stderr)
-        return EXIT_FAILED
+        return _print_failure(result)
+
+    def _confirm(self, app: DeviceApp, tx: Transaction) -> ConfirmResult:
+        """Ask for the code (a code choice) and the PIN the transaction needs; approve."""
+        vc = self.args.vc
+        if tx.needs_vc_choice and vc is None and tx.vc_choices:
+            vc = input(f"Which code does the service show? ({'/'.join(tx.vc_choices)}): ")
+            vc = vc.strip()
+        pin = self.args.pin
+        if pin is None and tx.purpose is not None:
+            pin = _ask_pin("PIN1" if tx.purpose == "AUTH" else "PIN2", confirm=False)
+        return app.approve(tx, pin, vc=vc)
 
     def refuse(self) -> int:
         status = self.app().refuse(self.args.id)
         self.out(f"Refused ({status}).")
         return EXIT_OK
+
+    def open_link(self) -> int:
+        """What a QR scan or a same-device link does: the service checks the link and
+        names its transaction; the app shows it, asks for the PIN and answers it (or
+        refuses it), then prints the callback URL a phone would open.
+        """
+        with self.store.locked():
+            app = self.app()
+            try:
+                opened = app.open_link(self.args.url)
+            except ApiError as exc:
+                print(
+                    f"error: the service refused this link ({exc.status} {exc.error}): "
+                    f"{exc.message}; nothing was signed",
+                    file=sys.stderr,
+                )
+                return EXIT_FAILED
+            tx = opened.transaction
+            link = opened.link
+            self.out(f"Opened a {link.link_type.value} link ({link.session_type.value}).")
+            _print_transaction(tx, self.out, hint=False)
+            if self.args.refuse:
+                status = app.refuse(tx)
+                screen = tx.interaction.type if tx.interaction else "certificateChoice"
+                self.out(f"Refused ({status}) on the {screen} screen.")
+                self._print_callback(opened)
+                return EXIT_OK
+            result = self._confirm(app, tx)
+        if not result.ok:
+            return _print_failure(result)
+        self.out("Approved.")
+        verifier = result.user_challenge_verifier if tx.kind == "AUTHENTICATION" else None
+        self._print_callback(opened, verifier)
+        return EXIT_OK
+
+    def _print_callback(self, opened: OpenedLink, verifier: str | None = None) -> None:
+        url = opened.callback_url(verifier)
+        if url is not None:
+            self.out(f"Callback: {url}")
 
     def status(self) -> int:
         state = self.store.load()
@@ -380,7 +443,7 @@ def main(argv: Sequence[str] | None = None, *, client: httpx.Client | None = Non
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 for --help
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     cli = _Cli(args, client)
-    command: Callable[[], int] = getattr(cli, args.command)
+    command: Callable[[], int] = getattr(cli, args.command.replace("-", "_"))
     try:
         return command()
     except (_Usage, StateError, InputError) as exc:

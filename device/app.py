@@ -16,7 +16,8 @@ a stale one later (which would look like a clone).
 
 :class:`DeviceApp` is a facade: each method hands over to the flow that does the work —
 :mod:`device.registration` (§2), :mod:`device.transactions` (§3),
-:mod:`device.maintenance` (§4), all sharing one :class:`~device.session.Session` (state,
+:mod:`device.maintenance` (§4), :mod:`device.devicelinks` (RP API v3 device links), all
+sharing one :class:`~device.session.Session` (state,
 locks, signed HTTP); :mod:`device.retransmit` holds the retransmit-nonce rule above and
 :mod:`device.answers` the parsed answers. Remote onboarding is :mod:`device.onboarding`.
 """
@@ -30,6 +31,7 @@ from typing import Any
 import httpx
 
 from device.answers import AccountStatus, ConfirmResult, RegistrationResult, Transaction
+from device.devicelinks import DeviceLinks, OpenedLink
 from device.errors import InputError
 from device.maintenance import Maintenance
 from device.registration import DEFAULT_MIN_KEY_BITS, ProgressCallback, Registration
@@ -71,6 +73,7 @@ class DeviceApp:
         )
         self._transactions = Transactions(self.session)
         self._maintenance = Maintenance(self.session)
+        self._device_links = DeviceLinks(self.session)
 
     # -- the device ----------------------------------------------------------------------
 
@@ -149,6 +152,14 @@ class DeviceApp:
         cancel, which the relying party sees as USER_REFUSED).
         """
         return self._transactions.refuse(tx, general=general)
+
+    def open_link(self, url: str) -> OpenedLink:
+        """Open an RP API v3 device link (a scanned QR code, a Web2App or App2App link):
+        the service checks it and answers with its transaction, which the caller shows
+        and then approves or refuses like any other. A link the service refuses raises
+        :class:`~device.errors.ApiError`.
+        """
+        return self._device_links.open(url)
 
     # -- keys and accounts (§4) ----------------------------------------------------------
 

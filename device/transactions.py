@@ -1,6 +1,10 @@
 """Transactions (docs/app-api.md §3): the pending long poll, a transaction's details,
 confirming it (the split signature, with the verification-code choice when asked) and
 refusing it.
+
+RP API v3 transactions are answered the same way; an ACSP_V2 one has no hash from the
+service: the app builds the digest itself (:mod:`device.acsp`) and sends its user
+challenge with the confirmation.
 """
 
 from __future__ import annotations
@@ -8,7 +12,9 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from device.acsp import acsp_signature
 from device.answers import (
+    ACSP_V2,
     CERTIFICATE_CHOICE,
     VC_CHOICE_INTERACTIONS,
     ConfirmResult,
@@ -98,7 +104,14 @@ class Transactions:
             rnonce = secrets.token_bytes(RNONCE_BYTES)
         if not isinstance(rnonce, bytes) or len(rnonce) != RNONCE_BYTES:
             raise InputError("rnonce must be 16 bytes")
-        assert tx.hash is not None and tx.hash_type is not None and tx.padding is not None  # noqa: S101
+        verifier = None
+        digest = tx.hash
+        if tx.protocol == ACSP_V2:
+            acsp = acsp_signature(tx, interaction)
+            digest, verifier = acsp.digest, acsp.verifier
+            payload["userChallenge"] = acsp.user_challenge
+            payload["digest"] = b64(acsp.digest)
+        assert digest is not None and tx.hash_type is not None and tx.padding is not None  # noqa: S101
         transport_key = self._session.transport_key()
         with self._session.key_lock(account.document_number, tx.purpose):
             recover(self._session, account, key)
@@ -108,7 +121,7 @@ class Transactions:
                     key.blob,
                     pin,
                     n=key.n,
-                    digest=tx.hash,
+                    digest=digest,
                     hash_alg=tx.hash_type,
                     padding=tx.padding,
                     salt=tx.salt if tx.padding == "PSS" else None,
@@ -123,7 +136,7 @@ class Transactions:
             payload["token"] = b64(key.token)
             payload["rnonce"] = b64(rnonce)
             answer = key_call(self._session, account, key, "confirm", _confirm_path(tx), payload)
-        return parse_result(answer)
+        return parse_result(answer, user_challenge_verifier=verifier)
 
     def refuse(self, tx: Transaction | str, *, general: bool = False) -> str:
         """Refuse a transaction (§3.4); see :meth:`device.app.DeviceApp.refuse`."""

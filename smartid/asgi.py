@@ -28,7 +28,7 @@ from smartid.checks import refuse_unsafe_start  # noqa: E402 -- needs the apps l
 
 refuse_unsafe_start()
 
-LONG_POLL_PATHS = re.compile(r"^/(v[12]/session/|app/v1/transactions/pending$)")
+LONG_POLL_PATHS = re.compile(r"^/(v[123]/session/|app/v1/transactions/pending$)")
 
 # Django's stubs and the ASGI spec disagree on these types; they are plain ASGI here.
 Scope = Any

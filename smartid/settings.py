@@ -55,6 +55,10 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 # Public base URL of this service, used in certificates (AIA, CRL DP) and links.
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:" + env_str("PORT", "8000")).rstrip("/")
+# RP API v3: the deviceLinkBase relying parties build device links (QR codes, Web2App and
+# App2App links) on. Default: this service's own /device-link, so a link never names
+# another operator's domain; SK's service answers https://smart-id.com/device-link.
+RP_V3_DEVICE_LINK_BASE = env_str("SMARTID_RP_V3_DEVICE_LINK_BASE", SITE_URL + "/device-link")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -263,6 +267,9 @@ if IS_LIVE:
 TRUSTED_PROXIES = env_list("SMARTID_TRUSTED_PROXIES", [])
 # Answer every RP API call with 580 (planned maintenance).
 RP_API_MAINTENANCE = env_bool("SMARTID_RP_API_MAINTENANCE", False)
+# RP API v3: how far a QR code's elapsedSeconds may be from the time since the session was
+# created (the RP refreshes the code every second; the app needs a moment to send it).
+RP_V3_QR_WINDOW_SECONDS = env_int("SMARTID_RP_V3_QR_WINDOW_SECONDS", 10, minimum=1, maximum=120)
 
 # Request size limits (docs/design.md §6): API bodies are small JSON documents.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024, minimum=1024)

@@ -16,6 +16,8 @@ urlpatterns = [
     # Browsers ask for /favicon.ico on every page that names none (the admin, JSON).
     path("favicon.ico", RedirectView.as_view(url=static("favicon.ico"), permanent=True)),
     path("health", views.health, name="health"),
+    # RP API v3 device links point here unless SMARTID_RP_V3_DEVICE_LINK_BASE says otherwise.
+    path("device-link", views.device_link, name="device-link"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),  # set_language (POST)
     path("portal/", include("portal.urls")),

@@ -38,6 +38,14 @@ def home(request: HttpRequest) -> HttpResponse:
     )
 
 
+@require_safe
+def device_link(request: HttpRequest) -> HttpResponse:
+    """``/device-link``: the default ``deviceLinkBase`` of RP API v3
+    (``RP_V3_DEVICE_LINK_BASE``). The app reads these links itself; a browser or a phone
+    camera without the app lands here and is told what to do. The query is not read."""
+    return render(request, "device_link.html")
+
+
 def _database_ok() -> bool:
     try:
         with connection.cursor() as cursor:

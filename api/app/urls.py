@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from api.app import onboarding, views
+from api.app import devicelinks, onboarding, views
 
 urlpatterns = [
     path("registrations", views.RegistrationCreate.as_view()),
@@ -18,6 +18,8 @@ urlpatterns = [
     path("transactions/<uuid:transaction_id>/refuse", views.TransactionRefuse.as_view()),
     path("keys/<str:document_number>/<str:purpose>/refresh", views.KeyRefresh.as_view()),
     path("accounts", views.AccountList.as_view()),
+    # RP API v3 device links (§7).
+    path("device-links", devicelinks.DeviceLinkOpen.as_view()),
     # Remote onboarding (§6): authenticated by the application's bearer secret.
     path("onboarding", onboarding.OnboardingStart.as_view()),
     path("onboarding/<uuid:application_id>", onboarding.OnboardingStatus.as_view()),

@@ -31,6 +31,7 @@ from signing.engine import (
     encoded_length,
     transport,
 )
+from signing.engine.acsp import PROTOCOL as ACSP_V2
 from signing.models import SplitKey, Transaction
 from signing.services.answers import transaction_confirm, transaction_refuse
 from signing.services.channels import device_channel
@@ -271,21 +272,31 @@ def transaction_json(tx: Transaction) -> dict[str, Any]:
         "interactions": tx.interactions,
         "expiresAt": tx.expires_at.isoformat().replace("+00:00", "Z"),
     }
-    if tx.key is not None and tx.hash is not None:
+    acsp = tx.protocol == ACSP_V2
+    if tx.key is not None and (tx.hash is not None or acsp):
         n = composite_public_key(int(tx.key.n1, 16), int(tx.key.n2, 16)).n
         body.update(
             {
                 "purpose": tx.key.purpose,
-                "hash": b64encode(bytes(tx.hash)),
                 "hashType": tx.hash_type,
                 "padding": tx.padding,
                 "n": b64encode(n.to_bytes((n.bit_length() + 7) // 8, "big")),
             }
         )
+        # ACSP_V2: the digest is HASH(payload), which the app's user challenge completes.
+        if tx.hash is not None and not acsp:
+            body["hash"] = b64encode(bytes(tx.hash))
         if tx.salt is not None:
             body["salt"] = b64encode(bytes(tx.salt))
     if tx.vc_choices:
         body["vcChoices"] = tx.vc_choices
+    if tx.protocol or tx.flow_type:  # RP API v3 (docs/app-api.md §7)
+        if tx.protocol:
+            body["protocol"] = tx.protocol
+        body["flowType"] = tx.flow_type
+        body["protocolParameters"] = tx.protocol_parameters
+        if tx.vc:
+            body["vc"] = tx.vc
     return body
 
 
@@ -302,6 +313,9 @@ class TransactionConfirm(DeviceAPIView):
         token = Base64Field(max_bytes=64, required=False)
         rnonce = Base64Field(max_bytes=64, required=False)
         vc = serializers.RegexField(r"^\d{4}$", required=False)
+        # ACSP_V2 (RP API v3 authentication): required there, checked by the service.
+        userChallenge = serializers.CharField(max_length=64, required=False)  # noqa: N815 -- wire name
+        digest = Base64Field(max_bytes=64, required=False)
 
     def post(self, request: Request, transaction_id: Any) -> Response:
         ser = self.Input(data=request.data)
@@ -315,6 +329,8 @@ class TransactionConfirm(DeviceAPIView):
             token=data.get("token", b""),
             rnonce=data.get("rnonce", b""),
             vc=data.get("vc"),
+            user_challenge=data.get("userChallenge"),
+            digest=data.get("digest"),
         )
         return Response(answer.as_json())
 

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +26,7 @@ from accounts.identifiers import (
 )
 from accounts.models import Account, Person
 from api.rp.models import RelyingParty, RpSession
+from api.rp.v3 import vocabulary
 from core.errors import DomainError
 from pki.models import Certificate
 from signing.models import SplitKey, Transaction
@@ -136,7 +138,12 @@ def _eligible(accounts: list[Account], level: str) -> list[Account]:
 
 
 def _target_accounts(request: SessionRequest) -> list[Account]:
-    """The accounts the session may go to, or the spec's refusal (404/471/472)."""
+    """The accounts the session may go to, or the spec's refusal (404/471/472).
+
+    None for an anonymous v3 device link (no target): whoever opens the link answers.
+    """
+    if not request.target_kind:
+        return []
     if request.target_kind == "etsi":
         try:
             semantics = parse_semantics_identifier(request.target)
@@ -210,8 +217,17 @@ def _fingerprint(rp: RelyingParty, request: SessionRequest) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def session_start(*, rp: RelyingParty, request: SessionRequest) -> RpSession:
-    """Start a session (or return the identical one started within 15 s)."""
+Create = Callable[[RelyingParty, SessionRequest, str, list[Account]], RpSession]
+
+
+def session_start(
+    *, rp: RelyingParty, request: SessionRequest, create: Create | None = None
+) -> RpSession:
+    """Start a session (or return the identical one started within 15 s).
+
+    ``create`` makes the session and its transactions once the relying party, its
+    permissions and the target have passed (RP API v3 brings its own, api.rp.v3.services).
+    """
     if settings.RP_API_MAINTENANCE:
         raise Maintenance("The service is under maintenance.")
     _check_permissions(rp, request)
@@ -228,7 +244,17 @@ def session_start(*, rp: RelyingParty, request: SessionRequest) -> RpSession:
     if recent is not None:
         return recent
     accounts = _target_accounts(request)
-    return _create(rp, request, fingerprint, accounts)
+    return (create or _create)(rp, request, fingerprint, accounts)
+
+
+def target_accounts(*, rp: RelyingParty, request: SessionRequest) -> list[Account]:
+    """What :func:`session_start` checks before it creates anything: maintenance, the
+    relying party's permissions and the target's eligible accounts (or the refusal).
+    For requests that create no session (RP API v3 ``signature/certificate``)."""
+    if settings.RP_API_MAINTENANCE:
+        raise Maintenance("The service is under maintenance.")
+    _check_permissions(rp, request)
+    return _target_accounts(request)
 
 
 @transaction.atomic
@@ -270,14 +296,17 @@ class Status:
     readable_until: datetime | None = None  # completion + 5 minutes
 
 
-def session_for(*, session_id: uuid.UUID, address: str) -> RpSession:
+def session_for(*, session_id: uuid.UUID, address: str, version: int | None = None) -> RpSession:
     """The session if the caller's address belongs to its relying party; else NotFound.
 
-    An unknown id, another RP's session and a session finished more than 5 minutes ago
-    all give the same 404.
+    An unknown id, another RP's session, a session finished more than 5 minutes ago and
+    (given ``version``) a session of another API version all give the same 404: each
+    version answers only in its own vocabulary (api.rp.v3.vocabulary).
     """
     session = RpSession.objects.select_related("relying_party").filter(pk=session_id).first()
     if session is None or not session.relying_party.allows_address(address):
+        raise NotFound("Session not found.")
+    if version is not None and session.api_version != version:
         raise NotFound("Session not found.")
     return session
 
@@ -291,8 +320,14 @@ def _decisive(transactions: list[Transaction]) -> Transaction | None:
     return min(done, key=lambda t: t.completed_at or timezone.now()) if done else None
 
 
-def session_status(session: RpSession) -> Status:
-    """The RP's view of a session now (expiring overdue transactions first)."""
+def session_status(
+    session: RpSession,
+    complete_body: Callable[[RpSession, Transaction], dict[str, Any]] | None = None,
+) -> Status:
+    """The RP's view of a session now (expiring overdue transactions first).
+
+    ``complete_body`` writes the final answer (v1/v2 by default; v3 brings its own).
+    """
     transactions = list(
         Transaction.objects.filter(group=session.pk).select_related(
             "account", "key__certificate", "account__device"
@@ -313,15 +348,13 @@ def session_status(session: RpSession) -> Status:
     completed_at = decided.completed_at or now
     if now - completed_at > READABLE_AFTER_COMPLETION:
         raise NotFound("Session not found.")
-    body = _complete_body(session, decided)
+    body = (complete_body or _complete_body)(session, decided)
     return Status(body, True, None, completed_at + READABLE_AFTER_COMPLETION)
 
 
 def _end_result(session: RpSession, tx: Transaction) -> str:
-    result = END_RESULTS_V2.get(Transaction.Result(tx.result), "DOCUMENT_UNUSABLE")
-    if session.api_version == 1 and result not in V1_END_RESULTS:
-        return "USER_REFUSED" if result.startswith("USER_REFUSED") else "DOCUMENT_UNUSABLE"
-    return result
+    """In the session's own vocabulary (v1 never hears a v2 word, v2 never a v3 one)."""
+    return vocabulary.end_result(session.api_version, tx)
 
 
 def _certificate_der(tx: Transaction) -> bytes | None:
@@ -330,9 +363,14 @@ def _certificate_der(tx: Transaction) -> bytes | None:
         if tx.kind == Transaction.Kind.AUTHENTICATION
         else SplitKey.Purpose.SIGN
     )
+    return certificate_der(tx.account, purpose)
+
+
+def certificate_der(account: Account, purpose: str) -> bytes | None:
+    """The DER certificate of the account's key for ``purpose`` (AUTH or SIGN), if any."""
     key = (
         SplitKey.objects.select_related("certificate")
-        .filter(account=tx.account, purpose=purpose)
+        .filter(account=account, purpose=purpose)
         .first()
     )
     if key is None or key.certificate is None:

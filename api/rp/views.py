@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from django.core.cache import cache
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import serializers
@@ -20,6 +20,8 @@ from api.errors import error_body
 from api.parsers import SafeJSONParser
 from api.rp import services
 from api.rp.models import RelyingParty, RpSession
+from api.rp.v3 import problems
+from api.rp.v3 import status as v3_status
 from core import events
 from core.asyncdb import db_to_async
 from core.net import client_address
@@ -220,10 +222,23 @@ def _json_error(status: int, message: str, code: str) -> JsonResponse:
     return JsonResponse(error_body(status, message, code), status=status)
 
 
+def _error(version: int, status: int, message: str, code: str) -> HttpResponse:
+    """v1/v2: the one error format; v3: RFC 9457 problem details."""
+    if version == 3:
+        return problems.problem_response(problems.Problem(status, message))
+    return _json_error(status, message, code)
+
+
+def _status_of(session: RpSession) -> services.Status:
+    if session.api_version == 3:
+        return v3_status.session_status(session)
+    return services.session_status(session)
+
+
 # Status reads run in the thread pool, not on the one thread-sensitive executor: a
 # thousand woken polls would otherwise queue behind each other.
 _session_for = db_to_async(services.session_for)
-_session_status = db_to_async(services.session_status)
+_session_status = db_to_async(_status_of)
 FINAL_CACHE_SECONDS = 60
 _inflight: dict[tuple[int, uuid.UUID], asyncio.Future[services.Status]] = {}
 
@@ -252,68 +267,81 @@ def _cache_final(session: RpSession, status: services.Status) -> None:
     """
     networks = list(session.relying_party.allowed_networks)
     assert status.readable_until is not None
-    entry = {"body": status.body, "networks": networks, "until": status.readable_until.timestamp()}
+    entry = {
+        "body": status.body,
+        "networks": networks,
+        "until": status.readable_until.timestamp(),
+        "version": session.api_version,
+    }
     cache.set(_final_key(session.pk), entry, FINAL_CACHE_SECONDS)
 
 
-def _cached_final(session_id: uuid.UUID, address: str) -> JsonResponse | None:
+def _cached_final(session_id: uuid.UUID, address: str, version: int) -> HttpResponse | None:
     entry = cache.get(_final_key(session_id))
     if not isinstance(entry, dict):
         return None
-    if timezone.now().timestamp() > entry["until"]:
-        return _json_error(404, "Session not found.", "not_found")
+    if timezone.now().timestamp() > entry["until"] or entry.get("version", version) != version:
+        return _error(version, 404, "Session not found.", "not_found")
     if not RelyingParty(allowed_networks=entry["networks"]).allows_address(address):
-        return _json_error(404, "Session not found.", "not_found")
+        return _error(version, 404, "Session not found.", "not_found")
     return JsonResponse(entry["body"])
 
 
-def _is_final(result: JsonResponse | services.Status) -> bool:
-    return isinstance(result, JsonResponse) or result.complete
+def _is_final(result: HttpResponse | services.Status) -> bool:
+    return isinstance(result, HttpResponse) or result.complete
 
 
-def _recheck_in(result: JsonResponse | services.Status) -> float | None:
+def _recheck_in(result: HttpResponse | services.Status) -> float | None:
     """Wake just after the transaction's own timeout, which nobody publishes."""
-    if isinstance(result, JsonResponse) or result.next_deadline is None:
+    if isinstance(result, HttpResponse) or result.next_deadline is None:
         return None
     until_timeout = (result.next_deadline - timezone.now()).total_seconds()
     return max(until_timeout, 0.0) + 0.05
 
 
 @csrf_exempt  # a protocol endpoint for programs: a wrong method gets 405, not a CSRF 403
-async def session_status(request: HttpRequest, version: str, session_id: str) -> JsonResponse:
-    """GET /v{1,2}/session/{id}?timeoutMs=N — a real long poll, woken by the event bus."""
+async def session_status(request: HttpRequest, version: str, session_id: str) -> HttpResponse:
+    """GET /v{1,2,3}/session/{id}?timeoutMs=N — a real long poll, woken by the event bus.
+
+    A session is found only under the version that started it (each version answers in
+    its own vocabulary); v3 answers errors as problem details.
+    """
+    api_version = int(version)
     if request.method != "GET":
-        response = _json_error(405, "Method not allowed", "method_not_allowed")
+        response = _error(api_version, 405, "Method not allowed", "method_not_allowed")
         response["Allow"] = "GET"  # RFC 9110 §15.5.6
         return response
     raw = request.GET.get("timeoutMs", str(DEFAULT_POLL_MS))
     if not (raw.isascii() and raw.isdigit()) or not MIN_POLL_MS <= int(raw) <= MAX_POLL_MS:
-        return _json_error(
-            400, f"timeoutMs must be {MIN_POLL_MS}..{MAX_POLL_MS}.", "invalid_request"
+        return _error(
+            api_version,
+            400,
+            f"timeoutMs must be {MIN_POLL_MS}..{MAX_POLL_MS}.",
+            "invalid_request",
         )
     try:
         parsed = uuid.UUID(session_id)
     except ValueError:
-        return _json_error(404, "Session not found.", "not_found")
+        return _error(api_version, 404, "Session not found.", "not_found")
     deadline = time.monotonic() + int(raw) / 1000
     address = client_address(request)
-    cached = _cached_final(parsed, address)
+    cached = _cached_final(parsed, address, api_version)
     if cached is not None:
         return cached
     try:
-        session = await _session_for(session_id=parsed, address=address)
+        session = await _session_for(session_id=parsed, address=address, version=api_version)
 
-        async def read() -> JsonResponse | services.Status:
+        async def read() -> HttpResponse | services.Status:
             # A final answer another poll cached, else this session's status.
-            cached = _cached_final(parsed, address)
+            cached = _cached_final(parsed, address, api_version)
             return cached if cached is not None else await _shared_status(session)
 
         result = await events.long_poll(
             group_channel(parsed), read, done=_is_final, deadline=deadline, recheck_in=_recheck_in
         )
     except services.NotFound as exc:
-        return _json_error(404, exc.message, exc.code)
-    if isinstance(result, JsonResponse):
+        return _error(api_version, 404, exc.message, exc.code)
+    if isinstance(result, HttpResponse):
         return result
     if result.complete:
         _cache_final(session, result)

@@ -17,6 +17,13 @@ from audit.services import audit_record
 from signing import engine
 from signing.engine.vc import verification_code
 from signing.models import SplitKey, Transaction
+from signing.services.acsp import (
+    acsp_digest,
+    check_user_challenge,
+    digest_differs,
+    is_acsp,
+    is_v3,
+)
 from signing.services.errors import BadRequest, NotFound, TransactionFinished
 from signing.services.keystate import Answer, answer_for, decrypt_s1p, sign
 from signing.services.lifecycle import close_account
@@ -48,8 +55,16 @@ def transaction_confirm(
     token: bytes = b"",
     rnonce: bytes = b"",
     vc: str | None = None,
+    user_challenge: str | None = None,
+    digest: bytes | None = None,
 ) -> Answer:
-    """The user answered on the device: verify, complete the signature, record the result."""
+    """The user answered on the device: verify, complete the signature, record the result.
+
+    ACSP_V2 (RP API v3 authentication): ``user_challenge`` is required and completes the
+    payload (``signing.services.acsp``); ``digest``, when given, is the digest the app
+    signed: if it is not the server's, the transaction ends with PROTOCOL_FAILURE and no
+    share is evaluated (no PIN try counts, no token rotates).
+    """
     transaction_expire(transaction_id=transaction_id)  # a late answer finds it TIMEOUT
     return _confirm(
         device=device,
@@ -59,6 +74,8 @@ def transaction_confirm(
         token=token,
         rnonce=rnonce,
         vc=vc,
+        user_challenge=user_challenge,
+        presented_digest=digest,
     )
 
 
@@ -72,6 +89,8 @@ def _confirm(
     token: bytes,
     rnonce: bytes,
     vc: str | None,
+    user_challenge: str | None,
+    presented_digest: bytes | None,
 ) -> Answer:
     tx = (
         Transaction.objects.select_for_update()
@@ -97,13 +116,32 @@ def _confirm(
     expected = first_supported_interaction(tx, device)
     if interaction != expected:
         raise BadRequest("Use the first interaction of the list that this app supports.")
-    if interaction in VC_INTERACTIONS and vc != (tx.vc or verification_code(bytes(tx.hash or b""))):
+    acsp = is_acsp(tx)
+    if acsp:
+        user_challenge = check_user_challenge(user_challenge)  # before anything changes
+    # A code fixed at the start (v3: tx.vc) or computed from the hash (v1/v2); ACSP_V2 has
+    # no hash yet, so only a fixed code can be right.
+    code = tx.vc if acsp else (tx.vc or verification_code(bytes(tx.hash or b"")))
+    if interaction in VC_INTERACTIONS and vc != code:
         finish(tx, Transaction.Result.WRONG_VC, interaction=interaction)
         return Answer(status="WRONG_VC")
+    if acsp:
+        assert user_challenge is not None  # checked above
+        digest = acsp_digest(tx, interaction=interaction, user_challenge=user_challenge)
+        if digest_differs(presented_digest, digest):
+            # The app signed something else: evaluating its share would count a PIN try
+            # for the app's mistake (or let a wrong payload pass as a wrong PIN).
+            finish(tx, Transaction.Result.PROTOCOL_FAILURE, interaction=interaction)
+            return Answer(status="PROTOCOL_FAILURE")
+        tx.hash = digest
+        tx.user_challenge = user_challenge
+        tx.save(update_fields=["hash", "user_challenge"])
+    else:
+        digest = bytes(tx.hash or b"")
     s1_prime = decrypt_s1p(envelope, aad=engine.transaction_aad(str(tx.pk)), key=key)
     outcome = sign(
         key,
-        digest=bytes(tx.hash or b""),
+        digest=digest,
         hash_alg=tx.hash_type,
         padding=tx.padding,
         salt=None if tx.salt is None else bytes(tx.salt),
@@ -182,7 +220,13 @@ def transaction_refuse(
     *, device: Device, transaction_id: uuid.UUID | str, interaction: str | None
 ) -> Answer:
     """The user cancelled: on a named screen (``USER_REFUSED_<screen>``), or in general
-    (``interaction`` None: ``USER_REFUSED``, v1's only refusal)."""
+    (``interaction`` None: ``USER_REFUSED``, v1's only refusal).
+
+    RP API v3 transactions: the named screen must be one the transaction offered (else
+    BadRequest, nothing changes), and the result is USER_REFUSED_INTERACTION with
+    ``refused_interaction``; a certificate choice refused on its screen stays
+    USER_REFUSED_CERT_CHOICE in every version.
+    """
     transaction_expire(transaction_id=transaction_id)
     return _refuse(device=device, transaction_id=transaction_id, interaction=interaction)
 
@@ -200,6 +244,23 @@ def _refuse(*, device: Device, transaction_id: uuid.UUID | str, interaction: str
         raise TransactionFinished("The transaction is finished.")
     if interaction is None:
         finish(tx, Transaction.Result.USER_REFUSED)
+        return Answer(status="REFUSED")
+    if tx.kind == Transaction.Kind.CERTIFICATE_CHOICE and interaction == "certificateChoice":
+        finish(tx, Transaction.Result.USER_REFUSED_CERT_CHOICE, interaction=interaction)
+        return Answer(status="REFUSED")
+    if is_v3(tx):
+        # RP API v3 has one refusal code naming the screen: it must be one that was shown.
+        if interaction not in {i.get("type") for i in tx.interactions}:
+            raise BadRequest(
+                "The refusal names an interaction this transaction did not offer.",
+                code="interaction_not_offered",
+            )
+        finish(
+            tx,
+            Transaction.Result.USER_REFUSED_INTERACTION,
+            interaction=interaction,
+            refused_interaction=interaction,
+        )
         return Answer(status="REFUSED")
     if interaction not in REFUSAL_RESULTS:
         raise BadRequest("Unknown interaction.")

@@ -32,14 +32,29 @@ VC_INTERACTIONS = frozenset(
 
 
 def finish(
-    tx: Transaction, result: str, *, signature: bytes | None = None, interaction: str = ""
+    tx: Transaction,
+    result: str,
+    *,
+    signature: bytes | None = None,
+    interaction: str = "",
+    refused_interaction: str = "",
 ) -> None:
     tx.state = Transaction.State.COMPLETE
     tx.result = result
     tx.signature = signature
     tx.interaction_used = interaction
+    tx.refused_interaction = refused_interaction
     tx.completed_at = timezone.now()
-    tx.save(update_fields=["state", "result", "signature", "interaction_used", "completed_at"])
+    tx.save(
+        update_fields=[
+            "state",
+            "result",
+            "signature",
+            "interaction_used",
+            "refused_interaction",
+            "completed_at",
+        ]
+    )
     publish_on_commit(transaction_channel(tx.pk))
     if tx.group is not None:
         # Alternatives on the person's other devices: the first answer decides.

@@ -163,3 +163,8 @@ def test_demo_devices_needs_demo_setup(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(CommandError, match="run demo_setup first"):
         call_command("demo_devices", "--state-dir", str(tmp_path / "empty"))
+
+
+def test_demo_devices_delay_is_bounded(tmp_path: Path) -> None:
+    with pytest.raises(CommandError, match="--delay must be 0-60 seconds"):
+        call_command("demo_devices", "--delay", "61", "--state-dir", str(tmp_path))

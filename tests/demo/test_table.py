@@ -67,6 +67,9 @@ def test_every_outcome_has_ee_lt_and_lv_accounts() -> None:
         ("PNOLV-030303-10012", ["OK PNOLV-030303-10012-MOCK-Q"]),
         ("PNOEE-40404049996", ["OK PNOEE-40404049996-MOCK-Q"]),
         ("PNOLT-30303039816", ["OK PNOLT-30303039816-DEMO-Q", "OK PNOLT-30303039816-MOCK-Q"]),
+        # SK's device-link test accounts (its mock service's example).
+        ("PNOEE-40404040009", ["OK PNOEE-40404040009-MOCK-Q"]),
+        ("PNOBE-04040400287", ["OK PNOBE-04040400287-MOCK-Q"]),
         # Not in the table: the pre-2021 numbers give 471/404 on SK's demo too.
         ("PNOEE-10101010005", []),
     ],
@@ -76,7 +79,7 @@ def test_published_identities(semantics_identifier: str, expected: list[str]) ->
 
 
 def test_names_levels_and_numbers() -> None:
-    assert len(DEMO_IDENTITIES) == 50
+    assert len(DEMO_IDENTITIES) == 54
     numbers = [i.document_number for i in DEMO_IDENTITIES]
     assert len(set(numbers)) == len(numbers)
     assert len({i.state_name for i in DEMO_IDENTITIES}) == len(numbers)

@@ -43,9 +43,10 @@ def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_help() -> None:
     result = _run("--help")
     assert result.returncode == 0
-    for command in ("register", "wait", "approve", "refuse", "status", "refresh"):
+    for command in ("register", "wait", "approve", "refuse", "open-link", "status", "refresh"):
         assert command in result.stdout
     assert _run("approve", "--help").returncode == 0
+    assert "--refuse" in _run("open-link", "--help").stdout
 
 
 def test_status_on_an_empty_state(tmp_path: Path) -> None:

@@ -14,3 +14,14 @@ def corpus_files(folder: str) -> list[Path]:
     paths = sorted((CORPUS / folder).glob("*.json"))
     assert paths, f"no corpus files in {CORPUS / folder}: the test data is missing"
     return paths
+
+
+CORPUS_V3 = CORPUS.parent / "smart-id-java-client-3.1"
+
+
+def corpus_v3_files(folder: str) -> list[Path]:
+    """The v3 JSON files under ``requests`` or ``responses`` (recursively), as
+    :func:`corpus_files` never an empty list."""
+    paths = sorted((CORPUS_V3 / folder).rglob("*.json"))
+    assert paths, f"no corpus files in {CORPUS_V3 / folder}: the test data is missing"
+    return paths

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.contrib import admin
 from django.test import Client
@@ -35,3 +37,17 @@ def test_the_favicon_is_served() -> None:
     response = Client().get("/favicon.ico")
     assert response.status_code == 301
     assert response.headers["Location"].endswith("/static/favicon.ico")
+
+
+def test_the_default_device_link_base_is_a_page_for_people_without_the_app(
+    settings: Any,
+) -> None:
+    assert settings.RP_V3_DEVICE_LINK_BASE == settings.SITE_URL + "/device-link"
+    link = "/device-link?deviceLinkType=QR&elapsedSeconds=1&sessionToken=<b>x</b>&authCode=y"
+    response = Client().get(link)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Open in the app" in page and "<b>" not in page
+    estonian = Client(headers={"accept-language": "et"}).get(link).content.decode()
+    assert "Ava rakenduses" in estonian
+    assert Client().post("/device-link").status_code == 405

@@ -8,9 +8,11 @@ session fields.
 What a v3 transaction carries in ``protocol_parameters`` (the app builds the ACSP_V2
 payload from them and the server rebuilds it when the app answers):
 
-``schemeName``, ``serverRandom``, ``rpChallenge``, ``interactions`` (the RP's Base64 string
-as received), ``initialCallbackUrl`` ("" for QR and notification flows), ``brokeredRpName``
-("") and ``signatureAlgorithm``/``hashAlgorithm`` (the v3 names); RAW_DIGEST_SIGNATURE
+``schemeName``, ``serverRandom``, ``rpChallenge``, ``rpName`` (the relying party's
+``relyingPartyName`` as registered: the payload's rpName, not the display name the app
+shows), ``interactions`` (the RP's Base64 string as received), ``initialCallbackUrl`` (""
+for QR and notification flows), ``brokeredRpName`` ("") and
+``signatureAlgorithm``/``hashAlgorithm`` (the v3 names); RAW_DIGEST_SIGNATURE
 transactions carry ``signatureAlgorithm``/``hashAlgorithm`` only (the digest is the
 transaction's hash). The flow type (QR, Web2App, App2App, Notification) is
 ``Transaction.flow_type``.
@@ -83,6 +85,7 @@ def _acsp_parameters(session: RpSession, flow_type: str) -> dict[str, str]:
         "schemeName": scheme_name(),
         "serverRandom": engine.new_server_random(),
         "rpChallenge": str(params["rpChallenge"]),
+        "rpName": session.relying_party.name,
         "interactions": session.interactions,
         "initialCallbackUrl": (
             session.initial_callback_url

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 from django.core.management.base import BaseCommand, CommandError
 
-from demo.autoresponder import AutoResponder
+from demo.autoresponder import DEFAULT_DELAY, AutoResponder
 from demo.management.commands.demo_setup import demo_state_dir
 from demo.world import DemoIdentity, identity_for_document
 from device.app import DeviceApp
@@ -86,6 +86,12 @@ class Command(BaseCommand):
         parser.add_argument("--state-dir", type=Path, default=None)
         parser.add_argument("--poll-ms", type=int, default=30_000)
         parser.add_argument("--wait", type=float, default=120.0, help="seconds to wait for it")
+        parser.add_argument(
+            "--delay",
+            type=float,
+            default=DEFAULT_DELAY,
+            help="seconds each answer waits (a polling client sees RUNNING first); 0-60",
+        )
 
     def handle(
         self,
@@ -94,9 +100,12 @@ class Command(BaseCommand):
         state_dir: Path | None,
         poll_ms: int,
         wait: float,
+        delay: float = DEFAULT_DELAY,
         **options: Any,
     ) -> None:
         server = server.rstrip("/")
+        if not 0 <= delay <= 60:
+            raise CommandError("--delay must be 0-60 seconds")
         # One line per answered transaction (below), not one per long poll.
         logging.getLogger("httpx").setLevel(logging.WARNING)
         state_dir = state_dir or demo_state_dir()
@@ -125,7 +134,7 @@ class Command(BaseCommand):
                 threads = []
                 for path, identity in devices:
                     app = DeviceApp(client, FileStore(path), min_key_bits=1024)
-                    responder = AutoResponder(app, identity.outcome, log=log)
+                    responder = AutoResponder(app, identity.outcome, log=log, delay=delay)
                     thread = threading.Thread(
                         target=responder.run,
                         args=(stop, poll_ms),
