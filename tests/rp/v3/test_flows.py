@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 import pytest
+import time_machine
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -193,8 +194,6 @@ def test_refusal_names_the_interaction(
 
 
 def test_unopened_device_link_times_out(platform: Platform, alice: Account) -> None:
-    import time_machine  # noqa: PLC0415 -- only this test travels in time
-
     answer = start(platform.url, "authentication/device-link/anonymous", auth_body())
     assert status(platform.url, answer["sessionID"]).json() == {"state": "RUNNING"}
     with time_machine.travel(timezone.now() + SESSION_TTL + SESSION_TTL / 2):
