@@ -20,6 +20,7 @@ from typing import Any
 
 from accounts import identifiers
 from api.rp import services, views
+from api.rp.v3 import vocabulary
 
 Schema = dict[str, Any]
 
@@ -34,16 +35,9 @@ HASH_PATTERNS = {
 }
 LEVELS_REQUEST = ["ADVANCED", "QUALIFIED", "QSCD"]
 LEVELS_RESPONSE = ["ADVANCED", "QUALIFIED"]
-V1_END_RESULTS = ["OK", "USER_REFUSED", "TIMEOUT", "DOCUMENT_UNUSABLE", "WRONG_VC"]
-V2_END_RESULTS = [
-    *V1_END_RESULTS,
-    "REQUIRED_INTERACTION_NOT_SUPPORTED_BY_APP",
-    "USER_REFUSED_CERT_CHOICE",
-    "USER_REFUSED_DISPLAYTEXTANDPIN",
-    "USER_REFUSED_VC_CHOICE",
-    "USER_REFUSED_CONFIRMATIONMESSAGE",
-    "USER_REFUSED_CONFIRMATIONMESSAGE_WITH_VC_CHOICE",
-]
+# The end results per version: one list, api.rp.v3.vocabulary's.
+V1_END_RESULTS = list(vocabulary.V1_END_RESULTS)
+V2_END_RESULTS = list(vocabulary.V2_END_RESULTS)
 # v1 knows no interaction list: the server offers verificationCodeChoice (if
 # requestProperties.vcChoice) and then displayTextAndPIN.
 V1_INTERACTIONS = ["verificationCodeChoice", "displayTextAndPIN"]

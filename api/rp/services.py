@@ -41,29 +41,6 @@ ALGORITHMS = {
     "SHA384": "sha384WithRSAEncryption",
     "SHA512": "sha512WithRSAEncryption",
 }
-V1_END_RESULTS = {"OK", "USER_REFUSED", "TIMEOUT", "DOCUMENT_UNUSABLE", "WRONG_VC"}
-
-# How a transaction's result reads to the relying party (v2). WRONG_PIN, LOCKED, REVOKED
-# and CLONE_DETECTED have no word of their own in the RP vocabulary: the user learns the
-# details in the app, and the RP is told DOCUMENT_UNUSABLE ("cannot complete; the user
-# should check the app or support"), the only end result that neither blames the user
-# (USER_REFUSED) nor invites an automatic retry (TIMEOUT). docs/rp-integration.md says so.
-END_RESULTS_V2 = {
-    Transaction.Result.OK: "OK",
-    Transaction.Result.TIMEOUT: "TIMEOUT",
-    Transaction.Result.WRONG_VC: "WRONG_VC",
-    Transaction.Result.USER_REFUSED: "USER_REFUSED",
-    Transaction.Result.USER_REFUSED_DISPLAYTEXTANDPIN: "USER_REFUSED_DISPLAYTEXTANDPIN",
-    Transaction.Result.USER_REFUSED_VC_CHOICE: "USER_REFUSED_VC_CHOICE",
-    Transaction.Result.USER_REFUSED_CONFIRMATIONMESSAGE: "USER_REFUSED_CONFIRMATIONMESSAGE",
-    Transaction.Result.USER_REFUSED_CONFIRMATIONMESSAGE_WITH_VC_CHOICE: (
-        "USER_REFUSED_CONFIRMATIONMESSAGE_WITH_VC_CHOICE"
-    ),
-    Transaction.Result.USER_REFUSED_CERT_CHOICE: "USER_REFUSED_CERT_CHOICE",
-    Transaction.Result.REQUIRED_INTERACTION_NOT_SUPPORTED_BY_APP: (
-        "REQUIRED_INTERACTION_NOT_SUPPORTED_BY_APP"
-    ),
-}
 
 
 class RpError(DomainError):
