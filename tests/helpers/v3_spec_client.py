@@ -481,15 +481,19 @@ class Session:
         base64.b64decode(signature["serverRandom"], validate=True)
         user = signature["userChallenge"]
         _require(len(user) == 43 and len(base64.urlsafe_b64decode(user + "=")) == 32)
-        offered = [i["type"] for i in json.loads(base64.b64decode(self.body["interactions"]))]
-        _require(status["interactionTypeUsed"] in offered, "interaction not offered")
+        self._check_interaction_used(status)
         digest = acsp_v2_digest(self.acsp_payload(status), self.hash_name)
         verify_pss_digest(
             rsa_key(cert), base64.b64decode(signature["value"]), digest, self.hash_name
         )
 
+    def _check_interaction_used(self, status: dict[str, Any]) -> None:
+        offered = [i["type"] for i in json.loads(base64.b64decode(self.body["interactions"]))]
+        _require(status["interactionTypeUsed"] in offered, "interaction not offered")
+
     def _validate_raw_digest(self, status: dict[str, Any], cert: x509.Certificate) -> None:
         signature = status["signature"]
+        self._check_interaction_used(status)
         _require(status["signatureProtocol"] == RAW_DIGEST)
         algorithm = self.params["signatureAlgorithm"]
         _require(signature["signatureAlgorithm"] == algorithm)

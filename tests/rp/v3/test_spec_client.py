@@ -16,8 +16,12 @@ and for same-device flows the callback URL's digest and user challenge verifier.
 
 from __future__ import annotations
 
+import ast
 import base64
+import re
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -85,6 +89,21 @@ AUTH_CODES = [
     ),
     ("Web2App", "cert", "", "", None, "PI1qYa9_l6zR-v6Pkre6ycSm7S3BGiOQSe5OQlw4UJg"),
 ]
+
+
+def test_the_client_imports_nothing_from_the_project() -> None:
+    """Written from the specification alone: only the standard library, httpx and
+    cryptography."""
+    tree = ast.parse(Path(spec.__file__).read_text(encoding="utf-8"))
+    roots = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0 and node.module, "no relative imports"
+            roots.add(node.module.split(".")[0])
+    third_party = {"httpx", "cryptography"}
+    assert roots - third_party <= set(sys.stdlib_module_names), roots
 
 
 def test_the_acsp_v2_vector() -> None:
@@ -219,7 +238,7 @@ def test_certificate_choice_linked_signature_and_certificate(demo: DemoAccounts)
     linked = rp.start(f"signature/notification/linked/{who.document_number}", body)
     assert set(linked.answer) == {"sessionID"}
     signed = linked.finished()
-    linked_who, linked_cert = linked.validate(signed)
+    linked_who, linked_cert = linked.validate(signed, flow_type="Notification")
     assert linked_who == who and linked_cert == cert
 
     answer = rp.certificate(who.document_number)
@@ -265,7 +284,12 @@ def test_device_links_via_the_reference_app(
         callback = None if flow == "QR" else CALLBACK
         body = rp.auth_body([PIN_TEXT], hash_name=hash_name, callback=callback)
         session = rp.start("authentication/device-link/anonymous", body)
-        ran = run_cli(platform, capsys, path, "open-link", session.link(flow), "--pin", PIN1)
+        if flow == "QR":
+            time.sleep(2.2)  # the QR code shown two seconds after the creation response
+        link = session.link(flow)
+        elapsed = re.search(r"&elapsedSeconds=(\d+)&", link)
+        assert (elapsed is not None and int(elapsed[1]) >= 2) == (flow == "QR"), link
+        ran = run_cli(platform, capsys, path, "open-link", link, "--pin", PIN1)
         assert (ran.code, ran.err) == (0, ""), ran
         status = session.finished()
         who, _ = session.validate(status, flow_type=flow)
