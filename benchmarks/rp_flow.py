@@ -1,6 +1,9 @@
 """Full RP API authentication flows per second through the running platform (not a test).
 
-One flow is what a relying party and a phone do for one login:
+One flow is what a relying party and a phone do for one login. ``--api`` picks the flows,
+run one after the other at each concurrency level (default ``v2,v3``):
+
+``v2``, a v2 notification::
 
     RP: POST /v2/authentication/etsi/<person>      (the load generator, this process)
     → the person's virtual device, waiting in its long poll, is woken (Redis pub/sub)
@@ -9,28 +12,52 @@ One flow is what a relying party and a phone do for one login:
     → RP: GET /v2/session/<id>?timeoutMs=30000 returns COMPLETE; the RP verifies the
       RSA PKCS#1 v1.5 signature over the hash it sent with the certificate's key.
 
+``v3``, a v3 device link (docs/spec/rp-api.md §5; Web2App, or QR with ``--link-type``)::
+
+    RP: POST /v3/authentication/device-link/etsi/<person>   (ACSP_V2, rpChallenge, SHA-512)
+    → the RP builds the link from sessionToken, sessionSecret and deviceLinkBase
+      (``signing.engine``'s devicelink helpers: unprotected link, authCode)
+    → it hands the link to the person's virtual device (its process's control port, as a
+      browser or a camera hands it to the phone), which opens it (``DeviceApp.open_link``,
+      ``POST /app/v1/device-links``) and confirms with ACSP_V2 (its own user challenge)
+    → RP: GET /v3/session/<id>?timeoutMs=30000 returns COMPLETE; the RP rebuilds the
+      ACSP_V2 payload (serverRandom, userChallenge, interactionTypeUsed, flowType from the
+      status) and verifies the RSASSA-PSS signature over its SHA-512 with the certificate's
+      key; for Web2App it also checks the callback URL the device answered
+      (sessionSecretDigest, userChallengeVerifier → userChallenge).
+
+``v3-notification``: POST /v3/authentication/notification/etsi/<person>; the device's long
+poll wakes as in v2; the same ACSP_V2 check (flowType Notification).
+
+A device link's transaction is also pending for its device, so during ``v3`` levels the
+devices' long polls are parked (``set_polling``): the link's opener answers it, as on a
+phone that the link opened.
+
 Processes, all on this machine's cores (the load generator shares them, as the targets
 say; its CPU is reported):
 
 * the platform: one uvicorn process (``--workers`` for more), production key size
-  (``SMARTID_SPLITKEY_BITS=3072``: |n| = 6144), Celery eager, Redis event bus
+  (``SMARTID_SPLITKEY_BITS=3072``: |n| = 6144; ``--key-bits`` for less), Celery eager,
+  Redis event bus
   (``REDIS_URL``, default ``redis://127.0.0.1:6379/13``), a scratch SQLite file in a temp
   folder, or a scratch PostgreSQL database next to ``DATABASE_URL`` when that is set;
 * the virtual devices: ``--device-procs`` separate processes (this script with
   ``--role devices``) running one ``device.app.DeviceApp`` thread per person; they register
-  through the real app API at start (a few seconds), then approve every transaction;
+  through the real app API at start (a few seconds), then approve every transaction; a
+  small HTTP control port per process takes the v3 links;
 * the load generator: this process, one asyncio task per concurrent flow (httpx).
 
 The reference, measured in the same run before anything else starts: the crypto-bound
 ceiling ``cores ÷ (client partial + server completion)`` — ``signing.engine``'s
 ``client_partial_for_digest`` (the devices' scrypt included) and ``server_complete_digest``
-on a fresh 3072+3072 key, as CPU time of the measuring thread (so that other processes on a
+on a fresh key of the run's size, as CPU time of the measuring thread (so that other processes on a
 shared machine do not inflate it). It is printed for the KDF the devices use (``--kdf``;
 default ``production``: the app's real scrypt n=2^15, r=8) and for the other one, plus the
 ceiling of the server's share alone (``cores ÷ completion``: what the cores could do if the
-phones' work ran on phones).
+phones' work ran on phones). The same ceiling serves v2 and v3: PSS and PKCS#1 v1.5
+padding cost nothing next to the exponentiations.
 
-Per concurrency level the table shows flows/s, end-to-end latency (POST → verified
+Per concurrency level and API the table shows flows/s, end-to-end latency (POST → verified
 signature) p50/p99, the POST alone, errors, the share of the ceiling, the CPU time our
 processes spent per flow, and the cores used by the server, the devices, the load generator
 and — read from /proc/stat — every other process of the machine (a shared machine gives
@@ -43,9 +70,38 @@ with SQLite in WAL mode and Django's ``transaction_mode = "IMMEDIATE"`` (see
 ``SQLITE_IMMEDIATE_BOOT``), to measure that change without editing the settings.
 
 Run: ``.venv/bin/python benchmarks/rp_flow.py [--concurrency 8,16] [--seconds 15]
+[--api v2,v3,v3-notification] [--link-type Web2App|QR] [--key-bits 3072]
 [--kdf production|cheap] [--workers 1] [--device-procs 2] [--sqlite-immediate]``. Bounded:
-every phase has a deadline and the whole run stays under 3 minutes with the defaults; only
-127.0.0.1 is used.
+every phase has a deadline and the whole run stays under 3 minutes (levels that would pass
+it are skipped and said so); only 127.0.0.1 is used.
+
+Measured 2026-12-03 on a 2-core VM shared with other jobs (load average 1.9-2.6 before
+the runs; other processes took 0.0-0.04 cores in the measured windows of the rows below,
+up to 0.7 in lower levels not shown; our own server, devices and load generator share the
+2 cores, so the one server process got ~0.8 core at 3072 bits), one uvicorn worker,
+SQLite, 15 s per level:
+
+=========================================  =====  =======  =======  ========  ===========
+run                                        API    flows/s  p50 ms   p99 ms    CPU ms/flow
+=========================================  =====  =======  =======  ========  ===========
+defaults: 3072 bits, app's scrypt, c=8     v2     7.7      920      2650      231
+                                           v3 W   7.0      1015     2551      249
+defaults, c=16                             v2     8.1      1688     5846      223
+                                           v3 W   8.3      1567     5858      218
+3072 bits, app's scrypt, c=4               v2     8.9      432      755       204
+                                           v3 W   7.5      525      809       229
+                                           v3 N   8.5      457      673       215
+1024 bits, cheap scrypt, c=4               v2     15.4     251      481       79
+                                           v3 W   13.2     294      466       93
+                                           v3 N   16.3     244      450       75
+=========================================  =====  =======  =======  ========  ===========
+
+(v3 W: Web2App device link; v3 N: v3 notification.) Ceiling at 3072 bits with the app's
+scrypt: 17.8-18.7 flows/s (v2 and v3 at 40-48 % of it, the 70 % target missed on this
+machine, as the ≥ 60 flows/s one); at 1024 bits with the cheap KDF the crypto is 5 % of
+the CPU per flow and the single server process (~1 core) is the limit. A v3 device link
+costs ~10-15 % more CPU per flow than a v2 notification at low concurrency (one more app
+request: opening the link) and the same at c=16; a v3 notification costs what v2 costs.
 """
 
 from __future__ import annotations
