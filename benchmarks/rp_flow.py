@@ -1,6 +1,9 @@
 """Full RP API authentication flows per second through the running platform (not a test).
 
-One flow is what a relying party and a phone do for one login:
+One flow is what a relying party and a phone do for one login. ``--api`` picks the flows,
+run one after the other at each concurrency level (default ``v2,v3``):
+
+``v2``, a v2 notification::
 
     RP: POST /v2/authentication/etsi/<person>      (the load generator, this process)
     → the person's virtual device, waiting in its long poll, is woken (Redis pub/sub)
@@ -9,28 +12,52 @@ One flow is what a relying party and a phone do for one login:
     → RP: GET /v2/session/<id>?timeoutMs=30000 returns COMPLETE; the RP verifies the
       RSA PKCS#1 v1.5 signature over the hash it sent with the certificate's key.
 
+``v3``, a v3 device link (docs/spec/rp-api.md §5; Web2App, or QR with ``--link-type``)::
+
+    RP: POST /v3/authentication/device-link/etsi/<person>   (ACSP_V2, rpChallenge, SHA-512)
+    → the RP builds the link from sessionToken, sessionSecret and deviceLinkBase
+      (``signing.engine``'s devicelink helpers: unprotected link, authCode)
+    → it hands the link to the person's virtual device (its process's control port, as a
+      browser or a camera hands it to the phone), which opens it (``DeviceApp.open_link``,
+      ``POST /app/v1/device-links``) and confirms with ACSP_V2 (its own user challenge)
+    → RP: GET /v3/session/<id>?timeoutMs=30000 returns COMPLETE; the RP rebuilds the
+      ACSP_V2 payload (serverRandom, userChallenge, interactionTypeUsed, flowType from the
+      status) and verifies the RSASSA-PSS signature over its SHA-512 with the certificate's
+      key; for Web2App it also checks the callback URL the device answered
+      (sessionSecretDigest, userChallengeVerifier → userChallenge).
+
+``v3-notification``: POST /v3/authentication/notification/etsi/<person>; the device's long
+poll wakes as in v2; the same ACSP_V2 check (flowType Notification).
+
+A device link's transaction is also pending for its device, so during ``v3`` levels the
+devices' long polls are parked (``set_polling``): the link's opener answers it, as on a
+phone that the link opened.
+
 Processes, all on this machine's cores (the load generator shares them, as the targets
 say; its CPU is reported):
 
 * the platform: one uvicorn process (``--workers`` for more), production key size
-  (``SMARTID_SPLITKEY_BITS=3072``: |n| = 6144), Celery eager, Redis event bus
+  (``SMARTID_SPLITKEY_BITS=3072``: |n| = 6144; ``--key-bits`` for less), Celery eager,
+  Redis event bus
   (``REDIS_URL``, default ``redis://127.0.0.1:6379/13``), a scratch SQLite file in a temp
   folder, or a scratch PostgreSQL database next to ``DATABASE_URL`` when that is set;
 * the virtual devices: ``--device-procs`` separate processes (this script with
   ``--role devices``) running one ``device.app.DeviceApp`` thread per person; they register
-  through the real app API at start (a few seconds), then approve every transaction;
+  through the real app API at start (a few seconds), then approve every transaction; a
+  small HTTP control port per process takes the v3 links;
 * the load generator: this process, one asyncio task per concurrent flow (httpx).
 
 The reference, measured in the same run before anything else starts: the crypto-bound
 ceiling ``cores ÷ (client partial + server completion)`` — ``signing.engine``'s
 ``client_partial_for_digest`` (the devices' scrypt included) and ``server_complete_digest``
-on a fresh 3072+3072 key, as CPU time of the measuring thread (so that other processes on a
+on a fresh key of the run's size, as CPU time of the measuring thread (so that other processes on a
 shared machine do not inflate it). It is printed for the KDF the devices use (``--kdf``;
 default ``production``: the app's real scrypt n=2^15, r=8) and for the other one, plus the
 ceiling of the server's share alone (``cores ÷ completion``: what the cores could do if the
-phones' work ran on phones).
+phones' work ran on phones). The same ceiling serves v2 and v3: PSS and PKCS#1 v1.5
+padding cost nothing next to the exponentiations.
 
-Per concurrency level the table shows flows/s, end-to-end latency (POST → verified
+Per concurrency level and API the table shows flows/s, end-to-end latency (POST → verified
 signature) p50/p99, the POST alone, errors, the share of the ceiling, the CPU time our
 processes spent per flow, and the cores used by the server, the devices, the load generator
 and — read from /proc/stat — every other process of the machine (a shared machine gives
@@ -43,9 +70,38 @@ with SQLite in WAL mode and Django's ``transaction_mode = "IMMEDIATE"`` (see
 ``SQLITE_IMMEDIATE_BOOT``), to measure that change without editing the settings.
 
 Run: ``.venv/bin/python benchmarks/rp_flow.py [--concurrency 8,16] [--seconds 15]
+[--api v2,v3,v3-notification] [--link-type Web2App|QR] [--key-bits 3072]
 [--kdf production|cheap] [--workers 1] [--device-procs 2] [--sqlite-immediate]``. Bounded:
-every phase has a deadline and the whole run stays under 3 minutes with the defaults; only
-127.0.0.1 is used.
+every phase has a deadline and the whole run stays under 3 minutes (levels that would pass
+it are skipped and said so); only 127.0.0.1 is used.
+
+Measured 2026-12-03 on a 2-core VM shared with other jobs (load average 1.9-2.6 before
+the runs; other processes took 0.0-0.04 cores in the measured windows of the rows below,
+up to 0.7 in lower levels not shown; our own server, devices and load generator share the
+2 cores, so the one server process got ~0.8 core at 3072 bits), one uvicorn worker,
+SQLite, 15 s per level:
+
+=========================================  =====  =======  =======  ========  ===========
+run                                        API    flows/s  p50 ms   p99 ms    CPU ms/flow
+=========================================  =====  =======  =======  ========  ===========
+defaults: 3072 bits, app's scrypt, c=8     v2     7.7      920      2650      231
+                                           v3 W   7.0      1015     2551      249
+defaults, c=16                             v2     8.1      1688     5846      223
+                                           v3 W   8.3      1567     5858      218
+3072 bits, app's scrypt, c=4               v2     8.9      432      755       204
+                                           v3 W   7.5      525      809       229
+                                           v3 N   8.5      457      673       215
+1024 bits, cheap scrypt, c=4               v2     15.4     251      481       79
+                                           v3 W   13.2     294      466       93
+                                           v3 N   16.3     244      450       75
+=========================================  =====  =======  =======  ========  ===========
+
+(v3 W: Web2App device link; v3 N: v3 notification.) Ceiling at 3072 bits with the app's
+scrypt: 17.8-18.7 flows/s (v2 and v3 at 40-48 % of it, the 70 % target missed on this
+machine, as the ≥ 60 flows/s one); at 1024 bits with the cheap KDF the crypto is 5 % of
+the CPU per flow and the single server process (~1 core) is the limit. A v3 device link
+costs ~10-15 % more CPU per flow than a v2 notification at low concurrency (one more app
+request: opening the link) and the same at c=16; a v3 notification costs what v2 costs.
 """
 
 from __future__ import annotations
@@ -70,6 +126,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any
 
@@ -163,12 +220,14 @@ def scratch_database(workdir: Path) -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def platform_env(workdir: Path, database_url: str, base_url: str, **extra: str) -> dict[str, str]:
+def platform_env(
+    workdir: Path, database_url: str, base_url: str, *, bits: int = KEY_BITS, **extra: str
+) -> dict[str, str]:
     return {
         "DJANGO_SETTINGS_MODULE": "smartid.settings",
         "SMARTID_ENV": "test",
         "SMARTID_DATA_DIR": str(workdir),
-        "SMARTID_SPLITKEY_BITS": str(KEY_BITS),
+        "SMARTID_SPLITKEY_BITS": str(bits),
         "SMARTID_CELERY_EAGER": "true",
         "DATABASE_URL": database_url,
         "REDIS_URL": os.environ.get("REDIS_URL") or DEFAULT_REDIS,
@@ -349,12 +408,14 @@ def _median_cpu_ms(fn: Callable[[], object], reps: int) -> float:
     return statistics.median(times) * 1000
 
 
-def measure_crypto(reps: int = 15) -> Crypto:
-    """The engine alone on a fresh 3072+3072 key: client partial (both KDFs), completion."""
+def measure_crypto(reps: int = 15, bits: int = KEY_BITS) -> Crypto:
+    """The engine alone on a fresh bits+bits key (3072+3072 by default): client partial
+    (both KDFs), completion. v2 (PKCS#1 v1.5) and v3 (PSS) cost the same here: the
+    modular exponentiations are the work, the padding is not."""
     from signing import engine
 
-    half = engine.generate_server_half(KEY_BITS)
-    blob, d1pp = engine.client_keygen(PIN1, bits=KEY_BITS, kdf=engine.DEFAULT_KDF)
+    half = engine.generate_server_half(bits)
+    blob, d1pp = engine.client_keygen(PIN1, bits=bits, kdf=engine.DEFAULT_KDF)
     cheap = engine.seal_client_share(
         blob.n1,
         int.from_bytes(engine.decrypt_share(blob, PIN1), "big"),
@@ -387,8 +448,16 @@ def measure_crypto(reps: int = 15) -> Crypto:
 def devices_main() -> None:
     """``--role devices``: register one DeviceApp per ticket, then approve until stdin closes.
 
-    Reads one JSON line ``{"server", "tickets", "kdf"}``; prints ``{"ready": [document
-    numbers], "seconds": registration time}``, and at the end ``{"approved", "errors"}``.
+    Reads one JSON line ``{"server", "tickets", "kdf", "bits", "threads"}``; prints
+    ``{"ready": [document numbers], "seconds": registration time, "port": control port}``,
+    and at the end ``{"approved", "errors", ...}``.
+
+    Each app long-polls for its transactions (v2 and v3 notification flows) and approves
+    them. The control port (127.0.0.1, :class:`_Control`) is where the load generator
+    hands over v3 device links, as a browser or a QR scanner hands one to the phone:
+    ``POST /open`` opens the link with the app named by its document number and approves
+    its transaction; ``POST /poll`` with ``{"on": false}`` parks the long polls (a device
+    link's transaction is also pending for the device: the poll would race the opener).
     """
     import httpx
 
@@ -416,7 +485,7 @@ def devices_main() -> None:
             event_hooks={"request": [mark], "response": [record]},
         )
         clients.append(client)
-        app = DeviceApp(client, min_key_bits=KEY_BITS, kdf=kdf, name="benchmark device")
+        app = DeviceApp(client, min_key_bits=config["bits"], kdf=kdf, name="benchmark device")
         app.register(ticket, PIN1, PIN2)
         return app
 
@@ -424,36 +493,84 @@ def devices_main() -> None:
     with ThreadPoolExecutor(config["threads"]) as pool:
         apps = list(pool.map(register, config["tickets"]))
     documents = [app.local_accounts()[0].document_number for app in apps]
-    print(json.dumps({"ready": documents, "seconds": time.perf_counter() - started}), flush=True)
+    registration = time.perf_counter() - started
     confirms.clear()
 
     stop = threading.Event()
+    polling = threading.Event()
+    polling.set()
     lock = threading.Lock()
     counts = {"approved": 0}
     errors: list[str] = []
 
+    def approve(app: DeviceApp, tx: Any) -> bool:
+        began = time.monotonic()
+        result = app.approve(tx, PIN1)
+        approves.append(time.monotonic() - began)
+        with lock:
+            if result.ok:
+                counts["approved"] += 1
+            else:
+                errors.append(result.status)
+        return bool(result.ok)
+
     def answer(app: DeviceApp) -> None:
         while not stop.is_set():
+            if not polling.wait(0.5):
+                continue
             try:
                 for tx in app.pending(timeout_ms=2000):
-                    began = time.monotonic()
-                    result = app.approve(tx, PIN1)
-                    approves.append(time.monotonic() - began)
-                    with lock:
-                        if result.ok:
-                            counts["approved"] += 1
-                        else:
-                            errors.append(result.status)
+                    if polling.is_set():  # parked meanwhile: the opener answers it
+                        approve(app, tx)
             except DeviceError as exc:
                 with lock:
                     errors.append(f"{type(exc).__name__}: {exc}")
                 stop.wait(0.1)
+
+    def open_link(document: str, link: str) -> dict[str, Any]:
+        """Open ``link`` with the app of ``document``, approve, answer the callback URL."""
+        app = by_document[document]
+        try:
+            opened = app.open_link(link)
+            began = time.monotonic()
+            result = app.approve(opened.transaction, PIN1)
+            approves.append(time.monotonic() - began)
+        except DeviceError as exc:
+            with lock:
+                errors.append(f"{type(exc).__name__}: {exc}")
+            return {"error": f"{type(exc).__name__}: {exc}"}
+        with lock:
+            if result.ok:
+                counts["approved"] += 1
+            else:
+                errors.append(result.status)
+        callback = opened.callback_url(result.user_challenge_verifier) if result.ok else None
+        return {"status": result.status, "callback": callback}
+
+    def park(body: dict[str, Any]) -> dict[str, Any]:
+        if body["on"]:
+            polling.set()
+        else:
+            polling.clear()
+        return {}
+
+    by_document = dict(zip(documents, apps, strict=True))
+    control = _Control(("127.0.0.1", 0), _ControlHandler)
+    control.actions = {
+        "/open": lambda body: open_link(body["document"], body["link"]),
+        "/poll": park,
+    }
+    threading.Thread(target=control.serve_forever, daemon=True).start()
+    ready = {"ready": documents, "seconds": registration, "port": control.server_address[1]}
+    print(json.dumps(ready), flush=True)
 
     threads = [threading.Thread(target=answer, args=(app,), daemon=True) for app in apps]
     for thread in threads:
         thread.start()
     sys.stdin.read()  # the main process closes our stdin to stop us
     stop.set()
+    polling.set()
+    control.shutdown()
     for thread in threads:
         thread.join(timeout=5)
     for client in clients:
@@ -464,11 +581,38 @@ def devices_main() -> None:
     print(json.dumps(final), flush=True)
 
 
+class _Control(ThreadingHTTPServer):
+    """The device process's control port: JSON in, JSON out, one thread per request."""
+
+    daemon_threads = True
+    actions: dict[str, Callable[[dict[str, Any]], dict[str, Any]]]
+
+
+class _ControlHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: the load generator reuses its connections
+
+    def do_POST(self) -> None:  # noqa: N802 -- the name http.server calls
+        assert isinstance(self.server, _Control)
+        action = self.server.actions.get(self.path)
+        length = int(self.headers.get("Content-Length", "0"))
+        body = json.loads(self.rfile.read(length) or b"{}")
+        answer = json.dumps(action(body) if action else {"error": "no such action"}).encode()
+        self.send_response(200 if action else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 -- the base's name
+        """Quiet: the benchmark prints one table."""
+
+
 @dataclass
 class DeviceProcess:
     process: subprocess.Popen[str]
     documents: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    port: int = 0  # the control port (device links, parking the long polls)
     final: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -478,7 +622,7 @@ class DeviceProcess:
 
 
 def start_devices(
-    server: str, tickets: list[str], kdf: str, procs: int, *, serial: bool
+    server: str, tickets: list[str], kdf: str, procs: int, *, serial: bool, bits: int = KEY_BITS
 ) -> list[DeviceProcess]:
     """Start the device processes; each registers its share of ``tickets`` and says ready.
 
@@ -498,7 +642,13 @@ def start_devices(
             text=True,
         )
         assert process.stdin is not None
-        config = {"server": server, "tickets": share, "kdf": kdf, "threads": 1 if serial else 4}
+        config = {
+            "server": server,
+            "tickets": share,
+            "kdf": kdf,
+            "bits": bits,
+            "threads": 1 if serial else 4,
+        }
         process.stdin.write(json.dumps(config) + "\n")
         process.stdin.flush()
         device = DeviceProcess(process)
@@ -514,6 +664,21 @@ def start_devices(
 def _ready(device: DeviceProcess) -> None:
     ready = read_line(device.stdout, 60)
     device.documents, device.seconds = ready["ready"], ready["seconds"]
+    device.port = ready["port"]
+
+
+def set_polling(devices: list[DeviceProcess], on: bool) -> None:
+    """Start or park the devices' long polls (parked: only device links are answered).
+
+    Parking waits out a poll in flight (2 s), so that none of them answers a v3 link's
+    transaction before the opener does."""
+    import httpx
+
+    for device in devices:
+        url = f"http://127.0.0.1:{device.port}/poll"
+        httpx.post(url, json={"on": on}, timeout=10).raise_for_status()
+    if not on:
+        time.sleep(2.5)
 
 
 def read_line(stream: IO[str], timeout: float) -> dict[str, Any]:
@@ -542,6 +707,19 @@ def stop_devices(devices: list[DeviceProcess]) -> None:
 
 # --- the load generator (this process) ------------------------------------------------
 
+#: What ``--api`` can run: ``v2`` the v2 notification flow; ``v3`` the v3 device-link
+#: authentication (ACSP_V2; Web2App or QR, ``--link-type``); ``v3-notification`` the v3
+#: notification authentication (ACSP_V2, the device's long poll wakes as in v2).
+APIS = ("v2", "v3", "v3-notification")
+LINK_TYPES = ("Web2App", "QR")
+CALLBACK = "https://rp.example/callback"
+#: The RP's v3 ``interactions``: the Base64 of the minified JSON array (what is signed).
+V3_INTERACTIONS = base64.b64encode(
+    json.dumps(
+        [{"type": "displayTextAndPIN", "displayText60": "Log in?"}], separators=(",", ":")
+    ).encode()
+).decode()
+
 
 @dataclass
 class Level:
@@ -551,30 +729,230 @@ class Level:
     posts: list[float]  # the POST alone
     errors: list[str]
     cpu: dict[str, float]  # seconds of CPU in the window, per party
+    api: str = "v2"
 
     @property
     def rate(self) -> float:
         return len(self.latencies) / self.seconds
 
 
+@dataclass(frozen=True)
+class Target:
+    """One person: the RP addresses ``person``; a v3 link goes to ``control`` (the device
+    process holding the person's app) for ``document``."""
+
+    person: str
+    document: str
+    control: str
+
+
+def targets_of(persons: list[str], devices: list[DeviceProcess]) -> list[Target]:
+    """The persons in their order with their devices (``start_devices`` deals the tickets
+    out as ``tickets[index::procs]``)."""
+    found: dict[str, Target] = {}
+    for index, device in enumerate(devices):
+        control = f"http://127.0.0.1:{device.port}"
+        for offset, document in enumerate(device.documents):
+            person = persons[index + offset * len(devices)]
+            found[person] = Target(person, document, control)
+    return [found[person] for person in persons]
+
+
+class RpFlows:
+    """The relying party's side of one flow per API, ending with the cheap check a real RP
+    makes: the signature verifies with the certificate's key over what the RP expects."""
+
+    def __init__(self, client: Any, base: str, link_type: str) -> None:
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        self.client, self.base, self.link_type = client, base, link_type
+        self.keys: dict[str, rsa.RSAPublicKey] = {}
+
+    async def v2(self, target: Target) -> float:
+        """POST /v2/authentication/etsi; the device's long poll wakes; PKCS#1 v1.5."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+        from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+        digest = secrets.token_bytes(64)
+        body = {
+            "relyingPartyUUID": RP_UUID,
+            "relyingPartyName": RP_NAME,
+            "hash": base64.b64encode(digest).decode(),
+            "hashType": "SHA512",
+            "allowedInteractionsOrder": [{"type": "displayTextAndPIN", "displayText60": "Log in?"}],
+        }
+        session_id = (await self._start(f"v2/authentication/etsi/{target.person}", body))[
+            "sessionID"
+        ]
+        posted = time.monotonic()
+        status = await self._poll("v2", session_id)
+        self._key(status).verify(
+            base64.b64decode(status["signature"]["value"]),
+            digest,
+            padding.PKCS1v15(),
+            Prehashed(hashes.SHA512()),
+        )
+        return posted
+
+    async def v3(self, target: Target) -> float:
+        """POST /v3/authentication/device-link/etsi; build the link from the session's token
+        and secret; the person's device opens it and approves; ACSP_V2 (RSASSA-PSS)."""
+        from signing import engine
+
+        challenge = base64.b64encode(secrets.token_bytes(32)).decode()
+        body = self._v3_body(challenge)
+        qr = self.link_type == "QR"
+        callback = "" if qr else f"{CALLBACK}?state={secrets.token_urlsafe(12)}"
+        if callback:
+            body["initialCallbackUrl"] = callback
+        started = await self._start(f"v3/authentication/device-link/etsi/{target.person}", body)
+        posted = time.monotonic()
+        secret = base64.b64decode(started["sessionSecret"])
+        unprotected = engine.unprotected_link(
+            base=started["deviceLinkBase"],
+            link_type=self.link_type,
+            session_token=started["sessionToken"],
+            session_type="auth",
+            lang="eng",
+            elapsed_seconds=int(time.monotonic() - posted) if qr else None,
+        )
+        payload = engine.authcode_payload(
+            scheme=engine.SCHEME_DEMO,
+            signature_protocol="ACSP_V2",
+            protocol_value=challenge,
+            rp_name=RP_NAME,
+            brokered_rp_name="",
+            interactions=V3_INTERACTIONS,
+            initial_callback_url=callback,
+            unprotected_link=unprotected,
+        )
+        link = engine.device_link(unprotected, engine.auth_code(secret, payload))
+        opened = await self.client.post(
+            f"{target.control}/open", json={"document": target.document, "link": link}
+        )
+        reply = opened.json()
+        if opened.status_code != 200 or reply.get("status") != "OK":
+            raise RuntimeError(f"device: {reply.get('error') or reply.get('status')}")
+        status = await self._poll("v3", started["sessionID"])
+        self._verify_acsp(status, challenge, self.link_type, callback)
+        if callback:  # the RP's callback endpoint: the same app signed, for this session
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(reply["callback"]).query)
+            verifier = query["userChallengeVerifier"][0]
+            if query["sessionSecretDigest"][0] != engine.session_secret_digest(secret) or (
+                engine.user_challenge(verifier) != status["signature"]["userChallenge"]
+            ):
+                raise RuntimeError("the callback does not match the session")
+        return posted
+
+    async def v3_notification(self, target: Target) -> float:
+        """POST /v3/authentication/notification/etsi; the device's long poll wakes."""
+        challenge = base64.b64encode(secrets.token_bytes(32)).decode()
+        body = {**self._v3_body(challenge), "vcType": "numeric4"}
+        path = f"v3/authentication/notification/etsi/{target.person}"
+        session_id = (await self._start(path, body))["sessionID"]
+        posted = time.monotonic()
+        status = await self._poll("v3", session_id)
+        self._verify_acsp(status, challenge, "Notification", "")
+        return posted
+
+    @staticmethod
+    def _v3_body(challenge: str) -> dict[str, Any]:
+        return {
+            "relyingPartyUUID": RP_UUID,
+            "relyingPartyName": RP_NAME,
+            "certificateLevel": "QUALIFIED",
+            "signatureProtocol": "ACSP_V2",
+            "signatureProtocolParameters": {
+                "rpChallenge": challenge,
+                "signatureAlgorithm": "rsassa-pss",
+                "signatureAlgorithmParameters": {"hashAlgorithm": "SHA-512"},
+            },
+            "interactions": V3_INTERACTIONS,
+        }
+
+    async def _start(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        answer = await self.client.post(f"{self.base}/{path}", json=body)
+        if answer.status_code != 200:
+            raise RuntimeError(f"POST {answer.status_code} {answer.text[:80]}")
+        started: dict[str, Any] = answer.json()
+        return started
+
+    async def _poll(self, version: str, session_id: str) -> dict[str, Any]:
+        url = f"{self.base}/{version}/session/{session_id}"
+        while True:
+            answer = await self.client.get(url, params={"timeoutMs": 30000})
+            if answer.status_code != 200:
+                raise RuntimeError(f"GET {answer.status_code} {answer.text[:80]}")
+            status: dict[str, Any] = answer.json()
+            if status["state"] == "COMPLETE":
+                break
+        if status["result"]["endResult"] != "OK":
+            raise RuntimeError(status["result"]["endResult"])
+        return status
+
+    def _key(self, status: dict[str, Any]) -> Any:
+        from cryptography import x509
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        cert = status["cert"]["value"]
+        key = self.keys.get(cert)
+        if key is None:
+            public = x509.load_der_x509_certificate(base64.b64decode(cert)).public_key()
+            assert isinstance(public, rsa.RSAPublicKey)
+            key = self.keys[cert] = public
+        return key
+
+    def _verify_acsp(
+        self, status: dict[str, Any], challenge: str, flow_type: str, callback: str
+    ) -> None:
+        """RSASSA-PSS (SHA-512, MGF1, salt 64) over HASH(the ACSP_V2 payload the RP
+        rebuilds from its own values and the status's serverRandom, userChallenge,
+        interactionTypeUsed and flowType)."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+        from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+        from signing import engine
+
+        signature = status["signature"]
+        if status["signatureProtocol"] != "ACSP_V2" or signature["flowType"] != flow_type:
+            raise RuntimeError(f"{status['signatureProtocol']} {signature['flowType']}")
+        payload = engine.acsp_v2_payload(
+            scheme=engine.SCHEME_DEMO,
+            server_random=signature["serverRandom"],
+            rp_challenge=challenge,
+            user_challenge=signature["userChallenge"],
+            rp_name=RP_NAME,
+            brokered_rp_name="",
+            interactions=V3_INTERACTIONS,
+            interaction_type_used=status["interactionTypeUsed"],
+            initial_callback_url=callback,
+            flow_type=flow_type,
+        )
+        self._key(status).verify(
+            base64.b64decode(signature["value"]),
+            engine.acsp_v2_digest(payload, "SHA512"),
+            padding.PSS(mgf=padding.MGF1(hashes.SHA512()), salt_length=64),
+            Prehashed(hashes.SHA512()),
+        )
+
+
 async def _flows(
     base: str,
-    persons: list[str],
+    api: str,
+    targets: list[Target],
     *,
+    link_type: str,
     warmup: float,
     seconds: float,
     pids: dict[str, list[int]],
 ) -> Level:
     import httpx
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding, rsa
-    from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-    keys: dict[str, rsa.RSAPublicKey] = {}
     done: list[tuple[float, float, float]] = []  # began, POST answered, verified
     errors: list[str] = []
-    limits = httpx.Limits(max_connections=4 * len(persons) + 10)
+    limits = httpx.Limits(max_connections=4 * len(targets) + 10)
     start = time.monotonic()
     t0, t1 = start + warmup, start + warmup + seconds
     cpu: dict[str, float] = {}
@@ -591,69 +969,40 @@ async def _flows(
         await asyncio.sleep(t1 - time.monotonic())
         sample(+1)
 
-    async with httpx.AsyncClient(base_url=f"{base}/v2/", timeout=60, limits=limits) as client:
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        rp = RpFlows(client, base, link_type)
+        one = {"v2": rp.v2, "v3": rp.v3, "v3-notification": rp.v3_notification}[api]
 
-        async def one(person: str) -> float:
-            digest = secrets.token_bytes(64)
-            body = {
-                "relyingPartyUUID": RP_UUID,
-                "relyingPartyName": RP_NAME,
-                "hash": base64.b64encode(digest).decode(),
-                "hashType": "SHA512",
-                "allowedInteractionsOrder": [
-                    {"type": "displayTextAndPIN", "displayText60": "Log in?"}
-                ],
-            }
-            answer = await client.post(f"authentication/etsi/{person}", json=body)
-            if answer.status_code != 200:
-                raise RuntimeError(f"POST {answer.status_code} {answer.text[:80]}")
-            session_id = answer.json()["sessionID"]
-            posted = time.monotonic()
-            while True:
-                answer = await client.get(f"session/{session_id}", params={"timeoutMs": 30000})
-                if answer.status_code != 200:
-                    raise RuntimeError(f"GET {answer.status_code} {answer.text[:80]}")
-                status = answer.json()
-                if status["state"] == "COMPLETE":
-                    break
-            if status["result"]["endResult"] != "OK":
-                raise RuntimeError(status["result"]["endResult"])
-            cert = status["cert"]["value"]
-            key = keys.get(cert)
-            if key is None:
-                public = x509.load_der_x509_certificate(base64.b64decode(cert)).public_key()
-                assert isinstance(public, rsa.RSAPublicKey)
-                key = keys[cert] = public
-            key.verify(
-                base64.b64decode(status["signature"]["value"]),
-                digest,
-                padding.PKCS1v15(),
-                Prehashed(hashes.SHA512()),
-            )
-            return posted
-
-        async def worker(person: str) -> None:
+        async def worker(target: Target) -> None:
             while time.monotonic() < t1:
                 began = time.monotonic()
                 try:
-                    posted = await one(person)
+                    posted = await one(target)
                 except Exception as exc:  # noqa: BLE001 -- counted and reported
                     errors.append(f"{type(exc).__name__}: {exc}")
                     await asyncio.sleep(0.1)
                     continue
                 done.append((began, posted, time.monotonic()))
 
-        await asyncio.gather(sampler(), *(worker(p) for p in persons))
+        await asyncio.gather(sampler(), *(worker(t) for t in targets))
     window = [flow for flow in done if t0 <= flow[2] <= t1]
     latencies = [end - began for began, _, end in window]
     posts = [posted - began for began, posted, _ in window]
-    return Level(len(persons), seconds, latencies, posts, errors, cpu)
+    return Level(len(targets), seconds, latencies, posts, errors, cpu, api)
 
 
 def run_level(
-    base: str, persons: list[str], warmup: float, seconds: float, pids: dict[str, list[int]]
+    base: str,
+    api: str,
+    targets: list[Target],
+    warmup: float,
+    seconds: float,
+    pids: dict[str, list[int]],
+    link_type: str = "Web2App",
 ) -> Level:
-    return asyncio.run(_flows(base, persons, warmup=warmup, seconds=seconds, pids=pids))
+    return asyncio.run(
+        _flows(base, api, targets, link_type=link_type, warmup=warmup, seconds=seconds, pids=pids)
+    )
 
 
 # --- main -----------------------------------------------------------------------------
@@ -662,7 +1011,7 @@ def run_level(
 def run(options: argparse.Namespace) -> None:
     began = time.monotonic()
     cores = os.cpu_count() or 1
-    crypto = measure_crypto()  # first, on a quiet machine
+    crypto = measure_crypto(bits=options.key_bits)  # first, on a quiet machine
     levels = sorted(set(options.concurrency))
     device_count = max(levels)
     workdir = Path(tempfile.mkdtemp(prefix="rp-flow-bench-"))
@@ -670,7 +1019,7 @@ def run(options: argparse.Namespace) -> None:
         with scratch_database(workdir) as database_url:
             port = free_port()
             base = f"http://127.0.0.1:{port}"
-            env = platform_env(workdir, database_url, base)
+            env = platform_env(workdir, database_url, base, bits=options.key_bits)
             django_setup(env)
             from django.db import connections
 
@@ -682,7 +1031,7 @@ def run(options: argparse.Namespace) -> None:
             relying_party_create()
             persons = people(device_count)
             tickets = tickets_create(persons)
-            keys.pool_fill(bits=KEY_BITS, target=2 * device_count)
+            keys.pool_fill(bits=options.key_bits, target=2 * device_count)
             prepared = time.monotonic() - prepared
             connections.close_all()  # the server opens its own
             if options.sqlite_immediate and database_url.startswith("sqlite"):
@@ -698,7 +1047,12 @@ def run(options: argparse.Namespace) -> None:
             try:
                 serial = database_url.startswith("sqlite")
                 devices = start_devices(
-                    base, tickets, options.kdf, options.device_procs, serial=serial
+                    base,
+                    tickets,
+                    options.kdf,
+                    options.device_procs,
+                    serial=serial,
+                    bits=options.key_bits,
                 )
                 registered = (
                     sum(d.seconds for d in devices) if serial else max(d.seconds for d in devices)
@@ -707,14 +1061,27 @@ def run(options: argparse.Namespace) -> None:
                     "server": process_tree(server.pid),
                     "devices": [d.process.pid for d in devices],
                 }
+                targets = targets_of(persons, devices)
                 results = []
+                polling = True
                 for concurrency in levels:
-                    if time.monotonic() - began + options.seconds + 5 > HARD_LIMIT_SECONDS:
-                        print(f"(skipping concurrency {concurrency}: the run would pass 3 min)")
-                        continue
-                    results.append(
-                        run_level(base, persons[:concurrency], 3.0, options.seconds, pids)
-                    )
+                    for api in options.api:  # the APIs side by side, level by level
+                        if time.monotonic() - began + options.seconds + 8 > HARD_LIMIT_SECONDS:
+                            print(f"(skipping {api} at {concurrency}: the run would pass 3 min)")
+                            continue
+                        if polling != (api != "v3"):  # device links: no long polls
+                            polling = api != "v3"
+                            set_polling(devices, polling)
+                        level = run_level(
+                            base,
+                            api,
+                            targets[:concurrency],
+                            3.0,
+                            options.seconds,
+                            pids,
+                            link_type=options.link_type,
+                        )
+                        results.append(level)
             finally:
                 stop_devices(devices)
                 stop_process(server)
@@ -743,8 +1110,15 @@ def report(
     other = "cheap" if options.kdf == "production" else "production"
     kdf_label = {"production": "scrypt n=2^15 r=8 (the app's)", "cheap": "scrypt n=2^10 r=8"}
     device_count = sum(len(d.documents) for d in devices)
+    flows_label = {
+        "v2": "v2 notification (SHA-512, PKCS#1 v1.5)",
+        "v3": f"v3 {options.link_type} device link (ACSP_V2, RSASSA-PSS SHA-512)",
+        "v3-notification": "v3 notification (ACSP_V2, RSASSA-PSS SHA-512)",
+    }
     print(
-        f"\nRP authentication flows (v2, SHA-512, PKCS#1 v1.5), |n1| = |n2| = {KEY_BITS}: "
+        "\nRP authentication flows: "
+        + "; ".join(flows_label[api] for api in options.api)
+        + f"\n|n1| = |n2| = {options.key_bits}: "
         f"uvicorn ×{options.workers}, {database}, Redis event bus; {device_count} "
         f"virtual devices in {len(devices)} process(es), KDF {kdf_label[options.kdf]}; "
         f"{cores} cores; modexp {crypto.backend}"
@@ -754,8 +1128,10 @@ def report(
         f"per level 3 s warm-up + {options.seconds:.0f} s measured; device-side errors "
         f"{device_errors}"
     )
+    api_label = {"v2": "v2", "v3": f"v3 {options.link_type}", "v3-notification": "v3 notif."}
     print(
-        f"{'concurrency':>11} {'flows/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'POST p50':>8} "
+        f"{'concurrency':>11} {'API':<11} {'flows/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'POST p50':>8} "
         f"{'errors':>6} {'of ceiling':>10} {'CPU ms/flow':>11}  "
         "cores used: server / devices / load gen / other processes"
     )
@@ -772,12 +1148,19 @@ def report(
         else:
             p50 = p99 = post = per_flow = float("nan")
         print(
-            f"{level.concurrency:>11} {level.rate:>7.1f} {p50:>7.1f} {p99:>7.1f} {post:>8.1f} "
+            f"{level.concurrency:>11} {api_label[level.api]:<11} {level.rate:>7.1f} {p50:>7.1f} "
+            f"{p99:>7.1f} {post:>8.1f} "
             f"{len(level.errors):>6} {level.rate / ceiling:>10.0%} {per_flow:>11.1f}  "
             + " / ".join(f"{v / window:.2f}" for v in (*ours.values(), others))
         )
     best = max(results, key=lambda level: level.rate, default=None)
-    best_rate = best.rate if best else 0.0
+    bests = {
+        api: max((level.rate for level in results if level.api == api), default=0.0)
+        for api in options.api
+    }
+    of_ceiling = ", ".join(
+        f"{api_label[api]} {rate:.1f} = {rate / ceiling:.0%}" for api, rate in bests.items()
+    )
     rows = [
         (
             f"engine: client partial, {kdf_label[options.kdf]}",
@@ -789,8 +1172,8 @@ def report(
         (
             f"ceiling: {cores} cores ÷ (partial + completion), devices' KDF",
             f"{ceiling:.1f} /s",
-            f"best {best_rate:.1f} = {best_rate / ceiling:.0%}: target ≥ 70 % "
-            + ("OK" if best_rate >= 0.7 * ceiling else "MISSED"),
+            f"best {of_ceiling}: target ≥ 70 % "
+            + ("OK" if min(bests.values()) >= 0.7 * ceiling else "MISSED"),
         ),
         ("ceiling with the other KDF", f"{crypto.ceiling(other, cores):.1f} /s", ""),
         (
@@ -798,14 +1181,18 @@ def report(
             f"{cores / (crypto.complete_ms / 1000):.0f} /s",
             "if the phones' work ran on phones",
         ),
-        ("target ≥ 60 flows/s", f"{best_rate:.1f} /s", "OK" if best_rate >= 60 else "MISSED"),
+        (
+            "target ≥ 60 flows/s (every API)",
+            f"{min(bests.values()):.1f} /s",
+            "OK" if min(bests.values()) >= 60 else "MISSED",
+        ),
     ]
     if best and best.latencies:
         per_flow = sum(best.cpu.get(p, 0.0) for p in ("server", "devices", "load generator"))
         per_flow = per_flow / len(best.latencies) * 1000
         rows.append(
             (
-                "crypto share of our CPU per flow (best level)",
+                f"crypto share of our CPU per flow (best level, {api_label[best.api]})",
                 f"{crypto_ms / per_flow:.0%}",
                 f"{crypto_ms:.1f} of {per_flow:.1f} ms; the rest is HTTP, DB, framework",
             )
@@ -836,7 +1223,30 @@ def main() -> None:
         default=[8, 16],
         help="concurrent flows per level, comma-separated (default 8,16)",
     )
-    parser.add_argument("--seconds", type=float, default=15.0, help="measured seconds per level")
+    parser.add_argument(
+        "--seconds",
+        "--duration",
+        type=float,
+        default=15.0,
+        help="measured seconds per level and API",
+    )
+    parser.add_argument(
+        "--api",
+        type=lambda s: [x.strip() for x in s.split(",") if x.strip()],
+        default=["v2", "v3"],
+        help="flows per level, comma-separated, in this order: v2 (notification), v3 (device "
+        "link), v3-notification (default v2,v3)",
+    )
+    parser.add_argument(
+        "--link-type", choices=LINK_TYPES, default="Web2App", help="the v3 device link's type"
+    )
+    parser.add_argument(
+        "--key-bits",
+        type=int,
+        choices=(1024, 2048, 3072),
+        default=KEY_BITS,
+        help="|n1| = |n2| (default 3072, production; 1024 is the tests' size)",
+    )
     parser.add_argument("--kdf", choices=("production", "cheap"), default="production")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--device-procs", type=int, default=2)
@@ -851,6 +1261,9 @@ def main() -> None:
         return
     if min(options.concurrency) < 1 or not 1 <= options.seconds <= 60:
         parser.error("--concurrency ≥ 1 and 1 ≤ --seconds ≤ 60")
+    unknown = set(options.api) - set(APIS)
+    if unknown or not options.api or len(set(options.api)) != len(options.api):
+        parser.error(f"--api: distinct values of {', '.join(APIS)}")
     if options.sqlite_immediate and options.workers != 1:
         parser.error("--sqlite-immediate patches the settings of one process: --workers 1")
     if not Path("/proc/self/stat").exists():
