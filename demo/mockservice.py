@@ -36,6 +36,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.models import Account
+from api.rp.v3 import problems
 from api.rp.v3.opening import DeviceLinkError, device_link_open
 from core.errors import DomainError
 from demo.world import identity_for_document
@@ -71,7 +72,7 @@ def _problem(error: MockError, status: int = 400) -> JsonResponse:
         "code": error.code,
         "errors": [item],
     }
-    response = JsonResponse(body, status=status, content_type="application/problem+json")
+    response = JsonResponse(body, status=status, content_type=problems.CONTENT_TYPE)
     if status == 405:
         response["Allow"] = "POST"
     return response

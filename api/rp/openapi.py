@@ -1,4 +1,6 @@
-"""GET /v1/openapi.json and /v2/openapi.json: the RP API's OpenAPI documents (api/rp/schema.py).
+"""GET /v1, /v2 and /v3/openapi.json: the RP API's OpenAPI documents.
+
+v1 and v2: api/rp/schema.py; v3: api/rp/v3/schema.py.
 
 Included from smartid/urls.py; one document per version, like the API's base URLs.
 """
@@ -12,6 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from api.errors import error_body
 from api.rp import schema
+from api.rp.v3 import schema as v3_schema
 
 
 @csrf_exempt  # read-only and stateless: a wrong method gets the API's JSON 405, not a CSRF 403
@@ -23,9 +26,10 @@ def openapi_json(request: HttpRequest, version: str) -> JsonResponse:
         )
         response["Allow"] = "GET, HEAD"
         return response
-    return JsonResponse(schema.openapi(int(version)))
+    number = int(version)
+    return JsonResponse(v3_schema.openapi() if number == 3 else schema.openapi(number))
 
 
 urlpatterns = [
-    re_path(r"^v(?P<version>[12])/openapi\.json$", openapi_json, name="rp-openapi"),
+    re_path(r"^v(?P<version>[123])/openapi\.json$", openapi_json, name="rp-openapi"),
 ]

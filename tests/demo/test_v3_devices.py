@@ -269,7 +269,7 @@ def test_bad_requests_are_refused_with_400_and_change_nothing(
         else:
             response = _mock(url, **body)
         assert response.status_code == 400, (what, response.text)
-        assert response.headers["content-type"] == "application/problem+json", what
+        assert response.headers["content-type"] == "application/json", what
         problem = response.json()
         assert (problem["status"], problem["code"]) == (400, code), (what, problem)
         assert problem["errors"][0]["code"] == code

@@ -104,7 +104,7 @@ def poll(base: str, session_id: str, seconds: float = 30) -> dict[str, Any]:
 def assert_problem(response: httpx.Response, status_code: int) -> dict[str, Any]:
     """An RFC 9457 body with the expected status."""
     assert response.status_code == status_code, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.headers["content-type"].startswith("application/json")
     body: dict[str, Any] = response.json()
     assert body["status"] == status_code
     assert body["type"] == "about:blank"

@@ -1,4 +1,4 @@
-"""RP API v3 errors: RFC 9457 problem details (``application/problem+json``).
+"""RP API v3 errors: RFC 9457 problem details, sent as ``application/json``.
 
 Every refusal is ``{type: "about:blank", title, status, detail, errors: [{code?, detail,
 paramName?, pointer?}]}``, with the status SK's v3 document declares for the operation:
@@ -23,7 +23,9 @@ from rest_framework.response import Response
 
 from api.rp import services
 
-CONTENT_TYPE = "application/problem+json"
+# The content type SK's v3 document declares for its problem bodies (RFC 9457 would say
+# application/problem+json; clients of SK's service expect what SK sends).
+CONTENT_TYPE = "application/json"
 ALGORITHM_DETAIL = "Invalid signature algorithm parameter"
 ALGORITHM_POINTER = "/signatureProtocolParameters/signatureAlgorithm"
 #: ``errors[0].code`` of the refusals v2 answered with 471 and 472.

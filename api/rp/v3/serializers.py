@@ -26,7 +26,7 @@ DIGEST_LENGTHS = {name: hash_spec(HashAlgorithm(V3_HASHES[name])).digest_size fo
 ALGORITHMS = (PSS, *LEGACY_ALGORITHMS)
 # SK's pattern ^https://[^|#]+$, and no whitespace or control characters: a URL has none,
 # and a NUL would not even fit in a PostgreSQL text column.
-CALLBACK_URL = re.compile(r"^https://[^|#\s\x00-\x1f\x7f]+$")
+CALLBACK_URL = re.compile(r"https://[^|#\s\x00-\x1f\x7f]+")  # fullmatch: no "\n" before $
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_CALLBACK_CHARS = 1800
 RP_CHALLENGE_CHARS = (44, 88)
@@ -209,7 +209,7 @@ def callback_url(data: dict[str, Any]) -> str:
         raise problems.invalid(path, "Must be a string.")
     if len(value) > MAX_CALLBACK_CHARS:
         raise problems.invalid(path, f"At most {MAX_CALLBACK_CHARS} characters.")
-    if not CALLBACK_URL.match(value):
+    if not CALLBACK_URL.fullmatch(value):
         raise problems.invalid(path, "Must be an https:// URL without '|' or '#'.")
     return value
 

@@ -68,7 +68,7 @@ def test_damaged_requests(platform: Platform, rp_a: RelyingParty, rng: random.Ra
         statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
         assert response.status_code in (200, 400, 401, 403, 404), response.text
         if response.status_code != 200:
-            assert response.headers["content-type"] == "application/problem+json"
+            assert response.headers["content-type"] == "application/json"
             assert RpSession.objects.count() == sessions
             assert Transaction.objects.count() == transactions
     assert statuses.get(400, 0) > 50, statuses

@@ -121,6 +121,7 @@ LINK_CASES = [
     ("initialCallbackUrl", "https://rp.example.com/a b"),
     ("initialCallbackUrl", "https://rp.example.com/\x00"),
     ("initialCallbackUrl", "https://"),
+    ("initialCallbackUrl", "https://rp.example.com/cb\n"),  # "$" alone would let it in
     ("interactions", interactions(CONFIRM_VC)),  # notification only
 ]
 SIGN_CASES = [
