@@ -270,6 +270,15 @@ _NONCE = _string(
 )
 
 
+def _signing_certificate_request() -> Schema:
+    """No interaction, so no requestProperties or capabilities (the server still checks
+    their form if they are sent)."""
+    body = _request("Signing certificate", SIGN_LEVELS, [], {})
+    for name in ("requestProperties", "capabilities"):
+        del body["properties"][name]
+    return body
+
+
 def _request_schemas() -> Schema:
     auth = {
         "signatureProtocol": _protocol(ACSP_V2),
@@ -339,7 +348,7 @@ def _request_schemas() -> Schema:
             {"nonce": _NONCE},
             forbidden=("initialCallbackUrl",),
         ),
-        "SigningCertificateRequest": _request("Signing certificate", SIGN_LEVELS, [], {}),
+        "SigningCertificateRequest": _signing_certificate_request(),
         "RequestProperties": {
             "type": "object",
             "description": "shareMdClientIpAddress asks for the device's IP address "
@@ -495,7 +504,12 @@ def _status_schemas() -> Schema:
                         "details": {
                             "type": "object",
                             "required": ["interaction"],
-                            "properties": {"interaction": {"type": "string", "enum": interactions}},
+                            "properties": {
+                                "interaction": _string(
+                                    "The refused interaction's type, one the request offered "
+                                    f"(this server: one of {', '.join(interactions)})."
+                                )
+                            },
                         },
                     },
                 },
