@@ -45,7 +45,7 @@ UUID_PATTERN = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 BASE64_PATTERN = "^[A-Za-z0-9+/]+={0,2}$"
 _B64 = "[A-Za-z0-9+/]"
 NO_CONTROL_PATTERN = "^[^\\x00-\\x1f\\x7f]*$"
-CALLBACK_PATTERN = "^https://[^|#\\s\\x00-\\x1f\\x7f]+$"
+CALLBACK_PATTERN = f"^https://{serializers.CALLBACK_CHARACTERS}+$"
 
 
 def _ref(name: str) -> Schema:
@@ -257,17 +257,22 @@ def _protocol(name: str) -> Schema:
 _CALLBACK = _string(
     "Where the app sends the person back after a same-device (Web2App/App2App) flow, "
     "with sessionSecretDigest (and userChallengeVerifier for an authentication) added. "
-    "Absent or null for a QR code.",
+    "Absent or null for a QR code. Printable ASCII (percent-encode the rest), no '|' or '#'.",
     maxLength=serializers.MAX_CALLBACK_CHARS,
     pattern=CALLBACK_PATTERN,
-    format="uri",
 )
-_NONCE = _string(
-    "Makes an otherwise identical request start a new session; no control characters.",
-    minLength=1,
-    maxLength=30,
-    pattern=NO_CONTROL_PATTERN,
-)
+_NONCE = {
+    "oneOf": [
+        _string(
+            "Makes an otherwise identical request start a new session; no control "
+            "characters. Null is the same as absent.",
+            minLength=1,
+            maxLength=30,
+            pattern=NO_CONTROL_PATTERN,
+        ),
+        {"type": "null"},
+    ]
+}
 
 
 def _signing_certificate_request() -> Schema:

@@ -24,9 +24,11 @@ from signing.engine.encoding import HashAlgorithm, hash_spec
 HASH_ALGORITHMS = tuple(V3_HASHES)  # SHA-256 … SHA3-512
 DIGEST_LENGTHS = {name: hash_spec(HashAlgorithm(V3_HASHES[name])).digest_size for name in V3_HASHES}
 ALGORITHMS = (PSS, *LEGACY_ALGORITHMS)
-# SK's pattern ^https://[^|#]+$, and no whitespace or control characters: a URL has none,
-# and a NUL would not even fit in a PostgreSQL text column.
-CALLBACK_URL = re.compile(r"https://[^|#\s\x00-\x1f\x7f]+")  # fullmatch: no "\n" before $
+# SK's pattern ^https://[^|#]+$, in printable ASCII: a URL has no whitespace or control
+# characters (a NUL would not even fit in a PostgreSQL text column), and anything else
+# must be percent-encoded. The OpenAPI document says the same (api/rp/v3/schema.py).
+CALLBACK_CHARACTERS = '[!"$-{}~]'  # U+0021..U+007E but '#' and '|'
+CALLBACK_URL = re.compile(f"https://{CALLBACK_CHARACTERS}+")  # fullmatch: no "\n" before $
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_CALLBACK_CHARS = 1800
 RP_CHALLENGE_CHARS = (44, 88)
@@ -88,11 +90,11 @@ def _hash_algorithm(params: dict[str, Any], algorithm: str) -> str:
     """The v3 hash name of the request's algorithm (PSS: from its parameters)."""
     path = ["signatureProtocolParameters", "signatureAlgorithmParameters"]
     given = params.get("signatureAlgorithmParameters")
-    if given is not None and not isinstance(given, dict):
-        raise problems.invalid(path, "Must be an object.")
+    if "signatureAlgorithmParameters" in params and not isinstance(given, dict):
+        raise problems.invalid(path, "Must be an object.")  # null too: absent is absent
     name = (given or {}).get("hashAlgorithm")
     if algorithm in LEGACY_ALGORITHMS:
-        if name is not None and name != LEGACY_ALGORITHMS[algorithm]:
+        if "hashAlgorithm" in (given or {}) and name != LEGACY_ALGORITHMS[algorithm]:
             raise problems.invalid(
                 [*path, "hashAlgorithm"], f"{algorithm} hashes with {LEGACY_ALGORITHMS[algorithm]}."
             )

@@ -40,11 +40,18 @@ class V3View(APIView):
         return problems.exception_handler
 
     def relying_party(self, request: Request, data: dict[str, Any]) -> Any:
-        return services.authenticate(
+        rp = services.authenticate(
             rp_uuid=data["relyingPartyUUID"],
             rp_name=data["relyingPartyName"],
             address=client_address(request._request),
         )
+        # v1/v2 compare the name case-insensitively. In v3 the name is part of the device
+        # link's authCode and of the ACSP_V2 payload, which the relying party computes from
+        # the name it sends: another spelling would start a session whose links and
+        # signatures can never match, so it is refused like a wrong name.
+        if rp.name != data["relyingPartyName"]:
+            raise services.Unauthorized("Unknown relying party.")
+        return rp
 
 
 class SessionStart(V3View):

@@ -24,7 +24,7 @@ from tests.helpers.rp_v3 import (
     start,
     status,
 )
-from tests.personas import ALICE
+from tests.personas import ALICE, RP_A
 
 ALICE_ID = ALICE.semantics_identifier
 
@@ -177,7 +177,11 @@ def test_unknown_relying_party_is_401(platform: Platform, alice: Account) -> Non
     changes: list[dict[str, Any]] = [
         {"relyingPartyUUID": "00000000-0000-0000-0000-000000000001"},
         {"relyingPartyName": "OTHER"},
+        # The registered spelling only: the name goes into the authCode and the ACSP_V2
+        # payload (v1/v2 take any case).
+        {"relyingPartyName": RP_A.name.lower()},
     ]
+    assert RP_A.name.lower() != RP_A.name
     for change in changes:
         response = post(
             platform.url, f"signature/notification/etsi/{ALICE_ID}", sign_body(**change)

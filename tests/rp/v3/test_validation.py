@@ -122,6 +122,7 @@ LINK_CASES = [
     ("initialCallbackUrl", "https://rp.example.com/\x00"),
     ("initialCallbackUrl", "https://"),
     ("initialCallbackUrl", "https://rp.example.com/cb\n"),  # "$" alone would let it in
+    ("initialCallbackUrl", "https://rp.example.com/\u00fb"),  # percent-encode it
     ("interactions", interactions(CONFIRM_VC)),  # notification only
 ]
 SIGN_CASES = [
@@ -201,6 +202,16 @@ def test_every_malformed_field_is_refused(platform: Platform, alice: Account) ->
             "6ef2d0c3-6cf6-4d1a-9b7d-2d6f3bff9c11",
         ),
     ]
+    legacy = sign_body()
+    legacy[PARAMS] = {
+        "digest": B64(bytes(64)).decode(),
+        "signatureAlgorithm": "sha512WithRSAEncryption",
+        "signatureAlgorithmParameters": {},
+    }
+    for hash_name in (None, "SHA-256", 512):  # if named, it must be the algorithm's
+        cases.append((SIGN_NOTIFY, legacy, f"{ALG_PARAMS}/hashAlgorithm", hash_name))
+    for parameters in (None, [], "SHA-512"):
+        cases.append((SIGN_NOTIFY, legacy, ALG_PARAMS, parameters))
     for path, body, field, value in cases:
         assert_refused(platform, path, change(field, value)(body), field)
     assert not RpSession.objects.exists()
