@@ -242,8 +242,9 @@ def _sign_protocol_parameters() -> Schema:
                 contentEncoding="base64",
             ),
             "signatureAlgorithm": {"type": "string", "enum": list(serializers.ALGORITHMS)},
+            # hashAlgorithm: required with rsassa-pss, optional with the others (anyOf).
             "signatureAlgorithmParameters": _algorithm_parameters(
-                list(serializers.HASH_ALGORITHMS)
+                list(serializers.HASH_ALGORITHMS), required=False
             ),
         },
         "anyOf": alternatives,
