@@ -210,6 +210,7 @@ def test_every_malformed_field_is_refused(platform: Platform, alice: Account) ->
     }
     for hash_name in (None, "SHA-256", 512):  # if named, it must be the algorithm's
         cases.append((SIGN_NOTIFY, legacy, f"{ALG_PARAMS}/hashAlgorithm", hash_name))
+    parameters: Any
     for parameters in (None, [], "SHA-512"):
         cases.append((SIGN_NOTIFY, legacy, ALG_PARAMS, parameters))
     for path, body, field, value in cases:
