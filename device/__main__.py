@@ -24,6 +24,7 @@ import httpx
 from device.answers import ConfirmResult, Transaction
 from device.app import DeviceApp
 from device.devicelinks import OpenedLink
+from device.display import printable, printable_lines
 from device.errors import (
     ApiError,
     DeviceError,
@@ -105,24 +106,28 @@ def _ask_pin(label: str, *, confirm: bool) -> str:
 
 def _print_transaction(tx: Transaction, out: Callable[[str], None], *, hint: bool = True) -> None:
     purpose = {"AUTH": "PIN1", "SIGN": "PIN2"}.get(tx.purpose or "", "no PIN")
-    out(f"Transaction {tx.id}")
-    out(f"  from:     {tx.rp_name}")
-    out(f"  kind:     {tx.kind} ({purpose})")
-    out(f"  account:  {tx.document_number}")
+    shown = printable  # every field below comes from the service (device/display.py)
+    out(f"Transaction {shown(tx.id)}")
+    out(f"  from:     {shown(tx.rp_name)}")
+    out(f"  kind:     {shown(tx.kind)} ({purpose})")
+    out(f"  account:  {shown(tx.document_number)}")
     if tx.is_v3:
-        out(f"  flow:     {tx.flow_type}" + (f", {tx.protocol}" if tx.protocol else ""))
+        out(
+            f"  flow:     {shown(tx.flow_type)}"
+            + (f", {shown(tx.protocol)}" if tx.protocol else "")
+        )
     interaction = tx.interaction
     if interaction is not None:
-        out(f"  screen:   {interaction.type}")
+        out(f"  screen:   {shown(interaction.type)}")
         if interaction.text:
-            out(f"  text:     {interaction.text}")
+            out(f"  text:     {shown(interaction.text)}")
     if tx.expires_at:
-        out(f"  expires:  {tx.expires_at}")
+        out(f"  expires:  {shown(tx.expires_at)}")
     code = tx.verification_code
     if tx.needs_vc_choice:
         # The point of a code choice is that the user reads the code on the e-service's
         # screen, so the right one is not shown here.
-        choices = ", ".join(tx.vc_choices or ())
+        choices = ", ".join(shown(choice) for choice in tx.vc_choices or ())
         out(f"  verification code: pick the one the e-service shows: {choices}")
     elif code is not None:
         out("  verification code - check that the e-service shows the same:")
@@ -132,6 +137,11 @@ def _print_transaction(tx: Transaction, out: Callable[[str], None], *, hint: boo
         out(f"  approve: {approve}    refuse: {refuse}")
 
 
+def _eprint(text: str) -> None:
+    """An error line on stderr, printable (it may quote the service's messages)."""
+    print(printable_lines(text), file=sys.stderr)
+
+
 def _print_failure(result: ConfirmResult) -> int:
     detail = []
     if result.tries_left is not None:
@@ -139,7 +149,7 @@ def _print_failure(result: ConfirmResult) -> int:
     if result.locked_until:
         detail.append(f"locked until {result.locked_until}")
     suffix = f" ({', '.join(detail)})" if detail else ""
-    print(f"error: {result.status.replace('_', ' ').lower()}{suffix}", file=sys.stderr)
+    _eprint(f"error: {result.status.replace('_', ' ').lower()}{suffix}")
     return EXIT_FAILED
 
 
@@ -219,7 +229,7 @@ class _Cli:
         self._client = client
 
     def out(self, line: str = "") -> None:
-        print(line, flush=True)
+        print(printable_lines(line), flush=True)
 
     def app(self, base_url: str | None = None) -> DeviceApp:
         state = self.store.load()
@@ -357,10 +367,9 @@ class _Cli:
             try:
                 opened = app.open_link(self.args.url)
             except ApiError as exc:
-                print(
+                _eprint(
                     f"error: the service refused this link ({exc.status} {exc.error}): "
-                    f"{exc.message}; nothing was signed",
-                    file=sys.stderr,
+                    f"{exc.message}; nothing was signed"
                 )
                 return EXIT_FAILED
             tx = opened.transaction
@@ -398,7 +407,7 @@ class _Cli:
             try:
                 remote = {a.document_number: a for a in self.app().accounts()}
             except (NetworkError, ApiError, ProtocolError) as exc:
-                print(f"warning: showing the local state only: {exc}", file=sys.stderr)
+                _eprint(f"warning: showing the local state only: {exc}")
                 code = EXIT_FAILED
         for number, account in state.accounts.items():
             server = remote.get(number)
@@ -447,22 +456,22 @@ def main(argv: Sequence[str] | None = None, *, client: httpx.Client | None = Non
     try:
         return command()
     except (_Usage, StateError, InputError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _eprint(f"error: {exc}")
         return EXIT_USAGE
     except DeviceError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _eprint(f"error: {exc}")
         return EXIT_FAILED
     except EngineError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _eprint(f"error: {exc}")
         return EXIT_FAILED
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        _eprint("interrupted")
         return EXIT_FAILED
     except EOFError:  # a prompt (PIN, code) with no input left, e.g. stdin not a terminal
-        print("error: no input for a prompt; give it as an option (see --help)", file=sys.stderr)
+        _eprint("error: no input for a prompt; give it as an option (see --help)")
         return EXIT_USAGE
     except OSError as exc:
-        print(f"error: {exc.strerror or exc}", file=sys.stderr)
+        _eprint(f"error: {exc.strerror or exc}")
         return EXIT_USAGE
 
 

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Account, Device
+from api import wireinput
 from api.app.auth import DeviceAuthError, DeviceSignatureAuthentication, authenticate_device
 from api.errors import error_body
 from core import events
@@ -391,9 +392,8 @@ class AccountList(DeviceAPIView):
 
 def _poll_timeout(request: HttpRequest) -> float | None:
     raw = request.GET.get("timeoutMs", str(DEFAULT_POLL_MS))
-    if not raw.isdigit() or int(raw) > MAX_POLL_MS:
-        return None
-    return int(raw) / 1000
+    timeout = wireinput.timeout_ms(raw, low=0, high=MAX_POLL_MS)
+    return None if timeout is None else timeout / 1000
 
 
 @csrf_exempt  # authenticated by the device signature, not by a session cookie

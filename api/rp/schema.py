@@ -19,6 +19,7 @@ import functools
 from typing import Any
 
 from accounts import identifiers
+from api import wireinput
 from api.rp import services, views
 from api.rp.v3 import vocabulary
 
@@ -266,6 +267,17 @@ def _string(description: str, **limits: Any) -> Schema:
     return {"type": "string", "description": description, **limits}
 
 
+def display_text(limit: int) -> Schema:
+    """A text for the phone's screen (api/wireinput.py)."""
+    return {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": limit,
+        "pattern": wireinput.SAFE_DISPLAY_PATTERN,
+        "description": "No control or bidirectional formatting characters.",
+    }
+
+
 def _request_properties(version: int) -> Schema:
     properties: Schema = {
         "shareMdClientIpAddress": {
@@ -360,9 +372,11 @@ def _hash_request(version: int, levels: list[str], title: str) -> Schema:
         }
     else:
         properties["displayText"] = _string(
-            "Shown with the PIN prompt: at most 60 characters and 128 bytes of UTF-8.",
+            "Shown with the PIN prompt: at most 60 characters and 128 bytes of UTF-8, no "
+            "control or bidirectional formatting characters.",
             minLength=1,
             maxLength=60,
+            pattern=wireinput.SAFE_DISPLAY_PATTERN,
         )
     return {
         "type": "object",
@@ -382,7 +396,7 @@ def _interaction() -> Schema:
         "required": ["type"],
         "properties": {
             "type": {"type": "string", "enum": list(views.TEXT60)},
-            "displayText60": {"type": "string", "minLength": 1, "maxLength": 60},
+            "displayText60": display_text(60),
         },
         "not": {"required": ["displayText200"]},
     }
@@ -392,7 +406,7 @@ def _interaction() -> Schema:
         "required": ["type", "displayText200"],
         "properties": {
             "type": {"type": "string", "enum": list(views.TEXT200)},
-            "displayText200": {"type": "string", "minLength": 1, "maxLength": 200},
+            "displayText200": display_text(200),
         },
         "not": {"required": ["displayText60"]},
     }

@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api import wireinput
 from api.errors import error_body
 from api.parsers import SafeJSONParser
 from api.rp import services
@@ -60,7 +61,9 @@ class WireString(serializers.CharField):
 class RelyingPartyName(WireString):
     def to_internal_value(self, data: Any) -> str:
         value = super().to_internal_value(data)
-        if len(value.encode("utf-8")) > 32:
+        # "surrogatepass": a lone surrogate is refused by CharField's validators, which run
+        # after this; encoding it strictly here would raise instead of answering 400.
+        if len(value.encode("utf-8", "surrogatepass")) > 32:
             raise serializers.ValidationError("At most 32 bytes of UTF-8.")
         return value
 
@@ -94,10 +97,20 @@ class HashInput(BaseInput):
         return attrs
 
 
+class DisplayText(WireString):
+    """A text for the phone's screen: no control or bidirectional formatting characters."""
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if wireinput.unsafe_display_text(value):
+            raise serializers.ValidationError(wireinput.UNSAFE_DISPLAY_MESSAGE)
+        return value
+
+
 class InteractionInput(serializers.Serializer[Any]):
     type = serializers.ChoiceField(choices=[*TEXT60, *TEXT200])
-    displayText60 = WireString(max_length=60, required=False, allow_blank=False)  # noqa: N815
-    displayText200 = WireString(max_length=200, required=False, allow_blank=False)  # noqa: N815
+    displayText60 = DisplayText(max_length=60, required=False, allow_blank=False)  # noqa: N815
+    displayText200 = DisplayText(max_length=200, required=False, allow_blank=False)  # noqa: N815
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         kind = attrs["type"]
@@ -123,7 +136,7 @@ class V2HashInput(HashInput):
 
 
 class V1HashInput(HashInput):
-    displayText = WireString(max_length=60, required=False)  # noqa: N815
+    displayText = DisplayText(max_length=60, required=False)  # noqa: N815
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
@@ -312,7 +325,8 @@ async def session_status(request: HttpRequest, version: str, session_id: str) ->
         response["Allow"] = "GET"  # RFC 9110 §15.5.6
         return response
     raw = request.GET.get("timeoutMs", str(DEFAULT_POLL_MS))
-    if not (raw.isascii() and raw.isdigit()) or not MIN_POLL_MS <= int(raw) <= MAX_POLL_MS:
+    timeout = wireinput.timeout_ms(raw, low=MIN_POLL_MS, high=MAX_POLL_MS)
+    if timeout is None:
         return _error(
             api_version,
             400,
@@ -323,7 +337,7 @@ async def session_status(request: HttpRequest, version: str, session_id: str) ->
         parsed = uuid.UUID(session_id)
     except ValueError:
         return _error(api_version, 404, "Session not found.", "not_found")
-    deadline = time.monotonic() + int(raw) / 1000
+    deadline = time.monotonic() + timeout / 1000
     address = client_address(request)
     cached = _cached_final(parsed, address, api_version)
     if cached is not None:

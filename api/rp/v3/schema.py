@@ -30,6 +30,7 @@ from typing import Any
 
 from accounts import identifiers
 from api.rp import views
+from api.rp.schema import display_text
 from api.rp.v3 import problems, serializers, status, vocabulary
 from api.rp.v3.transactions import ACSP_V2, LEGACY_ALGORITHMS, PSS, RAW_DIGEST_SIGNATURE
 
@@ -146,7 +147,7 @@ def _interactions(allowed: tuple[str, ...]) -> Schema:
                         "additionalProperties": False,
                         "properties": {
                             "type": {"const": "displayTextAndPIN"},
-                            "displayText60": {"type": "string", "minLength": 1, "maxLength": 60},
+                            "displayText60": display_text(60),
                         },
                     },
                     {
@@ -157,11 +158,7 @@ def _interactions(allowed: tuple[str, ...]) -> Schema:
                             "type": {
                                 "enum": [t for t in serializers.TEXT200 if t in allowed],
                             },
-                            "displayText200": {
-                                "type": "string",
-                                "minLength": 1,
-                                "maxLength": 200,
-                            },
+                            "displayText200": display_text(200),
                         },
                     },
                 ]

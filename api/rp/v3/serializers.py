@@ -14,6 +14,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from api import wireinput
 from api.rp.v3 import problems
 from api.rp.v3.transactions import ACSP_V2, LEGACY_ALGORITHMS, PSS, RAW_DIGEST_SIGNATURE
 from api.rp.views import RelyingPartyName, WireString
@@ -198,6 +199,8 @@ def _interaction_problem(item: Any, allowed: tuple[str, ...], seen: set[str]) ->
         return f"{kind} needs {text_field}." if kind in TEXT200 else ""
     if not isinstance(text, str) or not 1 <= len(text) <= limit:
         return f"{text_field} must be text of 1..{limit} characters."
+    if wireinput.unsafe_display_text(text):
+        return f"{text_field}: {wireinput.UNSAFE_DISPLAY_MESSAGE}"
     return ""
 
 

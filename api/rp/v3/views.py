@@ -48,9 +48,13 @@ class V3View(APIView):
         # v1/v2 compare the name case-insensitively. In v3 the name is part of the device
         # link's authCode and of the ACSP_V2 payload, which the relying party computes from
         # the name it sends: another spelling would start a session whose links and
-        # signatures can never match, so it is refused like a wrong name.
+        # signatures can never match. Refused like a wrong name, but saying why (a guard
+        # against a common integration mistake, rp-api.md §7).
         if rp.name != data["relyingPartyName"]:
-            raise services.Unauthorized("Unknown relying party.")
+            raise services.Unauthorized(
+                "relyingPartyName must be spelled exactly as registered (it is part of "
+                "the authCode and of the ACSP_V2 payload)."
+            )
         return rp
 
 

@@ -186,7 +186,9 @@ def test_unknown_relying_party_is_401(platform: Platform, alice: Account) -> Non
         response = post(
             platform.url, f"signature/notification/etsi/{ALICE_ID}", sign_body(**change)
         )
-        assert_problem(response, 401)
+        problem = assert_problem(response, 401)
+        spelled = change.get("relyingPartyName") == RP_A.name.lower()
+        assert ("spelled exactly" in problem["detail"]) == spelled, problem
     assert not RpSession.objects.exists()
 
 
