@@ -11,6 +11,7 @@ exactly what was sent.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 #: C0 and C1 control characters, DEL, and the bidirectional embeddings, overrides and
 #: isolates (U+202A..U+202E, U+2066..U+2069).
@@ -27,6 +28,17 @@ MAX_TIMEOUT_DIGITS = 9
 def unsafe_display_text(value: str) -> bool:
     """Whether a text for the phone's screen holds a character it must not show."""
     return UNSAFE_DISPLAY.search(value) is not None
+
+
+def display_text_schema(limit: int) -> dict[str, Any]:
+    """The JSON Schema of a display text of at most ``limit`` characters (OpenAPI)."""
+    return {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": limit,
+        "pattern": SAFE_DISPLAY_PATTERN,
+        "description": "No control or bidirectional formatting characters.",
+    }
 
 
 def timeout_ms(raw: str, *, low: int, high: int) -> int | None:

@@ -267,17 +267,6 @@ def _string(description: str, **limits: Any) -> Schema:
     return {"type": "string", "description": description, **limits}
 
 
-def display_text(limit: int) -> Schema:
-    """A text for the phone's screen (api/wireinput.py)."""
-    return {
-        "type": "string",
-        "minLength": 1,
-        "maxLength": limit,
-        "pattern": wireinput.SAFE_DISPLAY_PATTERN,
-        "description": "No control or bidirectional formatting characters.",
-    }
-
-
 def _request_properties(version: int) -> Schema:
     properties: Schema = {
         "shareMdClientIpAddress": {
@@ -396,7 +385,7 @@ def _interaction() -> Schema:
         "required": ["type"],
         "properties": {
             "type": {"type": "string", "enum": list(views.TEXT60)},
-            "displayText60": display_text(60),
+            "displayText60": wireinput.display_text_schema(60),
         },
         "not": {"required": ["displayText200"]},
     }
@@ -406,7 +395,7 @@ def _interaction() -> Schema:
         "required": ["type", "displayText200"],
         "properties": {
             "type": {"type": "string", "enum": list(views.TEXT200)},
-            "displayText200": display_text(200),
+            "displayText200": wireinput.display_text_schema(200),
         },
         "not": {"required": ["displayText60"]},
     }
