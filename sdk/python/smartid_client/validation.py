@@ -218,15 +218,20 @@ class Validator:
         *,
         callback: CallbackParameters | None = None,
         expected: ExpectedIdentity | None = None,
+        require_callback: bool = True,
     ) -> AuthenticationResult:
         """A completed authentication (v2 or v3). For a Web2App/App2App answer pass the
         callback the app opened (:func:`smartid_client.verify_callback`): its
-        userChallengeVerifier must hash to the signed userChallenge."""
+        userChallengeVerifier must hash to the signed userChallenge; without it the answer
+        is refused (:class:`CallbackError`). ``require_callback=False`` skips that check
+        when no callback exists: only for the demo's mock service, which opens links
+        without a browser, never in production (the check is what stops a phishing site
+        from relaying your session to the user)."""
         if session.session_type is not SessionType.AUTHENTICATION:
             raise ValueError("not an authentication session")
         cert = self._ok_certificate(status)
         if session.api_version == 3:
-            self._check_acsp_v2(session, status, cert, callback)
+            self._check_acsp_v2(session, status, cert, callback, require_callback)
         else:
             self._check_v2_signature(session, status, cert)
         chain, identity, level = self._check_certificate(
@@ -489,6 +494,7 @@ class Validator:
         status: SessionStatus,
         cert: x509.Certificate,
         callback: CallbackParameters | None,
+        require_callback: bool,
     ) -> None:
         sig = status.signature
         if sig is None or sig.value is None:
@@ -512,7 +518,7 @@ class Validator:
         self._check_interaction(session, status)
         flow = self._check_flow(session, status, callback)
         same_device = flow in (FlowType.WEB2APP, FlowType.APP2APP)
-        if same_device:
+        if same_device and (callback is not None or require_callback):
             if callback is None or callback.user_challenge_verifier is None:
                 raise CallbackError(f"a {flow} authentication needs the verified callback")
             if user_challenge_of(callback.user_challenge_verifier) != user_challenge:

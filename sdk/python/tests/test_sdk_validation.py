@@ -175,9 +175,12 @@ def test_web2app_needs_the_verified_callback(pki: Pki) -> None:
     assert validator.authentication(session, status, callback=good).flow_type == "Web2App"
     with pytest.raises(CallbackError):
         validator.authentication(session, status)
+    # the demo's mock service opens links without a browser: an explicit opt-out
+    assert validator.authentication(session, status, require_callback=False)
     wrong = CallbackParameters(digest, b64url(secrets.token_bytes(32)))
-    with pytest.raises(CallbackError):
-        validator.authentication(session, status, callback=wrong)
+    for require in (True, False):  # a callback given is always checked
+        with pytest.raises(CallbackError):
+            validator.authentication(session, status, callback=wrong, require_callback=require)
 
 
 def test_a_signature_that_does_not_verify(pki: Pki) -> None:
