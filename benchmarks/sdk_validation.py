@@ -59,8 +59,10 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -78,6 +80,7 @@ DEMO_V2 = "00000000-0000-0000-0000-000000000000"
 OK_PERSON = "PNOEE-40504040001"
 OK_DOCUMENT = "PNOEE-40504040001-MOCK-Q"
 PIN = sc.Interaction.display_text_and_pin("Log in?")
+T = TypeVar("T")
 STEPS = ("round trip", "signature", "chain", "OCSP", "identity", "validate (all)")
 
 
@@ -88,7 +91,7 @@ def _manage(env: dict[str, str], *args: str) -> None:
     )  # fmt: skip
 
 
-def _timed(fn: Callable[[], object]) -> tuple[float, object]:
+def _timed(fn: Callable[[], T]) -> tuple[float, T]:
     start = time.perf_counter()
     value = fn()
     return (time.perf_counter() - start) * 1000, value
@@ -105,6 +108,7 @@ def _steps(
     assert status.signature.value is not None and session.hash_algorithm is not None
     cert = status.cert.certificate
     signature = status.signature
+    hash_algorithm = session.hash_algorithm
     times: dict[str, float] = {}
 
     def check_signature() -> None:
@@ -122,18 +126,17 @@ def _steps(
                 initial_callback_url="",
                 flow_type=signature.flow_type,
             )
-            digest = acsp_v2_digest(payload, session.hash_algorithm)
+            digest = acsp_v2_digest(payload, hash_algorithm)
             algorithm = sc.SignatureAlgorithm.RSASSA_PSS
         else:
             assert session.digest is not None
             digest = b64decode(session.digest)
             algorithm = sc.SignatureAlgorithm.SHA512_WITH_RSA
-        assert signature.value is not None and session.hash_algorithm is not None
-        verify_signature(cert, signature.value, digest, algorithm, session.hash_algorithm)
+        assert signature.value is not None
+        verify_signature(cert, signature.value, digest, algorithm, hash_algorithm)
 
     times["signature"], _ = _timed(check_signature)
     times["chain"], chain = _timed(lambda: plain.verify_certificate(cert, Purpose.AUTHENTICATION))
-    assert isinstance(chain, tuple)
     times["OCSP"], _ = _timed(lambda: validator.check_revocation(cert, chain[1]))
     times["identity"], _ = _timed(
         lambda: (
@@ -240,15 +243,14 @@ def run(base: str, logins: int) -> None:
     for name, flow in kinds.items():
         rows: dict[str, list[float]] = {step: [] for step in STEPS}
         for _ in range(logins):
-            elapsed, value = _timed(flow)
-            session, status = value  # type: ignore[misc]
+            elapsed, (session, status) = _timed(flow)
             rows["round trip"].append(elapsed)
             for step, ms in _steps(validator, plain, session, status).items():
                 rows[step].append(ms)
         results[name] = rows
 
-    certificate = status.cert.certificate if status.cert else None  # the last login's
-    bits = certificate.public_key().key_size if certificate else 0  # type: ignore[union-attr]
+    key = status.cert.certificate.public_key() if status.cert else None  # the last login's
+    bits = key.key_size if isinstance(key, rsa.RSAPublicKey) else 0
     print(f"\n{logins} logins of each kind; user key |n| = {bits} bits; medians (p90), ms\n")
     header = f"{'step':<16}" + "".join(f"{name:>20}" for name in results)
     print(header)
