@@ -48,10 +48,11 @@ system-packages:
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
-	$(BIN)/lint-imports
+	PYTHONPATH=sdk/python $(BIN)/lint-imports
 
 typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy .
+	cd sdk/python && ../../$(BIN)/mypy
 
 pytest: export SMARTID_ENV ?= test
 pytest: export SMARTID_DATA_DIR ?= $(CURDIR)/var/test
