@@ -232,3 +232,15 @@ def test_sign_a_pdf_by_qr_code_and_linked_signature(
     _mock_open(rp_world, OK_ACCOUNT, _qr_link(page))
     signed = _download(page, tmp_path)
     _check_signed(rp_world, signed)
+
+
+def test_the_login_page_in_estonian_and_by_keyboard(page: Any, rp_world: DemoWorld) -> None:
+    page.goto("/demo-rp/login")
+    page.keyboard.press("Tab")  # the skip link comes first and takes the focus
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    page.get_by_label("Language").select_option("et")
+    page.get_by_role("button", name="Change").click()
+    page.get_by_role("heading", name="Logi sisse Smart-ID-ga").wait_for()
+    assert page.locator("html").get_attribute("lang") == "et"
+    assert "lang=est" in _qr_link(page)  # the app's language follows the page's
+    screenshot(page, "demo-rp-login-et")
