@@ -89,9 +89,9 @@ def test_not_a_pdf_is_a_form_error(
 
 def test_an_encrypted_pdf_is_a_form_error(client: Client, a_pdf: bytes, stored: set[str]) -> None:
     writer = copy_into_new_writer(PdfFileReader(io.BytesIO(a_pdf)))
-    writer.encrypt("owner-secret", "user-secret")
+    writer.encrypt("owner-secret", "user-secret")  # type: ignore[no-untyped-call]
     out = io.BytesIO()
-    writer.write(out)
+    writer.write(out)  # type: ignore[no-untyped-call]
     encrypted = out.getvalue()
     with pytest.raises(pdf.PdfRefused):
         pdf.check_pdf(encrypted)
