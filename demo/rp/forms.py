@@ -6,12 +6,11 @@ import re
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from demo.rp.pdf import PdfRefused, check_pdf
 
-#: The largest PDF the demo signs (``settings.DEMO_RP_MAX_PDF_BYTES`` overrides it).
+#: The largest PDF the demo signs.
 MAX_PDF_BYTES = 10 * 1024 * 1024
 COUNTRIES = [
     ("EE", _("Estonia")),
@@ -20,10 +19,6 @@ COUNTRIES = [
     ("BE", _("Belgium")),
 ]
 _CODE = re.compile(r"[0-9]{6}(-?[0-9]{5})?|[0-9]{11}")
-
-
-def max_pdf_bytes() -> int:
-    return int(getattr(settings, "DEMO_RP_MAX_PDF_BYTES", MAX_PDF_BYTES))
 
 
 class PersonalCodeForm(forms.Form):
@@ -54,6 +49,12 @@ _REFUSALS = {
 }
 
 
+def too_large() -> forms.ValidationError:
+    return forms.ValidationError(
+        _("The file is larger than %(limit)d MB.") % {"limit": MAX_PDF_BYTES // (1024 * 1024)}
+    )
+
+
 class UploadForm(forms.Form):
     document = forms.FileField(
         label=_("PDF document"),
@@ -63,11 +64,8 @@ class UploadForm(forms.Form):
 
     def clean_document(self) -> Any:
         upload = self.cleaned_data["document"]
-        if upload.size > max_pdf_bytes():
-            raise forms.ValidationError(
-                _("The file is larger than %(limit)d MB.")
-                % {"limit": max_pdf_bytes() // (1024 * 1024)}
-            )
+        if upload.size > MAX_PDF_BYTES:
+            raise too_large()
         data = upload.read()
         try:
             check_pdf(data)

@@ -43,7 +43,7 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 
 from demo.rp import eid, pdf, storage, tsa
-from demo.rp.forms import PersonalCodeForm, UploadForm, max_pdf_bytes
+from demo.rp.forms import MAX_PDF_BYTES, PersonalCodeForm, UploadForm, too_large
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +52,8 @@ PERSON = "demo_rp.person"
 SIGN = "demo_rp.sign"
 #: The app's language for the device links, by page language (ISO 639-2).
 LINK_LANGUAGES = {"et": "est", "en": "eng"}
+#: What a multipart upload may add to the file (boundaries, headers, the CSRF token).
+UPLOAD_OVERHEAD = 64 * 1024
 #: How long the callback view waits for the session's answer (seconds).
 CALLBACK_WAIT_SECONDS = 30.0
 
@@ -306,6 +308,13 @@ async def callback(request: HttpRequest) -> HttpResponse:
 # --- signing ----------------------------------------------------------------------------
 
 
+def _content_length(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
 async def _sign_state(request: HttpRequest) -> dict[str, Any] | None:
     state = await request.session.aget(SIGN)
     return dict(state) if isinstance(state, dict) else None
@@ -325,6 +334,10 @@ async def sign(request: HttpRequest) -> HttpResponse:
     await asyncio.to_thread(storage.prune)
     if request.method == "GET":
         return await _page(request, "demo_rp/sign.html", {"form": UploadForm()})
+    if _content_length(request) > MAX_PDF_BYTES + UPLOAD_OVERHEAD:
+        # Refused before the body is parsed: a huge upload never reaches a temporary file.
+        context = {"form": UploadForm(), "upload_error": too_large().message}
+        return await _page(request, "demo_rp/sign.html", context, status=400)
     form = UploadForm(request.POST, request.FILES)
     valid = await asyncio.to_thread(form.is_valid)
     if not valid:
@@ -640,6 +653,3 @@ async def tsa_certificate(request: HttpRequest) -> HttpResponse:
         demo_tsa.ca.public_bytes(serialization.Encoding.DER),
         content_type="application/pkix-cert",
     )
-
-
-__all__ = ["max_pdf_bytes"]

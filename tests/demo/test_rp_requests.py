@@ -109,6 +109,18 @@ def test_an_oversize_pdf_is_a_form_error(client: Client, a_pdf: bytes, stored: s
     assert set(storage.names()) == stored
 
 
+def test_a_huge_body_is_refused_before_it_is_parsed(client: Client, stored: set[str]) -> None:
+    response = client.post(
+        BASE + "sign",
+        data=b"--x--\r\n",
+        content_type="multipart/form-data; boundary=x",
+        CONTENT_LENGTH=str(200 * 1024 * 1024),
+    )
+    assert response.status_code == 400
+    assert "larger than 10 MB" in response.content.decode()
+    assert set(storage.names()) == stored
+
+
 def test_no_file_is_a_form_error(client: Client, stored: set[str]) -> None:
     response = client.post(BASE + "sign", {})
     assert response.status_code == 400
