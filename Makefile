@@ -14,11 +14,14 @@ $(BIN)/python:
 $(VENV)/.base-installed: requirements/base.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements/base.txt
 	$(BIN)/pip install --quiet --no-deps 'face-recognition>=1.3,<2'
+	# The RP SDK, for the demo relying party (demo/rp/) that make demo serves.
+	$(BIN)/pip install --quiet --no-deps -e sdk/python
 	touch $@
 
 $(VENV)/.dev-installed: requirements/base.txt requirements/dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements/dev.txt
 	$(BIN)/pip install --quiet --no-deps 'face-recognition>=1.3,<2'
+	$(BIN)/pip install --quiet --no-deps -e sdk/python
 	touch $@ $(VENV)/.base-installed
 
 ## demo: the whole platform with demo data on the embedded defaults, http://127.0.0.1:$(PORT),

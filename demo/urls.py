@@ -19,6 +19,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("portal/virtual-card/ca.crt", views.virtual_card_ca, name="virtual-card-ca"),
     # SK's mock service for v3 device links (docs/demo.md); csrf_exempt in the view.
     path("mock/device-link", mockservice.device_link, name="mock-device-link"),
+    # The demo relying party: an e-service built on the SDK (docs/demo.md).
+    path("demo-rp/", include("demo.rp.urls")),
 ]
 if settings.MOBILE_ID_SIMULATOR:  # the local Mobile-ID service
     urlpatterns.append(path("mid-api/", include("demo.mobileid.urls")))

@@ -42,6 +42,7 @@ from api.rp.models import RelyingParty
 from audit.services import audit_record
 from core.errors import DomainError
 from demo.autoresponder import DEMO_PIN1, DEMO_PIN2, OUTCOMES
+from demo.rp import DEMO_RP_NAME, DEMO_RP_UUID
 from device.app import DeviceApp
 from device.errors import DeviceError, StateError
 from device.state import FileStore
@@ -56,8 +57,6 @@ SURNAME = "TESTNUMBER"
 #: The document number suffix of the demo accounts (``PNOEE-40504040001-MOCK-Q``), and of
 #: a person's second account (``-DEMO-Q``), as on SK's demo.
 SUFFIXES = ("MOCK", "DEMO")
-#: Every address may call the demo relying parties (IPv4 and IPv6).
-ANY_ADDRESS = ["0.0.0.0/0", "::/0"]
 DEVICE_PLATFORM = "demo-autoresponder"
 
 
@@ -84,6 +83,8 @@ class DemoRelyingParty:
     #: SK's demo answers ADVANCED with 403 for the DEMO UUIDs but serves the PHP
     #: client's (docs/spec/rp-api.md §6).
     allow_advanced: bool = False
+    #: The source addresses it may call from (CIDR); SK's demo RPs: any.
+    allowed_networks: tuple[str, ...] = ("0.0.0.0/0", "::/0")
 
 
 DEMO_RELYING_PARTIES: tuple[DemoRelyingParty, ...] = (
@@ -99,6 +100,15 @@ DEMO_RELYING_PARTIES: tuple[DemoRelyingParty, ...] = (
         "Demo bank",
         "smart-id-php-client 2.x",
         allow_advanced=True,
+    ),
+    # Our own demo relying party (demo/rp/, /demo-rp/): served by this very process, so it
+    # calls from the loopback only.
+    DemoRelyingParty(
+        DEMO_RP_UUID,
+        DEMO_RP_NAME,
+        "Demo e-service",
+        "the demo relying party at /demo-rp/ (demo/rp/)",
+        allowed_networks=("127.0.0.1/32", "::1/128"),
     ),
 )
 
@@ -281,7 +291,7 @@ def demo_relying_parties_create() -> list[str]:
                 defaults={
                     "name": demo.name,
                     "display_name": demo.display_name,
-                    "allowed_networks": ANY_ADDRESS,
+                    "allowed_networks": list(demo.allowed_networks),
                     "can_authenticate": True,
                     "can_sign": True,
                     "can_choose_certificate": True,

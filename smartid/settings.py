@@ -81,7 +81,7 @@ INSTALLED_APPS = [
     "portal",
 ]
 if not IS_LIVE:  # the demo and the test doubles of the outside world (refused in live)
-    INSTALLED_APPS.append("demo")
+    INSTALLED_APPS += ["demo", "demo.rp"]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 
+from demo.world import DEMO_IDENTITIES
 from pki import ocsp
 from tests.helpers.demo_world import (
     ONE_PER_OUTCOME,
+    RP_ANSWERING,
+    RP_BY_HAND,
     DemoAccounts,
     DemoWorld,
     populated,
@@ -57,6 +60,24 @@ def demo_world(
     population = populated(asgi_server, settings, tmp_path)
     world = DemoWorld(asgi_server, tmp_path / "demo-devices", population)
     world.start()
+    try:
+        yield world
+    finally:
+        world.stop()
+        world.close()
+        ocsp.reset_issuer_index()
+
+
+@pytest.fixture
+def rp_world(
+    asgi_server: LiveASGIServer, settings: Any, tmp_path: Path, sqlite_waits_for_locks: None
+) -> Iterator[DemoWorld]:
+    """The demo RP's world: three demo accounts; all but :data:`RP_BY_HAND` answer."""
+    wanted = {*RP_ANSWERING, RP_BY_HAND}
+    identities = [i for i in DEMO_IDENTITIES if i.document_number in wanted]
+    population = populated(asgi_server, settings, tmp_path, identities)
+    world = DemoWorld(asgi_server, tmp_path / "demo-devices", population)
+    world.start(only=[i for i in identities if i.document_number in RP_ANSWERING])
     try:
         yield world
     finally:

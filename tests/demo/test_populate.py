@@ -42,7 +42,7 @@ def test_every_identity_is_registered_once(demo_accounts: DemoAccounts) -> None:
     population = demo_accounts.population
     assert sorted(population.registered) == sorted(i.document_number for i in DEMO_IDENTITIES)
     assert population.skipped == []
-    assert len(population.relying_parties_created) == 3
+    assert len(population.relying_parties_created) == 4
     for identity in DEMO_IDENTITIES:
         account = Account.objects.select_related("person", "device").get(
             document_number=identity.document_number
@@ -71,16 +71,22 @@ def test_every_identity_is_registered_once(demo_accounts: DemoAccounts) -> None:
                 assert isinstance(dob.value, x509.UnrecognizedExtension)
                 assert dob.value.value == date_of_birth_der(identity.date_of_birth)
     assert Account.objects.filter(person__semantics_identifier="PNOLT-30303039816").count() == 2
-    for rp in RelyingParty.objects.all():
+    for rp in RelyingParty.objects.exclude(name="DEMO RP"):
         assert rp.allowed_networks == ["0.0.0.0/0", "::/0"]
         assert rp.can_authenticate and rp.can_sign and rp.can_choose_certificate
         # SK's demo: ADVANCED is 403 for the DEMO UUIDs, served for the PHP client's.
         assert rp.allow_advanced == (rp.name == "DEMO PHP client")
         assert rp.allows_address("203.0.113.7") and rp.allows_address("2001:db8::1")
+    # The demo RP (/demo-rp/) runs in the server's own process: loopback only.
+    own = RelyingParty.objects.get(name="DEMO RP")
+    assert own.allowed_networks == ["127.0.0.1/32", "::1/128"]
+    assert own.can_authenticate and own.can_sign and not own.allow_advanced
+    assert own.allows_address("127.0.0.1") and not own.allows_address("203.0.113.7")
     assert sorted(RelyingParty.objects.values_list("name", flat=True)) == [
         "DEMO",
         "DEMO",
         "DEMO PHP client",
+        "DEMO RP",
     ]
 
     before = _counts()

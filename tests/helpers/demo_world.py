@@ -88,13 +88,15 @@ class DemoWorld(DemoAccounts):
     _threads: list[threading.Thread] = field(default_factory=list)
     _changed: threading.Condition = field(default_factory=threading.Condition)
 
-    def start(self) -> None:
+    def start(self, only: Sequence[DemoIdentity] = DEMO_IDENTITIES) -> None:
+        """Start a responder for every identity of ``only`` (default: all of them)."""
+
         def log(line: str) -> None:
             with self._changed:
                 self.log.append(line)
                 self._changed.notify_all()
 
-        for identity in DEMO_IDENTITIES:
+        for identity in only:
             responder = AutoResponder(self.app(identity), identity.outcome, log=log)
             self.responders[identity.document_number] = responder
             thread = threading.Thread(target=responder.run, args=(self._stop, POLL_MS), daemon=True)
@@ -188,3 +190,10 @@ def populated(
 ONE_PER_OUTCOME = tuple(
     next(i for i in DEMO_IDENTITIES if i.outcome == outcome) for outcome in OUTCOMES
 )
+
+
+#: The demo RP's tests (tests/demo/test_rp_*.py): accounts whose devices answer on their
+#: own, and one that a test drives itself with the reference app (a same-device link's
+#: callback needs the verifier the app made).
+RP_ANSWERING = ("PNOEE-40504040001-MOCK-Q", "PNOEE-30403039917-MOCK-Q")
+RP_BY_HAND = "PNOEE-40404040009-MOCK-Q"
