@@ -41,6 +41,7 @@ from tests.helpers.rp_v3 import (
     start,
 )
 from tests.personas import ALICE, RP_A
+from tests.rp.test_schema import _close
 from tests.rp.v3.test_device_link_flows import link_for
 from tests.rp.v3.test_flows import open_link
 
@@ -398,17 +399,6 @@ def test_java_client_responses_validate() -> None:
 
 
 # --- the running server ---------------------------------------------------------------
-
-
-def _close(node: Any) -> None:
-    if isinstance(node, dict):
-        if "properties" in node:
-            node["additionalProperties"] = False
-        for value in node.values():
-            _close(value)
-    elif isinstance(node, list):
-        for value in node:
-            _close(value)
 
 
 def _strict(document: dict[str, Any]) -> dict[str, Any]:
