@@ -21,6 +21,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from smartid.env import (
     ENVIRONMENTS,
@@ -179,6 +180,23 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# Queues, so that one kind of work never waits behind another (deploy/ runs a worker per
+# queue with -Q): "issuance" makes keys and certificates (CPU-bound: key-pool refills),
+# "biometrics" the onboarding checks, "housekeeping" the periodic chores (CRLs, overdue
+# transactions, onboarding expiry); anything unrouted goes to "celery". A worker started
+# without -Q serves all four (the declared queues), as in a one-machine setup.
+CELERY_TASK_QUEUES = tuple(
+    Queue(name) for name in ("issuance", "biometrics", "housekeeping", "celery")
+)
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    "signing.tasks.fill_key_pool": {"queue": "issuance"},
+    "enrolment.tasks.onboarding_process": {"queue": "biometrics"},
+    "enrolment.tasks.onboarding_housekeeping": {"queue": "housekeeping"},
+    "signing.tasks.expire_transactions": {"queue": "housekeeping"},
+    "pki.tasks.publish_crl": {"queue": "housekeeping"},
+    "pki.tasks.publish_all_crls": {"queue": "housekeeping"},
+}
 CELERY_BEAT_SCHEDULE = {
     "publish-crls": {"task": "pki.tasks.publish_all_crls", "schedule": 3600.0},
     "fill-key-pool": {"task": "signing.tasks.fill_key_pool", "schedule": 60.0},
