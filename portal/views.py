@@ -36,6 +36,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import Account, Person
+from core import ratelimit
 from core.errors import DomainError
 from core.net import client_address
 from enrolment.models import RegistrationTicket
@@ -52,6 +53,9 @@ SESSION_METHOD = "portal_method"
 MAX_LOGIN_BODY = 16 * 1024
 
 #: What a person reads for each refusal of the validator (the codes are stable).
+TOO_MANY_LOGINS = gettext_lazy(
+    "Too many login attempts from your network. Please wait a minute and try again."
+)
 LOGIN_ERRORS: dict[str, Any] = {
     "token_malformed": gettext_lazy("The ID-card answer was malformed. Please try again."),
     "format_unsupported": gettext_lazy(
@@ -199,8 +203,22 @@ def login_challenge(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"challengeNonce": services.challenge_issue(request.session)})
 
 
+def _login_limit() -> ratelimit.Limit:
+    return ratelimit.Limit("portal_login", settings.LOGINS_PER_ADDRESS_MINUTE, 60)
+
+
+def _login_too_many_json(request: HttpRequest, exc: ratelimit.RateLimited) -> HttpResponse:
+    return _json_error("too_many_requests", str(TOO_MANY_LOGINS))
+
+
+def _login_too_many_page(request: HttpRequest, exc: ratelimit.RateLimited) -> HttpResponse:
+    messages.error(request, TOO_MANY_LOGINS)
+    return _render_login(request)
+
+
 @require_POST
 @never_cache
+@ratelimit.per_address(_login_limit, _login_too_many_json)
 def login_token(request: HttpRequest) -> JsonResponse:
     """Validate the Web eID token (step 2); the challenge is used up either way."""
     if len(request.body) > MAX_LOGIN_BODY:
@@ -234,6 +252,7 @@ def login_token(request: HttpRequest) -> JsonResponse:
 
 @require_POST
 @never_cache
+@ratelimit.per_address(_login_limit, _login_too_many_page)
 def login_certificate(request: HttpRequest) -> HttpResponse:
     """TLS client-certificate login: the certificate comes from the reverse proxy.
 

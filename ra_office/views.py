@@ -25,6 +25,7 @@ from django_otp import login as otp_login
 
 from accounts.models import Person
 from audit.models import AuditRecord
+from core import ratelimit
 from core.errors import DomainError
 from core.net import client_address
 from enrolment import applications as services
@@ -87,8 +88,20 @@ def _locked_message() -> str:
     }
 
 
+def _login_limit() -> ratelimit.Limit:
+    return ratelimit.Limit("ra_login", settings.LOGINS_PER_ADDRESS_MINUTE, 60)
+
+
+def _too_many_logins(request: HttpRequest, exc: ratelimit.RateLimited) -> HttpResponse:
+    """The login page again, with nothing checked (over the address's login rate)."""
+    request.session.pop(PREAUTH, None)
+    messages.error(request, _("Too many login attempts from your network. Wait a minute."))
+    return render(request, "ra_office/login.html", {"form": LoginForm()})
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
+@ratelimit.per_address(_login_limit, _too_many_logins)
 def login_view(request: HttpRequest) -> HttpResponse:
     """Step 1: user name and password. Step 2 (TOTP) follows in ``login_totp``."""
     form = LoginForm(request.POST or None)
@@ -129,6 +142,7 @@ def _preauth_officer(request: HttpRequest) -> Officer | None:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@ratelimit.per_address(_login_limit, _too_many_logins)
 def login_totp(request: HttpRequest) -> HttpResponse:
     """Step 2: the TOTP code; an officer without a confirmed device enrols one here."""
     officer = _preauth_officer(request)

@@ -283,6 +283,18 @@ if IS_LIVE:
 
 # Reverse proxies whose X-Forwarded-For is believed (CIDR list). Empty: none.
 TRUSTED_PROXIES = env_list("SMARTID_TRUSTED_PROXIES", [])
+# Rate limits (core/ratelimit.py; counted in Redis, so across all nodes): session starts per
+# relying party and second (a relying party's own value in the admin overrides it), and
+# logins per client address and minute on the portal and the RA office.
+RP_STARTS_PER_SECOND = env_int("SMARTID_RP_STARTS_PER_SECOND", 50, minimum=1, maximum=100000)
+LOGINS_PER_ADDRESS_MINUTE = env_int("SMARTID_LOGINS_PER_ADDRESS_MINUTE", 30, minimum=1)
+# The counters' key prefix in the cache; another value starts every counter at zero (the
+# tests take a fresh one per test, so one test's logins never count against the next's).
+RATELIMIT_NAMESPACE = "ratelimit"
+# Overload (smartid/admission.py): requests of one web process inside Django at once, and
+# how long a request may wait for a place before it is answered 503 (0 = no limit).
+MAX_CONCURRENT_REQUESTS = env_int("SMARTID_MAX_CONCURRENT_REQUESTS", 16, minimum=0)
+ADMISSION_WAIT_MS = env_int("SMARTID_ADMISSION_WAIT_MS", 500, minimum=0, maximum=10000)
 # Answer every RP API call with 580 (planned maintenance).
 RP_API_MAINTENANCE = env_bool("SMARTID_RP_API_MAINTENANCE", False)
 # RP API v3: how far a QR code's elapsedSeconds may be from the time since the session was

@@ -119,6 +119,17 @@ def _eager_tasks() -> Iterator[None]:
     app.conf.task_always_eager = saved
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> Iterator[None]:
+    """Every test starts with empty rate-limit counters (core/ratelimit.py): the suite logs
+    in from 127.0.0.1 far more often than a person could, and one test's logins must not
+    count against the next test's. Tests of the limits count inside their own namespace."""
+    from django.test import override_settings
+
+    with override_settings(RATELIMIT_NAMESPACE=f"ratelimit-test-{os.urandom(8).hex()}"):
+        yield
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Every test run gets its own key-encryption key and key folder (file key store), and

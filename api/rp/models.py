@@ -43,6 +43,12 @@ class RelyingParty(models.Model):
         default=False, help_text="May ask for ADVANCED (non-qualified) accounts"
     )
     can_see_device_ip = models.BooleanField(default=False)
+    session_starts_per_second = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Session starts per second across all nodes (429 beyond); empty = the "
+        "platform's default (SMARTID_RP_STARTS_PER_SECOND)",
+    )
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
