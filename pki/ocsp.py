@@ -151,7 +151,9 @@ def _nonce(request: ocsp.OCSPRequest, request_der: bytes) -> bytes | None:
         return None
     try:
         extensions = aocsp.OCSPRequest.load(request_der)["tbs_request"]["request_extensions"]
-        values = [ext["extn_value"].contents for ext in extensions if ext["extn_id"].native == "nonce"]
+        values = [
+            ext["extn_value"].contents for ext in extensions if ext["extn_id"].native == "nonce"
+        ]
     except (ValueError, TypeError, KeyError):
         raise _MalformedNonce from None
     if len(values) != 1:
