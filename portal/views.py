@@ -29,6 +29,7 @@ from django.middleware.csrf import rotate_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -131,7 +132,9 @@ def person_required(
             return redirect(login_url)
         request.session[SESSION_SEEN] = _now_ts()
         response = view(request, person, *args, **kwargs)
-        response["Cache-Control"] = "no-store"  # personal data: never in a shared cache
+        # Personal data: no browser or proxy keeps it (no-store, with Django's other
+        # never-cache headers; the RA office's officer_required does the same).
+        add_never_cache_headers(response)
         return response
 
     return wrapper  # type: ignore[return-value]  # wraps() hides the dropped Person argument

@@ -325,7 +325,8 @@ REST_FRAMEWORK = {
 # --- RA office (ra_office/) -------------------------------------------------------
 # Officers are logged out after this many idle seconds (15 minutes).
 RA_IDLE_TIMEOUT_SECONDS = env_int("RA_IDLE_TIMEOUT_SECONDS", 900, minimum=60, maximum=8 * 3600)
-# Wrong passwords or TOTP codes in a row before an officer is locked out, and for how long.
+# Wrong passwords or TOTP codes in a row, per user name + client address, before the
+# lock-out, and for how long (ra_office/throttle.py; the delays before it grow 1, 2, 4 … s).
 RA_MAX_FAILED_LOGINS = env_int("RA_MAX_FAILED_LOGINS", 5, minimum=1, maximum=100)
 RA_LOCKOUT_MINUTES = env_int("RA_LOCKOUT_MINUTES", 30, minimum=1, maximum=7 * 24 * 60)
 # How long a printed RA ticket may wait for its signed paper and its redemption.
