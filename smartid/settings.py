@@ -294,7 +294,7 @@ RATELIMIT_NAMESPACE = "ratelimit"
 # Overload (smartid/admission.py): requests of one web process inside Django at once, and
 # how long a request may wait for a place before it is answered 503 (0 = no limit).
 MAX_CONCURRENT_REQUESTS = env_int("SMARTID_MAX_CONCURRENT_REQUESTS", 16, minimum=0)
-ADMISSION_WAIT_MS = env_int("SMARTID_ADMISSION_WAIT_MS", 500, minimum=0, maximum=10000)
+ADMISSION_WAIT_MS = env_int("SMARTID_ADMISSION_WAIT_MS", 250, minimum=0, maximum=10000)
 # Answer every RP API call with 580 (planned maintenance).
 RP_API_MAINTENANCE = env_bool("SMARTID_RP_API_MAINTENANCE", False)
 # RP API v3: how far a QR code's elapsedSeconds may be from the time since the session was
