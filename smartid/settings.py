@@ -196,11 +196,15 @@ CELERY_TASK_ROUTES = {
     "signing.tasks.expire_transactions": {"queue": "housekeeping"},
     "pki.tasks.publish_crl": {"queue": "housekeeping"},
     "pki.tasks.publish_all_crls": {"queue": "housekeeping"},
+    "api.rp.tasks.aggregate_rp_usage": {"queue": "housekeeping"},
+    "api.rp.tasks.purge_rp_sessions": {"queue": "housekeeping"},
 }
 CELERY_BEAT_SCHEDULE = {
     "publish-crls": {"task": "pki.tasks.publish_all_crls", "schedule": 3600.0},
     "fill-key-pool": {"task": "signing.tasks.fill_key_pool", "schedule": 60.0},
     "expire-transactions": {"task": "signing.tasks.expire_transactions", "schedule": 5.0},
+    "rp-usage": {"task": "api.rp.tasks.aggregate_rp_usage", "schedule": 3600.0},
+    "rp-session-purge": {"task": "api.rp.tasks.purge_rp_sessions", "schedule": 86400.0},
     "onboarding-housekeeping": {
         "task": "enrolment.tasks.onboarding_housekeeping",
         "schedule": 600.0,
@@ -295,6 +299,10 @@ RATELIMIT_NAMESPACE = "ratelimit"
 # how long a request may wait for a place before it is answered 503 (0 = no limit).
 MAX_CONCURRENT_REQUESTS = env_int("SMARTID_MAX_CONCURRENT_REQUESTS", 16, minimum=0)
 ADMISSION_WAIT_MS = env_int("SMARTID_ADMISSION_WAIT_MS", 250, minimum=0, maximum=10000)
+# RP sessions and their transactions are kept this long, then purged once counted into the
+# monthly usage (api/rp/metering.py); whole months only. 400 days: a year of statements can
+# be recomputed from the sessions themselves.
+RP_SESSION_RETENTION_DAYS = env_int("SMARTID_RP_SESSION_RETENTION_DAYS", 400, minimum=31)
 # Answer every RP API call with 580 (planned maintenance).
 RP_API_MAINTENANCE = env_bool("SMARTID_RP_API_MAINTENANCE", False)
 # RP API v3: how far a QR code's elapsedSeconds may be from the time since the session was

@@ -61,6 +61,8 @@ def test_every_task_goes_to_a_declared_queue() -> None:
         ("pki.tasks.publish_crl", "housekeeping"),
         ("pki.tasks.publish_all_crls", "housekeeping"),
         ("enrolment.tasks.onboarding_housekeeping", "housekeeping"),
+        ("api.rp.tasks.aggregate_rp_usage", "housekeeping"),
+        ("api.rp.tasks.purge_rp_sessions", "housekeeping"),
     ],
 )
 def test_work_is_kept_apart_by_kind(task: str, queue: str) -> None:
