@@ -13,9 +13,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from enrolment.models import OnboardingApplication, OnboardingEvidence
+from enrolment.onboarding.budget import checks_abandon, checks_admit
 from enrolment.onboarding.common import (
     EMRTD_STEPS,
     AppId,
+    FrameTooLarge,
     Kind,
     OnboardingError,
     OnboardingWrongState,
@@ -119,6 +121,7 @@ def onboarding_frame_add(
         raise OnboardingError(f"The frame index must be 0 to {MAX_FRAMES - 1}.")
     if not data or len(data) > settings.IMAGE_MAX_BYTES:
         raise OnboardingError(f"A frame must be 1 to {settings.IMAGE_MAX_BYTES} bytes.")
+    frame_size_check(data)
     OnboardingEvidence.objects.update_or_create(
         application=application,
         kind=Kind.FRAME,
@@ -127,9 +130,48 @@ def onboarding_frame_add(
     )
 
 
+def frame_size_check(data: bytes) -> None:
+    """Refuse a selfie frame that is not a JPEG or PNG, or that declares more pixels than
+    face matching needs (:class:`FrameTooLarge`, 413), from its header alone: nothing is
+    decoded, so a 16 Mpx frame costs what a small one does (docs/onboarding.md).
+    """
+    # Deferred, as in onboarding_liveness_start (which has run before any frame arrives).
+    from enrolment.biometrics import BiometricError, image_size
+    from enrolment.biometrics.face import SELFIE_FORMATS
+
+    limit = min(settings.SELFIE_MAX_PIXELS, settings.IMAGE_MAX_PIXELS)
+    try:
+        width, height = image_size(data, formats=SELFIE_FORMATS)
+    except BiometricError as exc:
+        if exc.code == "decompression_bomb":
+            raise FrameTooLarge(f"The frame declares too many pixels; at most {limit}.") from None
+        raise OnboardingError(exc.message, code=exc.code) from None
+    if width * height > limit:
+        raise FrameTooLarge(
+            f"The frame is {width}×{height} pixels; at most {limit} pixels are accepted "
+            "(scale it down to 1280 px on the long side)."
+        )
+
+
+def onboarding_submit(
+    *, application_id: AppId, source_ip: str | None = None
+) -> OnboardingApplication:
+    """Evidence complete: start the pipeline.
+
+    The application first takes its slots of the biometric-check budgets (``budget``):
+    a full budget refuses the submission (:class:`~enrolment.onboarding.common.ChecksBusy`)
+    and changes nothing. ``source_ip`` is the submitting client's address.
+    """
+    taken = checks_admit(application_id=application_id, address=source_ip)
+    try:
+        return _submit(application_id)
+    except BaseException:
+        checks_abandon(application_id=application_id, taken=taken)
+        raise
+
+
 @transaction.atomic
-def onboarding_submit(*, application_id: AppId) -> OnboardingApplication:
-    """Evidence complete: start the pipeline."""
+def _submit(application_id: AppId) -> OnboardingApplication:
     application = lock(application_id)
     require(application, State.COLLECTING, Source.EMRTD)
     kinds = set(application.evidence.values_list("kind", flat=True))

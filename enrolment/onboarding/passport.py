@@ -70,7 +70,11 @@ def step_active(application: OnboardingApplication) -> dict[str, Any]:
     return {"ok": True}
 
 
-def step_face(application: OnboardingApplication) -> dict[str, Any]:
+def face_check(application: OnboardingApplication) -> object:
+    """Match the selfie frames with the chip's portrait: decoding and dlib, about a second
+    of CPU, so the runner calls it outside any transaction (:func:`face_record` keeps the
+    result). Returns the :class:`~enrolment.biometrics.FaceMatch`; raises StepFailed.
+    """
     # Deferred: enrolment.biometrics loads face_recognition and dlib's models at import
     # (about 1 s and 130 MB); only a process that runs this step pays for it.
     from enrolment.biometrics import BiometricError, face_match
@@ -80,39 +84,77 @@ def step_face(application: OnboardingApplication) -> dict[str, Any]:
         face = parse_dg2(groups[2]).image  # verified by the passive step
     except (KeyError, EmrtdError):
         raise StepFailed("missing_data_group", "The chip's portrait is missing.") from None
-    frames = stored_frames(application)
+    frames = [bytes(f.data) for f in stored_frames(application)]
     try:
-        match = face_match(
-            reference=face,
-            frames=[bytes(f.data) for f in frames],
-            threshold=settings.FACE_MATCH_THRESHOLD,
+        # Uploads were refused above the cap from their headers; frames stored before
+        # the cap (or before it was lowered) are refused here, still before decoding.
+        for data in frames:
+            _frame_within_cap(data)
+        return face_match(
+            reference=face, frames=frames, threshold=settings.FACE_MATCH_THRESHOLD, **_limits()
         )
     except BiometricError as exc:
         raise StepFailed(exc.code, str(exc)) from None
+
+
+def face_record(application: OnboardingApplication, match: object) -> dict[str, Any]:
+    """Keep what :func:`face_check` found (with the row locked)."""
+    from enrolment.biometrics import FaceMatch
+
+    assert isinstance(match, FaceMatch)
     application.face_distance = match.distance
     if not match.matched:
         raise StepFailed("face_mismatch", "The selfie does not match the document's photo.")
     return {"distance": round(match.distance, 4), "threshold": match.threshold}
 
 
-def step_liveness(application: OnboardingApplication) -> dict[str, Any]:
-    # Deferred, as in step_face: the biometrics package is heavy to import.
+def liveness_check(application: OnboardingApplication) -> object:
+    """Verify the liveness challenge (outside any transaction, as :func:`face_check`).
+    Returns the :class:`~enrolment.biometrics.LivenessResult`; raises StepFailed.
+    """
+    # Deferred, as in face_check: the biometrics package is heavy to import.
     from enrolment.biometrics import BiometricError, Frame, liveness_verify
 
     frames = stored_frames(application)
     assert application.liveness_issued_at is not None
     assert application.liveness_deadline is not None
     try:
-        result = liveness_verify(
+        return liveness_verify(
             challenge=application.liveness_steps,
             frames=[Frame(bytes(f.data), int(f.captured_at_ms or 0)) for f in frames],
             issued_at_ms=utc_ms(application.liveness_issued_at),
             deadline_ms=utc_ms(application.liveness_deadline),
+            **_limits(),
         )
     except BiometricError as exc:
         raise StepFailed(exc.code, str(exc)) from None
+
+
+def liveness_record(application: OnboardingApplication, result: object) -> dict[str, Any]:
+    """Keep what :func:`liveness_check` found (with the row locked): the frames' hashes go
+    into the cross-application replay index."""
+    from enrolment.biometrics import LivenessResult
+
+    assert isinstance(result, LivenessResult)
     _remember_frames(application, result.frame_hashes)
     return {"steps": result.steps_seen}
+
+
+def _limits() -> dict[str, int]:
+    # The same limits for both steps: the face analyses are cached under them, so the
+    # liveness step reuses the frames the face step decoded.
+    return {"max_bytes": settings.IMAGE_MAX_BYTES, "max_pixels": settings.IMAGE_MAX_PIXELS}
+
+
+def _frame_within_cap(data: bytes) -> None:
+    from enrolment.biometrics import image_size
+
+    limit = min(settings.SELFIE_MAX_PIXELS, settings.IMAGE_MAX_PIXELS)
+    width, height = image_size(data)
+    if width * height > limit:
+        raise StepFailed(
+            "frame_too_large", f"A frame is {width}×{height} pixels; the limit is {limit}."
+        )
 
 
 def _remember_frames(application: OnboardingApplication, hashes: list[str]) -> None:
