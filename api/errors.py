@@ -34,11 +34,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     """DRF's handler, plus domain errors, all in the one error format."""
     if isinstance(exc, DomainError):
         status = getattr(exc, "status", None) or STATUS_BY_CODE.get(exc.code, 400)
-        response = Response(error_body(status, exc.message, exc.code), status=status)
+        answer = Response(error_body(status, exc.message, exc.code), status=status)
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:  # a load limit says when to come back (RFC 9110 §10.2.3)
-            response["Retry-After"] = str(int(retry_after))
-        return response
+            answer["Retry-After"] = str(int(retry_after))
+        return answer
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

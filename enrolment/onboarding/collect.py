@@ -17,7 +17,6 @@ from enrolment.onboarding.budget import checks_abandon, checks_admit
 from enrolment.onboarding.common import (
     EMRTD_STEPS,
     AppId,
-    FrameTooLarge,
     Kind,
     OnboardingError,
     OnboardingWrongState,
@@ -27,6 +26,7 @@ from enrolment.onboarding.common import (
     lock,
     require,
 )
+from enrolment.onboarding.passport import frame_size_check
 from enrolment.onboarding.worker import enqueue
 
 #: Upload limits (the chip's files are small; DG2 holds one compressed face image).
@@ -128,29 +128,6 @@ def onboarding_frame_add(
         number=index,
         defaults={"data": data, "captured_at_ms": captured_at_ms},
     )
-
-
-def frame_size_check(data: bytes) -> None:
-    """Refuse a selfie frame that is not a JPEG or PNG, or that declares more pixels than
-    face matching needs (:class:`FrameTooLarge`, 413), from its header alone: nothing is
-    decoded, so a 16 Mpx frame costs what a small one does (docs/onboarding.md).
-    """
-    # Deferred, as in onboarding_liveness_start (which has run before any frame arrives).
-    from enrolment.biometrics import BiometricError, image_size
-    from enrolment.biometrics.face import SELFIE_FORMATS
-
-    limit = min(settings.SELFIE_MAX_PIXELS, settings.IMAGE_MAX_PIXELS)
-    try:
-        width, height = image_size(data, formats=SELFIE_FORMATS)
-    except BiometricError as exc:
-        if exc.code == "decompression_bomb":
-            raise FrameTooLarge(f"The frame declares too many pixels; at most {limit}.") from None
-        raise OnboardingError(exc.message, code=exc.code) from None
-    if width * height > limit:
-        raise FrameTooLarge(
-            f"The frame is {width}×{height} pixels; at most {limit} pixels are accepted "
-            "(scale it down to 1280 px on the long side)."
-        )
 
 
 def onboarding_submit(

@@ -13,7 +13,14 @@ from django.utils import timezone
 from enrolment.emrtd import CscaTrustStore, EmrtdError, active_authenticate, passive_authenticate
 from enrolment.emrtd.datagroups import parse_dg2, parse_dg14, parse_dg15
 from enrolment.models import OnboardingApplication, SeenFrame
-from enrolment.onboarding.common import StepFailed, stored_evidence, stored_frames, utc_ms
+from enrolment.onboarding.common import (
+    FrameTooLarge,
+    OnboardingError,
+    StepFailed,
+    stored_evidence,
+    stored_frames,
+    utc_ms,
+)
 
 
 def step_passive(application: OnboardingApplication) -> dict[str, Any]:
@@ -89,9 +96,18 @@ def face_check(application: OnboardingApplication) -> object:
         # Uploads were refused above the cap from their headers; frames stored before
         # the cap (or before it was lowered) are refused here, still before decoding.
         for data in frames:
-            _frame_within_cap(data)
+            frame_size_check(data)
+    except OnboardingError as exc:
+        raise StepFailed(exc.code, exc.message) from None
+    try:
         return face_match(
-            reference=face, frames=frames, threshold=settings.FACE_MATCH_THRESHOLD, **_limits()
+            reference=face,
+            frames=frames,
+            threshold=settings.FACE_MATCH_THRESHOLD,
+            # The same limits as liveness_check: the analyses are cached under them, so
+            # the liveness step reuses the frames this step decoded.
+            max_bytes=settings.IMAGE_MAX_BYTES,
+            max_pixels=settings.IMAGE_MAX_PIXELS,
         )
     except BiometricError as exc:
         raise StepFailed(exc.code, str(exc)) from None
@@ -124,7 +140,8 @@ def liveness_check(application: OnboardingApplication) -> object:
             frames=[Frame(bytes(f.data), int(f.captured_at_ms or 0)) for f in frames],
             issued_at_ms=utc_ms(application.liveness_issued_at),
             deadline_ms=utc_ms(application.liveness_deadline),
-            **_limits(),
+            max_bytes=settings.IMAGE_MAX_BYTES,
+            max_pixels=settings.IMAGE_MAX_PIXELS,
         )
     except BiometricError as exc:
         raise StepFailed(exc.code, str(exc)) from None
@@ -140,20 +157,26 @@ def liveness_record(application: OnboardingApplication, result: object) -> dict[
     return {"steps": result.steps_seen}
 
 
-def _limits() -> dict[str, int]:
-    # The same limits for both steps: the face analyses are cached under them, so the
-    # liveness step reuses the frames the face step decoded.
-    return {"max_bytes": settings.IMAGE_MAX_BYTES, "max_pixels": settings.IMAGE_MAX_PIXELS}
-
-
-def _frame_within_cap(data: bytes) -> None:
-    from enrolment.biometrics import image_size
+def frame_size_check(data: bytes) -> None:
+    """Refuse a selfie frame that is not a JPEG or PNG, or that declares more pixels than
+    face matching needs (:class:`FrameTooLarge`, 413), from its header alone: nothing is
+    decoded, so a 16 Mpx frame costs what a small one does (docs/onboarding.md).
+    """
+    # Deferred, as in face_check (at upload, the liveness challenge has loaded it already).
+    from enrolment.biometrics import BiometricError, image_size
+    from enrolment.biometrics.face import SELFIE_FORMATS
 
     limit = min(settings.SELFIE_MAX_PIXELS, settings.IMAGE_MAX_PIXELS)
-    width, height = image_size(data)
+    try:
+        width, height = image_size(data, formats=SELFIE_FORMATS)
+    except BiometricError as exc:
+        if exc.code == "decompression_bomb":
+            raise FrameTooLarge(f"The frame declares too many pixels; at most {limit}.") from None
+        raise OnboardingError(exc.message, code=exc.code) from None
     if width * height > limit:
-        raise StepFailed(
-            "frame_too_large", f"A frame is {width}×{height} pixels; the limit is {limit}."
+        raise FrameTooLarge(
+            f"The frame is {width}×{height} pixels; at most {limit} pixels are accepted "
+            "(scale it down to 1280 px on the long side)."
         )
 
 

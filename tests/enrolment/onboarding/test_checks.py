@@ -144,9 +144,9 @@ def test_a_running_check_holds_no_database_lock(
     """While one application's face check runs, other writers commit: another
     application's frame upload (the same table) and even a write to the checked row."""
     alice, other = applicant("198.51.100.1"), applicant("198.51.100.2")
-    other_frame = OnboardingEvidence.objects.filter(
-        application_id=other.application_id, kind=OnboardingEvidence.Kind.FRAME, number=0
-    ).get()
+    other_frame = OnboardingEvidence.objects.get(
+        application__pk=other.application_id, kind=OnboardingEvidence.Kind.FRAME, number=0
+    )
     frame_body = {
         "index": 0,
         "capturedAtMs": other_frame.captured_at_ms,

@@ -12,11 +12,15 @@ import httpx
 import pytest
 from PIL import Image, ImageFile
 
+import enrolment.biometrics
 from api.app.onboarding import MAX_FRAME_BYTES
 from device.onboarding import Onboarding
 from device.state import b64
+from enrolment import onboarding as service
 from enrolment.biometrics import decode_image
-from enrolment.models import OnboardingEvidence
+from enrolment.models import OnboardingApplication, OnboardingEvidence
+from enrolment.onboarding import collect
+from tests.helpers.passports import Evidence
 from tests.helpers.platform import Platform
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -118,3 +122,23 @@ def test_a_pixel_bomb_is_413_and_garbage_is_400(
         response = _put(frames_url, 0, data)
         assert (response.status_code, response.json()["error"]) == (400, error), data[:10]
     assert not OnboardingEvidence.objects.exists()
+
+
+def test_frames_stored_before_the_cap_was_lowered_are_rejected_undecoded(
+    platform: Platform, evidence: Evidence, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(collect, "enqueue", lambda application_id: None)  # run it below
+    flow = Onboarding(platform.device())
+    flow.passport(evidence.passport, evidence.selfies)  # 480 × 640 frames: 307,200 px
+    settings.SELFIE_MAX_PIXELS = 300_000
+
+    def face_match(**kwargs: Any) -> Any:
+        raise AssertionError("the frames were decoded")
+
+    monkeypatch.setattr(enrolment.biometrics, "face_match", face_match)
+    service.onboarding_run(application_id=flow.application_id)
+
+    application = OnboardingApplication.objects.get(pk=flow.application_id)
+    assert application.state == OnboardingApplication.State.REJECTED
+    assert application.failure_code == "frame_too_large"
+    assert application.checks["face"] == {"ok": False, "code": "frame_too_large"}
