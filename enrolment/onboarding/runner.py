@@ -152,3 +152,4 @@ def onboarding_fail_internal(*, application_id: AppId, reason: str) -> None:
     application = lock(application_id)
     if application.state == State.CHECKING:
         reject(application, application.step or "pipeline", "internal_error", reason[:300])
+    transaction.on_commit(lambda: checks_release(application_id=application_id))
