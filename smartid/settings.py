@@ -391,6 +391,15 @@ LIVENESS_DEADLINE_SECONDS = env_int("LIVENESS_DEADLINE_SECONDS", 120, minimum=10
 # Byte and pixel caps of every uploaded or chip image (checked before decoding).
 IMAGE_MAX_BYTES = env_int("IMAGE_MAX_BYTES", 2 * 1024 * 1024, minimum=16_384, maximum=20_971_520)
 IMAGE_MAX_PIXELS = env_int("IMAGE_MAX_PIXELS", 16_000_000, minimum=100_000, maximum=40_000_000)
+# Pixel cap of one selfie frame: face matching works on ≤ 640 px, so 2 Mpx (1600 × 1200)
+# is plenty; a larger frame is refused with 413 from its header, before any decoding.
+SELFIE_MAX_PIXELS = env_int("SELFIE_MAX_PIXELS", 2_000_000, minimum=100_000, maximum=40_000_000)
+# Biometric checks (face + liveness) running at once, per client address and in total
+# across every node (slots in the shared cache); one more submission gets 429 / 503.
+# A slot a crashed worker never gave back frees itself after BIOMETRIC_SLOT_SECONDS.
+BIOMETRIC_CHECKS_PER_ADDRESS = env_int("BIOMETRIC_CHECKS_PER_ADDRESS", 2, minimum=1, maximum=100)
+BIOMETRIC_CHECKS_TOTAL = env_int("BIOMETRIC_CHECKS_TOTAL", 8, minimum=1, maximum=1000)
+BIOMETRIC_SLOT_SECONDS = env_int("BIOMETRIC_SLOT_SECONDS", 300, minimum=10, maximum=3600)
 
 # Mobile-ID and secondary authentication
 # The local Mobile-ID simulator at /mid-api/ (dev, demo, test); live refuses it (checks.py).
