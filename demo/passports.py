@@ -46,7 +46,7 @@ from enrolment.emrtd.sod import (
     LdsSecurityObject,
     parse_sod,
 )
-from enrolment.emrtd.trust import TEST_MARKER, CscaMasterList
+from enrolment.emrtd.trust import TEST_MARKER
 
 TAMPER_KINDS = ("dg1", "dg2", "sod_signature", "untrusted_csca", "aa_key")
 ALPHA2_TO_ALPHA3 = {a2: a3 for a3, a2 in ALPHA3_TO_ALPHA2.items() if len(a3) == 3}
@@ -510,10 +510,12 @@ def build_sod(
     algorithm: str,
     hash_algorithm: str = "sha256",
     signature: bytes | None = None,
+    content_type: str = OID_LDS_SECURITY_OBJECT,
 ) -> bytes:
     """EF.SOD over ``data_groups`` signed by a DSC (``algorithm``: ec, rsa, rsa-pss).
 
-    ``signature`` replaces the real signature (for the ``sod_signature`` tamper).
+    ``signature`` replaces the real signature (for the ``sod_signature`` tamper);
+    ``content_type`` may be id-data, as some states' SODs have it.
     """
     lds = LdsSecurityObject(
         {
@@ -530,7 +532,7 @@ def build_sod(
     )
     content_info = signed_data(
         lds.dump(),
-        content_type=OID_LDS_SECURITY_OBJECT,
+        content_type=content_type,
         certificate=certificate,
         private_key=private_key,
         algorithm=algorithm,
@@ -541,20 +543,22 @@ def build_sod(
 
 
 def build_master_list(
-    certificates: list[x509.Certificate], *, signer: SignerKey, algorithm: str = "ec"
+    certificates: list[x509.Certificate] | list[x509.Certificate | bytes],
+    *,
+    signer: SignerKey,
+    algorithm: str = "ec",
 ) -> bytes:
-    """An ICAO CSCA master list (CMS SignedData over CscaMasterList) signed by ``signer``."""
-    master_list = CscaMasterList(
-        {
-            "version": 0,
-            "cert_list": [
-                asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
-                for c in certificates
-            ],
-        }
-    )
+    """An ICAO CSCA master list (CMS SignedData over CscaMasterList) signed by ``signer``.
+
+    ``bytes`` items go into the list as they are (tests of lists with unreadable entries).
+    """
+    ders = [
+        c if isinstance(c, bytes) else c.public_bytes(serialization.Encoding.DER)
+        for c in certificates
+    ]
+    master_list = tlv.encode(0x30, tlv.encode(0x02, b"\x00") + tlv.encode(0x31, b"".join(ders)))
     return signed_data(
-        master_list.dump(),
+        master_list,
         content_type=OID_CSCA_MASTER_LIST,
         certificate=signer.certificate,
         private_key=signer.private_key,

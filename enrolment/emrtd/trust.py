@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from asn1crypto import core
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -44,19 +43,13 @@ TEST_MARKER = "openeid TEST"
 _SHA256 = hashes.SHA256()
 
 
-class CscaMasterList(core.Sequence):  # type: ignore[misc]  # asn1crypto is untyped
-    _fields = [
-        ("version", core.Integer),
-        ("cert_list", core.SetOf, {"spec": asn1_x509.Certificate}),
-    ]
-
-
-class _AnyElements(core.SetOf):  # type: ignore[misc]
+class _AnyElements(core.SetOf):  # type: ignore[misc]  # asn1crypto is untyped
     _child_spec = core.Any
 
 
-class _RawMasterList(core.Sequence):  # type: ignore[misc]
-    """A master list whose certificates stay raw bytes, read one by one."""
+class CscaMasterList(core.Sequence):  # type: ignore[misc]
+    """CscaMasterList (Doc 9303 part 12 §9). The certificates stay raw elements, each
+    read on its own, so that one unreadable certificate does not spoil the list."""
 
     _fields = [("version", core.Integer), ("cert_list", _AnyElements)]
 
@@ -279,7 +272,7 @@ def load_master_list(
         what=what,
     )
     try:
-        parsed = _RawMasterList.load(signed.content, strict=True)
+        parsed = CscaMasterList.load(signed.content, strict=True)
         ders = [bytes(item.dump()) for item in parsed["cert_list"]]
     except (ValueError, TypeError, KeyError):
         raise MalformedError(f"{what}: the CSCA master list cannot be read") from None

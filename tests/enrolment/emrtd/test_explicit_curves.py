@@ -15,8 +15,8 @@ from enrolment.emrtd import (
     EmrtdError,
     active_authenticate,
     passive_authenticate,
+    tlv,
 )
-from enrolment.emrtd import tlv
 from enrolment.emrtd.datagroups import parse_dg15
 from enrolment.emrtd.keys import KNOWN_CURVES, CurveParameters, load_public_key
 from tests.helpers.passports import ALICE_PASSPORT, NOW
