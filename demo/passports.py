@@ -21,6 +21,7 @@ import io
 import json
 import os
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -543,7 +544,7 @@ def build_sod(
 
 
 def build_master_list(
-    certificates: list[x509.Certificate] | list[x509.Certificate | bytes],
+    certificates: Sequence[x509.Certificate | bytes],
     *,
     signer: SignerKey,
     algorithm: str = "ec",
