@@ -103,17 +103,30 @@ class SignedContent:
     certificates: tuple[x509.Certificate, ...]
 
 
+#: What cryptography raises when it reads a damaged certificate, or one of its lazily parsed
+#: fields (names, extensions): not all of them are ``ValueError``.
+CERTIFICATE_ERRORS: tuple[type[Exception], ...] = (
+    ValueError,
+    x509.InvalidVersion,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+)
+#: An extension that is absent or cannot be read.
+EXTENSION_ERRORS: tuple[type[Exception], ...] = (x509.ExtensionNotFound, *CERTIFICATE_ERRORS)
+
+
 def _load_certificate(der: bytes) -> x509.Certificate | None:
     try:
         return x509.load_der_x509_certificate(der)
-    except (ValueError, x509.InvalidVersion):
+    except CERTIFICATE_ERRORS:
         return None
 
 
 def _ski(cert: x509.Certificate) -> bytes | None:
+    """The subject key identifier, or None (absent, or the extensions cannot be read)."""
     try:
         ext = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
-    except x509.ExtensionNotFound:
+    except EXTENSION_ERRORS:
         return None
     return ext.value.digest
 

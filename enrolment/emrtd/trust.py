@@ -33,7 +33,13 @@ from enrolment.emrtd.errors import (
     MalformedError,
     UnsupportedAlgorithmError,
 )
-from enrolment.emrtd.sod import OID_CSCA_MASTER_LIST, parse_signed_data, verify_signed_data
+from enrolment.emrtd.sod import (
+    CERTIFICATE_ERRORS,
+    EXTENSION_ERRORS,
+    OID_CSCA_MASTER_LIST,
+    parse_signed_data,
+    verify_signed_data,
+)
 
 _CERT_SUFFIXES = {".pem", ".crt", ".cer", ".der", ".ml"}
 
@@ -83,7 +89,7 @@ def country_of(cert: x509.Certificate) -> str | None:
 def _is_ca(cert: x509.Certificate) -> bool:
     try:
         return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
+    except EXTENSION_ERRORS:
         return False
 
 
@@ -102,7 +108,7 @@ def _aki(cert: x509.Certificate) -> bytes | None:
 def _ski(cert: x509.Certificate) -> bytes | None:
     try:
         return cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
-    except x509.ExtensionNotFound:
+    except EXTENSION_ERRORS:
         return None
 
 
@@ -169,7 +175,7 @@ class CscaTrustStore:
             # name of the document signer surfaces only here, as ValueError.
             aki = _aki(dsc)
             issuer_name = dsc.issuer.public_bytes()
-        except ValueError:
+        except CERTIFICATE_ERRORS:
             raise MalformedError("the document signer certificate cannot be read") from None
         candidates = [
             c
@@ -236,7 +242,7 @@ def _read_csca(der: bytes) -> tuple[x509.Certificate | None, str]:
         cert.subject.public_bytes()
         cert.issuer.public_bytes()
         _ = cert.extensions
-    except (ValueError, x509.InvalidVersion) as exc:
+    except CERTIFICATE_ERRORS as exc:
         return None, f"not a readable X.509 certificate ({exc})"
     try:
         keys.certificate_public_key(cert, what="key")
