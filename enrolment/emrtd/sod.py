@@ -104,9 +104,11 @@ class SignedContent:
 
 
 #: What cryptography raises when it reads a damaged certificate, or one of its lazily parsed
-#: fields (names, extensions): not all of them are ``ValueError``.
+#: fields (names, extensions): not all of them are ``ValueError`` (a name attribute of
+#: type BIT STRING other than x500UniqueIdentifier is a ``TypeError``).
 CERTIFICATE_ERRORS: tuple[type[Exception], ...] = (
     ValueError,
+    TypeError,
     x509.InvalidVersion,
     x509.DuplicateExtension,
     x509.UnsupportedGeneralNameType,

@@ -193,7 +193,9 @@ def load_certificate(der: bytes) -> x509.Certificate:
     except (
         ValueError,
         UnsupportedAlgorithm,
-        # Not ValueErrors: two extensions of one type, an unknown GeneralName form.
+        # Not ValueErrors: a name attribute of type BIT STRING (other than
+        # x500UniqueIdentifier), two extensions of one type, an unknown GeneralName form.
+        TypeError,
         x509.DuplicateExtension,
         x509.UnsupportedGeneralNameType,
     ):

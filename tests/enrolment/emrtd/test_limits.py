@@ -224,3 +224,20 @@ def test_a_document_signer_with_a_duplicated_extension_is_malformed(
     with pytest.raises(EmrtdError) as caught:
         passive_authenticate(sod=sod, data_groups=genuine.data_groups, trust_store=store, at=NOW)
     assert caught.value.code == "malformed"
+
+
+def test_a_document_signer_with_a_bit_string_in_its_issuer_name_is_malformed(
+    csca: synthetic.TestCsca, genuine: synthetic.SyntheticPassport
+) -> None:
+    """C=EE of the DSC's issuer as a BIT STRING: cryptography raises TypeError when the
+    name is read (found by fuzz/webeid_token.py in the Web eID validator)."""
+    signer = csca.signer("rsa")
+    der = signer.certificate.public_bytes(Encoding.DER)
+    country = bytes.fromhex("060355040613024545")
+    damaged = x509.load_der_x509_certificate(
+        der.replace(country, bytes.fromhex("060355040603020045"), 1)
+    )
+    store = CscaTrustStore.from_certificates([csca.certificate])
+    with pytest.raises(EmrtdError) as caught:
+        store.verify_dsc(damaged, at=NOW)
+    assert caught.value.code == "malformed"
