@@ -227,7 +227,12 @@ def csr_public_key(csr_der: bytes, *, allowed_key_bits: Collection[int]) -> rsa.
         extensions = list(csr.extensions)
     except UnsupportedAlgorithm:  # a key algorithm OID cryptography does not know
         raise CsrRejected("The certificate request does not carry an RSA key.") from None
-    except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType):
+    except (
+        ValueError,
+        x509.InvalidVersion,
+        x509.DuplicateExtension,
+        x509.UnsupportedGeneralNameType,
+    ):  # not all ValueErrors: cryptography has its own classes for some defects
         raise CsrRejected("The certificate request is not valid DER PKCS#10.") from None
     if not isinstance(public_key, rsa.RSAPublicKey):
         raise CsrRejected("The certificate request does not carry an RSA key.")

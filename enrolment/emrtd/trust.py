@@ -42,6 +42,7 @@ from enrolment.emrtd.sod import (
 )
 
 _CERT_SUFFIXES = {".pem", ".crt", ".cer", ".der", ".ml"}
+_NOT_ONE_CERTIFICATE: tuple[type[Exception], ...] = (*CERTIFICATE_ERRORS, EmrtdError)
 
 #: The organisation name every synthetic test certificate carries (``demo.passports``), so
 #: that live mode can refuse a trust store holding a CSCA whose private key is public.
@@ -220,13 +221,13 @@ def _load_file(path: Path, anchors: list[x509.Certificate] | None) -> MasterList
     try:
         if data.lstrip().startswith(b"-----BEGIN"):
             return MasterList(tuple(x509.load_pem_x509_certificates(data)))
-    except ValueError:
+    except CERTIFICATE_ERRORS:
         raise MalformedError(f"{path.name}: PEM certificates cannot be read") from None
     if len(data) <= limits.TRUST_FILE_MAX:
         try:
             tlv.validate(data, max_size=limits.TRUST_FILE_MAX, what=path.name)
             return MasterList((x509.load_der_x509_certificate(data),))
-        except (ValueError, EmrtdError):
+        except _NOT_ONE_CERTIFICATE:
             pass  # not a single DER certificate: maybe a master list
     return load_master_list(data, anchors=anchors, what=path.name)
 

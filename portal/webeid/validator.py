@@ -194,8 +194,10 @@ def load_certificate(der: bytes) -> x509.Certificate:
         ValueError,
         UnsupportedAlgorithm,
         # Not ValueErrors: a name attribute of type BIT STRING (other than
-        # x500UniqueIdentifier), two extensions of one type, an unknown GeneralName form.
+        # x500UniqueIdentifier), a version other than v1-v3, two extensions of one type,
+        # an unknown GeneralName form.
         TypeError,
+        x509.InvalidVersion,
         x509.DuplicateExtension,
         x509.UnsupportedGeneralNameType,
     ):

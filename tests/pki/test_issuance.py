@@ -288,6 +288,12 @@ FUZZ_CSR_UNKNOWN_KEY = (
 )
 
 
+def _versioned_csr(version: int) -> bytes:
+    der = f.csr()
+    at = der.index(b"\x02\x01\x00")  # the first INTEGER: CertificationRequestInfo.version
+    return der[:at] + bytes([2, 1, version]) + der[at + 3 :]
+
+
 def _wrong_exponent_csr() -> bytes:
     return f.csr(rsa.generate_private_key(3, f.TEST_KEY_BITS))
 
@@ -301,6 +307,8 @@ def _wrong_exponent_csr() -> bytes:
         # An EC request whose key algorithm OID was changed into one cryptography does not
         # know (1.2.840.9986.1.61): UnsupportedAlgorithm escaped (found by fuzz/csr.py).
         (lambda: bytes.fromhex(FUZZ_CSR_UNKNOWN_KEY), "RSA key"),
+        # Version 16: cryptography raises InvalidVersion, not a ValueError (fuzz/csr.py).
+        (lambda: _versioned_csr(16), "not valid DER"),
         (lambda: b"\x30" * 20000, "larger than 16 KiB"),
         (_tampered_csr, "does not verify"),
         (_ec_csr, "RSA key"),

@@ -267,10 +267,21 @@ def _bit_string_country(certificate_b64: str) -> str:
     return base64.b64encode(der.replace(country, bytes.fromhex("060355040603020045"), 1)).decode()
 
 
+def _version_4(certificate_b64: str) -> str:
+    """The certificate as X.509 "v4" (InvalidVersion, not a ValueError; fuzz/webeid_token.py)."""
+    der = base64.b64decode(certificate_b64)
+    v3 = bytes.fromhex("a003020102")
+    return base64.b64encode(der.replace(v3, bytes.fromhex("a003020103"), 1)).decode()
+
+
 @pytest.mark.parametrize(
     ("mutation", "error"),
     [
         (lambda t: "not a dict", webeid.TokenMalformed),
+        (
+            lambda t: {**t, "unverifiedCertificate": _version_4(t["unverifiedCertificate"])},
+            webeid.CertificateMalformed,
+        ),
         (
             lambda t: {
                 **t,

@@ -126,3 +126,14 @@ def test_a_master_list_with_unreadable_certificates_loads_the_rest(
     assert "not a readable X.509 certificate" in store.skipped[0].reason
     assert "explicit domain parameters" in store.skipped[2].reason
     assert check(make(), store).mrz.issuing_country == "EE"
+
+
+def test_a_der_file_of_version_4_is_malformed(tmp_path: Path, csca: synthetic.TestCsca) -> None:
+    """cryptography raises InvalidVersion (not a ValueError) for an X.509 "v4"."""
+    der = csca.certificate.public_bytes(serialization.Encoding.DER)
+    (tmp_path / "v4.der").write_bytes(
+        der.replace(bytes.fromhex("a003020102"), bytes.fromhex("a003020103"), 1)
+    )
+    with pytest.raises(EmrtdError) as caught:
+        CscaTrustStore.from_path(tmp_path)
+    assert caught.value.code == "malformed"
