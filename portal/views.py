@@ -7,7 +7,6 @@ exactly like one that does not exist.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from functools import wraps
@@ -227,8 +226,8 @@ def login_token(request: HttpRequest) -> JsonResponse:
     if len(request.body) > MAX_LOGIN_BODY:
         return _json_error("token_malformed", str(LOGIN_ERRORS["token_malformed"]), 413)
     try:
-        body = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+        body = webeid.load_json(request.body)
+    except webeid.TokenMalformed:
         body = None
     if not isinstance(body, dict):
         return _json_error("token_malformed", str(LOGIN_ERRORS["token_malformed"]))
