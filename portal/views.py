@@ -35,10 +35,12 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.identifiers import derive_date_of_birth
 from accounts.models import Account, Person
 from core import ratelimit
 from core.errors import DomainError
 from core.net import client_address
+from enrolment.applications import remote_minor_refusal
 from enrolment.models import RegistrationTicket
 from enrolment.services import ticket_create, ticket_qr_payload
 from portal import selectors, services, testcards, webeid
@@ -442,7 +444,17 @@ def account_action(
 @require_http_methods(["GET", "POST"])
 @person_required
 def register(request: HttpRequest, person: Person) -> HttpResponse:
-    """A registration ticket for a new account, shown once as a code and a QR code."""
+    """A registration ticket for a new account, shown once as a code and a QR code.
+
+    Not for minors (under ``REMOTE_REGISTRATION_MIN_AGE``): they register at an office
+    with their legal representative, and the page says so instead of offering the code.
+    """
+    born = person.date_of_birth or derive_date_of_birth(person.semantics_identifier)
+    refusal = remote_minor_refusal(born, timezone.localdate())
+    if refusal is not None:
+        status = 403 if request.method == "POST" else 200
+        context = {"person": person, "refusal": refusal}
+        return render(request, "portal/register.html", context, status=status)
     if request.method != "POST":
         return render(request, "portal/register.html", {"person": person})
     ticket, code = ticket_create(

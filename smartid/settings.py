@@ -330,6 +330,13 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
 }
 
+# Remote registration (the portal, remote onboarding) of people under this age is refused:
+# under 18 the RA office needs a legal representative's consent in person. Lower it only
+# where the law lets minors of that age hold an eID on their own.
+REMOTE_REGISTRATION_MIN_AGE = env_int(
+    "SMARTID_REMOTE_REGISTRATION_MIN_AGE", 18, minimum=14, maximum=18
+)
+
 # --- RA office (ra_office/) -------------------------------------------------------
 # Officers are logged out after this many idle seconds (15 minutes).
 RA_IDLE_TIMEOUT_SECONDS = env_int("RA_IDLE_TIMEOUT_SECONDS", 900, minimum=60, maximum=8 * 3600)
