@@ -121,6 +121,17 @@ def _eager_tasks() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_process_keys() -> Iterator[None]:
+    """Every test's database has its own transport key: forget the one this process read
+    (signing.keys reads it once per process, as a server would)."""
+    from signing import keys
+
+    keys.forget_process_keys()
+    yield
+    keys.forget_process_keys()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_rate_limits() -> Iterator[None]:
     """Every test starts with empty rate-limit counters (core/ratelimit.py): the suite logs
     in from 127.0.0.1 far more often than a person could, and one test's logins must not

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Prefetch
 from django.utils import timezone
 
 from accounts.identifiers import (
@@ -24,7 +27,7 @@ from accounts.identifiers import (
     parse_document_number,
     parse_semantics_identifier,
 )
-from accounts.models import Account, Person
+from accounts.models import Account
 from api.rp.models import RelyingParty, RpSession
 from api.rp.v3 import vocabulary
 from core import ratelimit
@@ -34,6 +37,7 @@ from signing.models import SplitKey, Transaction
 from signing.services.transactions import transaction_create, transaction_expire
 
 IDEMPOTENCY_WINDOW = timedelta(seconds=15)
+logger = logging.getLogger(__name__)
 READABLE_AFTER_COMPLETION = timedelta(minutes=5)
 SESSION_TTL = timedelta(minutes=2)
 LEVELS = {"ADVANCED": 1, "QUALIFIED": 2}
@@ -122,34 +126,35 @@ def _target_accounts(request: SessionRequest) -> list[Account]:
     """
     if not request.target_kind:
         return []
-    if request.target_kind == "etsi":
-        try:
-            semantics = parse_semantics_identifier(request.target)
-        except InvalidIdentifier:
-            raise NotFound("No such person.") from None
-        person = Person.objects.filter(semantics_identifier=str(semantics)).first()
-        accounts = list(person.accounts.select_related("device")) if person else []
-    else:
-        try:
-            parse_document_number(request.target)
-        except InvalidIdentifier:
-            raise NotFound("No such document.") from None
-        accounts = list(
-            Account.objects.select_related("device").filter(document_number=request.target)
-        )
     purpose = (
         SplitKey.Purpose.AUTH
         if request.kind == RpSession.Kind.AUTHENTICATION
         else SplitKey.Purpose.SIGN
     )
-    good = set(
-        SplitKey.objects.filter(
-            account__in=accounts,
+    # Each account with its usable key for the purpose read along (one more statement, not
+    # one per account): the key the transaction will use (signing.services.transactions).
+    usable_keys = Prefetch(
+        "keys",
+        queryset=SplitKey.objects.filter(
             purpose=purpose,
             state=SplitKey.State.ACTIVE,
             certificate__status=Certificate.Status.GOOD,
-        ).values_list("account_id", flat=True)
+        ).order_by("pk"),
     )
+    found = Account.objects.select_related("device").prefetch_related(usable_keys)
+    if request.target_kind == "etsi":
+        try:
+            semantics = parse_semantics_identifier(request.target)
+        except InvalidIdentifier:
+            raise NotFound("No such person.") from None
+        accounts = list(found.filter(person__semantics_identifier=str(semantics)))
+    else:
+        try:
+            parse_document_number(request.target)
+        except InvalidIdentifier:
+            raise NotFound("No such document.") from None
+        accounts = list(found.filter(document_number=request.target))
+    good = {account.pk for account in accounts if account.keys.all()}
     # An account whose certificate is on hold or revoked cannot be used, even if the
     # account row still says ACTIVE (e.g. a certificate suspended by an operator).
     held = [a for a in accounts if a.state == Account.State.ACTIVE and a.pk not in good]
@@ -234,19 +239,58 @@ def session_start(
     _check_permissions(rp, request)
     _count_start(rp)
     fingerprint = _fingerprint(rp, request)
-    recent = (
-        RpSession.objects.filter(
-            relying_party=rp,
-            fingerprint=fingerprint,
-            created_at__gte=timezone.now() - IDEMPOTENCY_WINDOW,
-        )
-        .order_by("-created_at")
-        .first()
-    )
+    recent = _recent_session(rp, fingerprint)
     if recent is not None:
         return recent
     accounts = _target_accounts(request)
-    return (create or _create)(rp, request, fingerprint, accounts)
+    session = (create or _create)(rp, request, fingerprint, accounts)
+    _remember(session)
+    return session
+
+
+def _fingerprint_key(fingerprint: str) -> str:
+    return f"rp-session-fingerprint:{fingerprint}"
+
+
+def _recent_session(rp: RelyingParty, fingerprint: str) -> RpSession | None:
+    """The identical session started within IDEMPOTENCY_WINDOW, if any.
+
+    Remembered in the shared cache, so the usual case (there is none) costs no SQL; if the
+    cache cannot be reached, the sessions table answers (``fingerprint`` is indexed).
+    """
+    try:
+        entry = cache.get(_fingerprint_key(fingerprint))
+    except Exception:  # the cache is down: ask the database instead
+        logger.warning("idempotency: cache unavailable, asking the database", exc_info=True)
+        return (
+            RpSession.objects.filter(
+                relying_party=rp,
+                fingerprint=fingerprint,
+                created_at__gte=timezone.now() - IDEMPOTENCY_WINDOW,
+            )
+            .order_by("-created_at")
+            .first()
+        )
+    if not (isinstance(entry, list) and len(entry) == 2):
+        return None
+    session_id, created = entry
+    if timezone.now().timestamp() - float(created) > IDEMPOTENCY_WINDOW.total_seconds():
+        return None
+    # Still there and this RP's (an entry outlives a database that was reset).
+    return RpSession.objects.filter(pk=session_id, relying_party=rp).first()
+
+
+def _remember(session: RpSession) -> None:
+    entry = [str(session.pk), session.created_at.timestamp()]
+    seconds = int(IDEMPOTENCY_WINDOW.total_seconds()) + 5
+
+    def remember() -> None:
+        try:
+            cache.set(_fingerprint_key(session.fingerprint), entry, seconds)
+        except Exception:  # no cache: the next identical request asks the database
+            logger.warning("idempotency: cache unavailable", exc_info=True)
+
+    transaction.on_commit(remember)
 
 
 def target_accounts(*, rp: RelyingParty, request: SessionRequest) -> list[Account]:
@@ -360,7 +404,12 @@ def _end_result(session: RpSession, tx: Transaction) -> str:
     return vocabulary.end_result(session.api_version, tx)
 
 
-def _certificate_der(tx: Transaction) -> bytes | None:
+def transaction_certificate_der(tx: Transaction) -> bytes | None:
+    """The certificate of the key that answered ``tx`` (of the signing key for a choice)."""
+    # The transaction's own key (read along with it: no query); a certificate choice
+    # has none and looks the signing key's certificate up.
+    if tx.key is not None and tx.key.certificate is not None:
+        return bytes(tx.key.certificate.der)
     purpose = (
         SplitKey.Purpose.AUTH
         if tx.kind == Transaction.Kind.AUTHENTICATION
@@ -385,7 +434,7 @@ def _complete_body(session: RpSession, tx: Transaction) -> dict[str, Any]:
     end_result = _end_result(session, tx)
     body: dict[str, Any] = {"state": "COMPLETE", "result": {"endResult": end_result}}
     if end_result == "OK":
-        certificate = _certificate_der(tx)
+        certificate = transaction_certificate_der(tx)
         body["result"]["documentNumber"] = tx.account.document_number
         if certificate is not None:
             body["cert"] = {
