@@ -27,14 +27,18 @@ def error_body(status: int, message: str, error: str) -> dict[str, Any]:
 
 def domain_error_response(exc: DomainError) -> JsonResponse:
     status = STATUS_BY_CODE.get(exc.code, 400)
-    return JsonResponse(error_body(status, exc.message, exc.code), status=status)
+    response = JsonResponse(error_body(status, exc.message, exc.code), status=status)
+    if exc.retry_after is not None:
+        response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler, plus domain errors, all in the one error format."""
     if isinstance(exc, DomainError):
         status = getattr(exc, "status", None) or STATUS_BY_CODE.get(exc.code, 400)
-        return Response(error_body(status, exc.message, exc.code), status=status)
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+        return Response(error_body(status, exc.message, exc.code), status=status, headers=headers)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -40,6 +40,16 @@ class OnboardingWrongState(OnboardingError):
     code = "wrong_state"
 
 
+class OnboardingThrottled(OnboardingError):
+    """Too many applications from one address or for one person: retry after a while."""
+
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class StepFailed(Exception):
     """A check failed for a reason the applicant is told (``code``, ``message``)."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import secrets
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ from enrolment.onboarding.common import (
     AppId,
     OnboardingError,
     OnboardingNotFound,
+    OnboardingThrottled,
     Source,
     State,
     audit,
@@ -34,12 +36,14 @@ CONSENT_TEXT = (
     "I agree that my face image from the document chip and my selfie frames are processed "
     "to verify my identity, and deleted after the decision and the retention period."
 )
-#: Applications one address may start per hour, and prompts one phone number or account
-#: may receive per 15 minutes: an application of MOBILE_ID or EXISTING_ACCOUNT makes a
-#: phone ask its owner to confirm, which must not become a way to pester (or wear down)
-#: people.
+#: Applications one address may start per hour. An application of MOBILE_ID or
+#: EXISTING_ACCOUNT makes a phone ask its owner to confirm, which must not become a way
+#: to pester (or wear down) people: those prompts are also limited per requesting
+#: address and per phone number or account, in windows of PROMPT_WINDOW seconds.
 STARTS_PER_ADDRESS_HOUR = 30
+PROMPTS_PER_ADDRESS = 5
 PROMPTS_PER_TARGET = 3
+PROMPT_WINDOW = 900
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,8 @@ def onboarding_start(
     """
     if source not in Source.values:
         raise OnboardingError("Unknown identity source.")
-    _throttle_start(source_ip=source_ip, target=document_number or phone_number)
+    target = {Source.MOBILE_ID.value: phone_number, Source.EXISTING_ACCOUNT.value: document_number}
+    _throttle_start(source=source, source_ip=source_ip, target=target.get(source, ""))
     if level not in Account.Level.values:
         raise OnboardingError("Unknown account level.")
     try:
@@ -140,17 +145,43 @@ def onboarding_start(
     return Started(application=application, token=token)
 
 
-def _throttle_start(*, source_ip: str | None, target: str) -> None:
-    def over(key: str, limit: int, seconds: int) -> bool:
-        cache.add(key, 0, seconds)
-        try:
-            return int(cache.incr(key)) > limit
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, seconds)
-            return False
+def _count(key: str, limit: int, seconds: int, now: float) -> int:
+    """Count one request in the current fixed window of ``seconds`` (``add`` then
+    ``incr``: atomic in Redis and in the local-memory cache, so concurrent requests on
+    several nodes never both take the last place). Over ``limit``: the seconds until the
+    window ends (the ``Retry-After``); else 0.
+    """
+    window = int(now // seconds)
+    name = f"{key}:{window}"
+    cache.add(name, 0, seconds)
+    try:
+        count = int(cache.incr(name))
+    except ValueError:  # evicted between add and incr: this request is the first again
+        cache.add(name, 1, seconds)
+        count = 1
+    if count <= limit:
+        return 0
+    return max(1, math.ceil((window + 1) * seconds - now))
 
-    hashed = hashlib.sha256(target.encode()).hexdigest()[:32] if target else ""
-    if (source_ip and over(f"onboarding:ip:{source_ip}", STARTS_PER_ADDRESS_HOUR, 3600)) or (
-        hashed and over(f"onboarding:target:{hashed}", PROMPTS_PER_TARGET, 900)
-    ):
-        raise OnboardingError("Too many applications; try again later.", code="too_many_requests")
+
+def _throttle_start(*, source: str, source_ip: str | None, target: str) -> None:
+    """Refuse (429, nothing created) a start over a limit: the address's limits are
+    counted first, so a refused address cannot also use up a person's prompts."""
+    limits: list[tuple[str, int, int]] = []
+    if source_ip:
+        limits.append((f"onboarding:ip:{source_ip}", STARTS_PER_ADDRESS_HOUR, 3600))
+    if source in (Source.MOBILE_ID, Source.EXISTING_ACCOUNT):
+        if source_ip:
+            limits.append(
+                (f"onboarding:prompts:ip:{source_ip}", PROMPTS_PER_ADDRESS, PROMPT_WINDOW)
+            )
+        if target:
+            hashed = hashlib.sha256(target.encode()).hexdigest()[:32]
+            limits.append(
+                (f"onboarding:prompts:target:{hashed}", PROMPTS_PER_TARGET, PROMPT_WINDOW)
+            )
+    now = timezone.now().timestamp()
+    for key, limit, seconds in limits:
+        wait = _count(key, limit, seconds, now)
+        if wait:
+            raise OnboardingThrottled("Too many applications; try again later.", retry_after=wait)
