@@ -5,24 +5,30 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: demo test system-packages lint format typecheck pytest bench clean
+.PHONY: demo test system-packages lint format typecheck pytest bench fuzz clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.base-installed: requirements/base.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements/base.txt
-	$(BIN)/pip install --quiet --no-deps 'face-recognition>=1.3,<2'
-	# The RP SDK, for the demo relying party (demo/rp/) that make demo serves.
-	$(BIN)/pip install --quiet --no-deps -e sdk/python
+# Installs come from the hashed locks only (requirements/install; `make lock` writes them).
+$(VENV)/.base-installed: requirements.txt requirements-no-deps.txt | $(BIN)/python
+	requirements/install $(BIN)/pip runtime
 	touch $@
 
-$(VENV)/.dev-installed: requirements/base.txt requirements/dev.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements/dev.txt
-	$(BIN)/pip install --quiet --no-deps 'face-recognition>=1.3,<2'
-	$(BIN)/pip install --quiet --no-deps -e sdk/python
+$(VENV)/.dev-installed: requirements-dev.txt requirements-no-deps.txt | $(BIN)/python
+	requirements/install $(BIN)/pip dev
 	touch $@ $(VENV)/.base-installed
+
+## lock: re-compile requirements/*.in into the hashed locks (requirements.txt,
+## requirements-dev.txt, requirements-no-deps.txt). Newest releases within the ranges of the
+## .in files; commit the three files together.
+PIP_COMPILE = CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes \
+	--allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links --upgrade
+lock: $(VENV)/.dev-installed
+	$(PIP_COMPILE) --output-file requirements.txt requirements/base.in
+	$(PIP_COMPILE) --output-file requirements-dev.txt requirements/dev.in
+	$(BIN)/python requirements/lock_no_deps.py $(BIN)/pip
 
 ## demo: the whole platform with demo data on the embedded defaults, http://127.0.0.1:$(PORT),
 ## and the demo accounts' virtual devices (demo_devices) answering next to the server. No
@@ -69,6 +75,14 @@ format: $(VENV)/.dev-installed
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python benchmarks/splitkey.py
+
+## fuzz: every Atheris harness of fuzz/ for FUZZ_SECONDS each (10 min; CI runs 30 s each in
+## the test suite): fails on a crash, an input slower than 1 s or RSS over 512 MB
+## (docs/fuzzing.md). Inputs found accumulate in var/fuzz/corpus/, failures in var/fuzz/artifacts/.
+FUZZ_SECONDS ?= 600
+fuzz: export SMARTID_ENV ?= test
+fuzz: $(VENV)/.dev-installed
+	$(BIN)/python fuzz/run.py --seconds $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(VENV) var/static var/test .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -8,9 +8,6 @@ class DomainError(Exception):
 
     #: A stable machine-readable code, e.g. for API error bodies and logs.
     code: str = "domain_error"
-    #: For a refusal by a rate limit: the seconds until a retry can succeed (HTTP
-    #: ``Retry-After``); None for every other error.
-    retry_after: int | None = None
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)

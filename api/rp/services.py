@@ -27,6 +27,7 @@ from accounts.identifiers import (
 from accounts.models import Account, Person
 from api.rp.models import RelyingParty, RpSession, networks_allow
 from api.rp.v3 import vocabulary
+from core import ratelimit
 from core.errors import DomainError
 from pki.models import Certificate
 from signing.models import SplitKey, Transaction
@@ -177,6 +178,29 @@ def _check_permissions(rp: RelyingParty, request: SessionRequest) -> None:
         raise Forbidden("The relying party may not use ADVANCED accounts.")
 
 
+class TooManyRequests(RpError):
+    """Over the relying party's start rate: 429 with ``Retry-After``, nothing created."""
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _count_start(rp: RelyingParty) -> None:
+    """One session start of ``rp`` against its per-second budget, shared by every node."""
+    per_second = rp.session_starts_per_second or settings.RP_STARTS_PER_SECOND
+    try:
+        ratelimit.hit(ratelimit.Limit("rp_start", per_second, 1), str(rp.pk))
+    except ratelimit.RateLimited as exc:
+        raise TooManyRequests(
+            f"Too many session starts (over {per_second} per second); try again later.",
+            retry_after=exc.retry_after,
+        ) from None
+
+
 def _fingerprint(rp: RelyingParty, request: SessionRequest) -> str:
     canonical = json.dumps(
         [
@@ -208,6 +232,7 @@ def session_start(
     if settings.RP_API_MAINTENANCE:
         raise Maintenance("The service is under maintenance.")
     _check_permissions(rp, request)
+    _count_start(rp)
     fingerprint = _fingerprint(rp, request)
     recent = (
         RpSession.objects.filter(
@@ -231,6 +256,7 @@ def target_accounts(*, rp: RelyingParty, request: SessionRequest) -> list[Accoun
     if settings.RP_API_MAINTENANCE:
         raise Maintenance("The service is under maintenance.")
     _check_permissions(rp, request)
+    _count_start(rp)
     return _target_accounts(request)
 
 

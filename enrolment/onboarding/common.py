@@ -40,13 +40,22 @@ class OnboardingWrongState(OnboardingError):
     code = "wrong_state"
 
 
-class OnboardingThrottled(OnboardingError):
-    """Too many applications from one address or for one person: retry after a while."""
+class FrameTooLarge(OnboardingError):
+    """A selfie frame declares more pixels than face matching needs (``SELFIE_MAX_PIXELS``)."""
 
-    code = "too_many_requests"
+    code = "frame_too_large"
+    status = 413
 
-    def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message)
+
+class ChecksBusy(OnboardingError):
+    """Too many biometric checks run already: this address's (429) or everyone's (503).
+
+    ``retry_after`` (seconds) becomes the answer's ``Retry-After`` header.
+    """
+
+    def __init__(self, message: str, *, code: str, status: int, retry_after: int) -> None:
+        super().__init__(message, code=code)
+        self.status = status
         self.retry_after = retry_after
 
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import math
 import secrets
 from dataclasses import dataclass
 
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account
+from core import ratelimit
 from enrolment.models import OnboardingApplication
 from enrolment.onboarding.common import (
     EXISTING_STEPS,
@@ -21,7 +20,6 @@ from enrolment.onboarding.common import (
     AppId,
     OnboardingError,
     OnboardingNotFound,
-    OnboardingThrottled,
     Source,
     State,
     audit,
@@ -145,43 +143,24 @@ def onboarding_start(
     return Started(application=application, token=token)
 
 
-def _count(key: str, limit: int, seconds: int, now: float) -> int:
-    """Count one request in the current fixed window of ``seconds`` (``add`` then
-    ``incr``: atomic in Redis and in the local-memory cache, so concurrent requests on
-    several nodes never both take the last place). Over ``limit``: the seconds until the
-    window ends (the ``Retry-After``); else 0.
-    """
-    window = int(now // seconds)
-    name = f"{key}:{window}"
-    cache.add(name, 0, seconds)
-    try:
-        count = int(cache.incr(name))
-    except ValueError:  # evicted between add and incr: this request is the first again
-        cache.add(name, 1, seconds)
-        count = 1
-    if count <= limit:
-        return 0
-    return max(1, math.ceil((window + 1) * seconds - now))
-
-
 def _throttle_start(*, source: str, source_ip: str | None, target: str) -> None:
-    """Refuse (429, nothing created) a start over a limit: the address's limits are
-    counted first, so a refused address cannot also use up a person's prompts."""
-    limits: list[tuple[str, int, int]] = []
+    """Refuse (429 with Retry-After, nothing created) a start over a limit
+    (core.ratelimit: fixed windows counted atomically in the shared cache). The address's
+    limits are counted first and the first refusal stops the count, so a refused address
+    cannot also use up a person's prompts for everyone else."""
+    checks: list[tuple[ratelimit.Limit, str]] = []
     if source_ip:
-        limits.append((f"onboarding:ip:{source_ip}", STARTS_PER_ADDRESS_HOUR, 3600))
+        checks.append(
+            (ratelimit.Limit("onboarding_starts", STARTS_PER_ADDRESS_HOUR, 3600), source_ip)
+        )
     if source in (Source.MOBILE_ID, Source.EXISTING_ACCOUNT):
         if source_ip:
-            limits.append(
-                (f"onboarding:prompts:ip:{source_ip}", PROMPTS_PER_ADDRESS, PROMPT_WINDOW)
+            limit = ratelimit.Limit(
+                "onboarding_prompts_address", PROMPTS_PER_ADDRESS, PROMPT_WINDOW
             )
+            checks.append((limit, source_ip))
         if target:
-            hashed = hashlib.sha256(target.encode()).hexdigest()[:32]
-            limits.append(
-                (f"onboarding:prompts:target:{hashed}", PROMPTS_PER_TARGET, PROMPT_WINDOW)
-            )
-    now = timezone.now().timestamp()
-    for key, limit, seconds in limits:
-        wait = _count(key, limit, seconds, now)
-        if wait:
-            raise OnboardingThrottled("Too many applications; try again later.", retry_after=wait)
+            limit = ratelimit.Limit("onboarding_prompts_target", PROMPTS_PER_TARGET, PROMPT_WINDOW)
+            checks.append((limit, target))
+    for limit, key in checks:
+        ratelimit.hit(limit, key, message="Too many applications; try again later.")
