@@ -137,6 +137,11 @@ def _confirm(
     expected = first_supported_interaction(tx, device)
     if interaction != expected:
         raise BadRequest("Use the first interaction of the list that this app supports.")
+    if interaction in VC_INTERACTIONS and vc is None:
+        # An approval without a pick is not a wrong pick: refused, nothing changes.
+        raise BadRequest(
+            "A verification-code choice needs the chosen code (vc).", code="vc_required"
+        )
     acsp = is_acsp(tx)
     if acsp:
         user_challenge = check_user_challenge(user_challenge)  # before anything changes

@@ -102,6 +102,7 @@ def transaction_create(
     protocol_parameters: dict[str, str] | None = None,
     vc: str = "",
     flow_type: str = "",
+    vc_shown_on: str = "",
 ) -> Transaction:
     """Create a transaction for the account's device and wake the device.
 
@@ -113,7 +114,17 @@ def transaction_create(
     it is), ``protocol_parameters`` what its payload is built from, and ``vc`` the
     verification code fixed at the start, ``flow_type`` how the session reached the app
     (QR, Web2App, App2App, Notification).
+
+    ``vc_shown_on`` (``Transaction.VcShownOn``): ``vc`` is shown on that screen and never
+    to the app, which must pick it from its choices; such a transaction offers code
+    choices only, so it cannot be approved blind.
     """
+    if vc_shown_on and not (
+        engine.is_verification_code(vc)
+        and interactions
+        and all(i.get("type") in VC_INTERACTIONS for i in interactions)
+    ):
+        raise BadRequest("A code shown on another screen needs the code and code choices only.")
     purpose = (
         SplitKey.Purpose.AUTH if kind == Transaction.Kind.AUTHENTICATION else SplitKey.Purpose.SIGN
     )
@@ -158,6 +169,7 @@ def transaction_create(
         interactions=interactions,
         vc=vc,
         vc_choices=vc_choices,
+        vc_shown_on=vc_shown_on,
         protocol=protocol,
         protocol_parameters=protocol_parameters or {},
         flow_type=flow_type,
