@@ -122,6 +122,9 @@ class Transaction(models.Model):
     # Transactions of one group are alternatives (one per device of the person): the
     # first answer decides and the others are cancelled. The RP API uses its session id.
     group = models.UUIDField(null=True, blank=True, db_index=True)
+    #: Other transactions of the same group wait on the person's other devices (the first
+    #: answer decides and cancels them); False spares the lookup when there are none.
+    has_alternatives = models.BooleanField(default=True)
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="transactions")
     key = models.ForeignKey(SplitKey, null=True, blank=True, on_delete=models.PROTECT)
     kind = models.CharField(max_length=20, choices=Kind.choices)

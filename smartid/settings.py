@@ -292,9 +292,10 @@ TRUSTED_PROXIES = env_list("SMARTID_TRUSTED_PROXIES", [])
 # logins per client address and minute on the portal and the RA office.
 RP_STARTS_PER_SECOND = env_int("SMARTID_RP_STARTS_PER_SECOND", 50, minimum=1, maximum=100000)
 LOGINS_PER_ADDRESS_MINUTE = env_int("SMARTID_LOGINS_PER_ADDRESS_MINUTE", 30, minimum=1)
-# The counters' key prefix in the cache; another value starts every counter at zero (the
-# tests take a fresh one per test, so one test's logins never count against the next's).
-RATELIMIT_NAMESPACE = "ratelimit"
+# The prefix of the platform's short-lived entries in the shared cache (rate-limit
+# counters, idempotency fingerprints); another value starts them all afresh (the tests
+# take a fresh one per test, so one test's logins never count against the next's).
+CACHE_NAMESPACE = "smartid"
 # Overload (smartid/admission.py): requests of one web process inside Django at once, and
 # how long a request may wait for a place before it is answered 503 (0 = no limit).
 MAX_CONCURRENT_REQUESTS = env_int("SMARTID_MAX_CONCURRENT_REQUESTS", 16, minimum=0)

@@ -133,12 +133,12 @@ def _fresh_process_keys() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits() -> Iterator[None]:
-    """Every test starts with empty rate-limit counters (core/ratelimit.py): the suite logs
-    in from 127.0.0.1 far more often than a person could, and one test's logins must not
-    count against the next test's. Tests of the limits count inside their own namespace."""
+    """Every test starts with empty rate-limit counters (core/ratelimit.py) and no
+    remembered RP session fingerprints: the suite logs in from 127.0.0.1 far more often than
+    a person could, and one test's logins or sessions must not count in the next test."""
     from django.test import override_settings
 
-    with override_settings(RATELIMIT_NAMESPACE=f"ratelimit-test-{os.urandom(8).hex()}"):
+    with override_settings(CACHE_NAMESPACE=f"test-{os.urandom(8).hex()}"):
         yield
 
 

@@ -249,7 +249,7 @@ def session_start(
 
 
 def _fingerprint_key(fingerprint: str) -> str:
-    return f"rp-session-fingerprint:{fingerprint}"
+    return f"{settings.CACHE_NAMESPACE}:rp-session-fingerprint:{fingerprint}"
 
 
 def _recent_session(rp: RelyingParty, fingerprint: str) -> RpSession | None:
@@ -328,6 +328,7 @@ def _create(
             hash_type=request.hash_type,
             ttl=SESSION_TTL,
             group=session.pk,
+            has_alternatives=len(accounts) > 1,
         )
     return session
 

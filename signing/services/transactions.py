@@ -56,7 +56,7 @@ def finish(
         ]
     )
     publish_on_commit(transaction_channel(tx.pk))
-    if tx.group is not None:
+    if tx.group is not None and tx.has_alternatives:
         # Alternatives on the person's other devices: the first answer decides.
         others = Transaction.objects.filter(
             group=tx.group, state=Transaction.State.PENDING
@@ -98,6 +98,7 @@ def transaction_create(
     padding: str = "PKCS1v15",
     ttl: timedelta = timedelta(minutes=3),
     group: uuid.UUID | None = None,
+    has_alternatives: bool = True,
     protocol: str = "",
     protocol_parameters: dict[str, str] | None = None,
     vc: str = "",
@@ -175,6 +176,7 @@ def transaction_create(
         flow_type=flow_type,
         expires_at=timezone.now() + ttl,
         group=group,
+        has_alternatives=has_alternatives and group is not None,
     )
     if kind != Transaction.Kind.CERTIFICATE_CHOICE and (
         first_supported_interaction(tx, account.device) is None

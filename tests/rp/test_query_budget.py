@@ -22,7 +22,7 @@ from django.db.backends.utils import CursorWrapper
 from tests.helpers.platform import Platform
 from tests.personas import ALICE, PIN1, RP_A
 
-BUDGET = {"POST": 5, "pending": 2, "confirm": 6, "poll": 2}
+BUDGET = {"POST": 5, "pending": 2, "confirm": 5, "poll": 3}
 
 
 class Statements:
@@ -83,5 +83,5 @@ def test_an_rp_authentication_flow_stays_within_its_statement_budget(
     used["poll"] = statements.take()
     assert answer["state"] == "COMPLETE" and answer["result"]["endResult"] == "OK"
     for phase, budget in BUDGET.items():
-        assert len(used[phase]) <= budget, (phase, [s[:120] for s in used[phase]])
+        assert len(used[phase]) <= budget, (phase, [s[:70] for s in used[phase]])
     assert sum(len(s) for s in used.values()) <= 15

@@ -175,7 +175,11 @@ def _create(
     if not device_link:
         for account in accounts:
             start_transaction(
-                session, account, flow_type=FlowType.NOTIFICATION, ttl=services.SESSION_TTL
+                session,
+                account,
+                flow_type=FlowType.NOTIFICATION,
+                ttl=services.SESSION_TTL,
+                has_alternatives=len(accounts) > 1,
             )
     return session
 
