@@ -25,6 +25,7 @@ from accounts.identifiers import (
     parse_semantics_identifier,
 )
 from accounts.models import Account, Person
+from api.rp import metrics
 from api.rp.models import RelyingParty, RpSession
 from api.rp.v3 import vocabulary
 from core.errors import DomainError
@@ -221,7 +222,9 @@ def session_start(
     if recent is not None:
         return recent
     accounts = _target_accounts(request)
-    return (create or _create)(rp, request, fingerprint, accounts)
+    session = (create or _create)(rp, request, fingerprint, accounts)
+    metrics.count_started(session)
+    return session
 
 
 def target_accounts(*, rp: RelyingParty, request: SessionRequest) -> list[Account]:
