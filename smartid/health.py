@@ -90,7 +90,7 @@ def check_broker() -> str:
     from smartid.celery import app
 
     try:
-        with app.connection_for_write() as conn:
+        with app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
     except Exception as exc:  # kombu raises its transports' own errors
         logger.warning("health: broker unreachable: %s", exc)

@@ -29,7 +29,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import REGISTRY, GaugeMetricFamily, Metric
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, start_http_server
+from prometheus_client.exposition import start_http_server
 from prometheus_client.registry import Collector
 
 from core import metrics
@@ -40,37 +40,40 @@ from smartid.views import json_error
 
 logger = logging.getLogger(__name__)
 
+#: The classic text format (what generate_latest writes), which every Prometheus reads.
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
 
 class StateCollector(Collector):
-    """Gauges read at scrape time; a source that cannot be read is left out (and logged),
+    """Gauges read at scrape time. Every family is always declared; a source this node
+    does not use (the queue of eager tasks) or cannot read now (logged) has no sample,
     so one broken dependency never hides the other metrics."""
 
     def collect(self) -> Iterator[Metric]:
-        yield from self._queue()
+        yield self._queue()
         yield from self._key_pool()
         yield from self._crls()
 
-    def _queue(self) -> Iterator[Metric]:
-        broker = str(settings.CELERY_BROKER_URL)
-        if settings.CELERY_TASK_ALWAYS_EAGER or not broker.startswith(("redis://", "rediss://")):
-            return
-        from smartid.celery import app
-
-        queue = app.conf.task_default_queue or "celery"
+    def _queue(self) -> Metric:
         gauge = GaugeMetricFamily(
             "smartid_celery_queue_length",
             "Messages waiting in the Celery queue (Redis LLEN; unacknowledged ones excluded).",
             labels=["queue"],
         )
+        broker = str(settings.CELERY_BROKER_URL)
+        if settings.CELERY_TASK_ALWAYS_EAGER or not broker.startswith(("redis://", "rediss://")):
+            return gauge
+        from smartid.celery import app
+
+        queue = app.conf.task_default_queue or "celery"
         client = redis.Redis.from_url(broker, socket_timeout=1, socket_connect_timeout=1)
         try:
             gauge.add_metric([queue], float(client.llen(queue)))
         except redis.RedisError as exc:
             logger.warning("metrics: queue length unavailable: %s", exc)
-            return
         finally:
             client.close()
-        yield gauge
+        return gauge
 
     def _key_pool(self) -> Iterator[Metric]:
         size = GaugeMetricFamily(
@@ -82,11 +85,11 @@ class StateCollector(Collector):
             rows = list(ServerKeyHalf.objects.values("bits").annotate(count=Count("id")))
         except DatabaseError as exc:
             logger.warning("metrics: key pool unavailable: %s", exc)
-            return
-        counts = {row["bits"]: row["count"] for row in rows}
-        counts.setdefault(settings.SPLITKEY_BITS, 0)
-        for bits, count in sorted(counts.items()):
-            size.add_metric([str(bits)], float(count))
+        else:
+            counts = {row["bits"]: row["count"] for row in rows}
+            counts.setdefault(settings.SPLITKEY_BITS, 0)
+            for bits, count in sorted(counts.items()):
+                size.add_metric([str(bits)], float(count))
         yield size
         yield GaugeMetricFamily(
             "smartid_key_pool_target",
@@ -119,7 +122,6 @@ class StateCollector(Collector):
                     remaining.add_metric([ca.slug], (crl.next_update - now).total_seconds())
         except DatabaseError as exc:
             logger.warning("metrics: CRLs unavailable: %s", exc)
-            return
         yield age
         yield remaining
 
@@ -171,7 +173,7 @@ def allowed(request: HttpRequest) -> bool:
 def metrics_view(request: HttpRequest) -> HttpResponse:
     if not allowed(request):
         return json_error(403, "Forbidden")
-    return HttpResponse(generate_latest(registry()), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(generate_latest(registry()), content_type=CONTENT_TYPE)
 
 
 def serve_worker_metrics() -> None:
