@@ -83,14 +83,22 @@ def check_keystore() -> str:
     return OK
 
 
+def _eager() -> bool:
+    """Whether this process runs tasks in-process (the Celery app's own setting, which
+    the settings' CELERY_TASK_ALWAYS_EAGER configured)."""
+    from smartid.celery import app
+
+    return bool(app.conf.task_always_eager)
+
+
 def check_broker() -> str:
     """The Celery broker accepts a connection (tasks run in-process when eager)."""
-    if settings.CELERY_TASK_ALWAYS_EAGER:
+    if _eager():
         return NOT_USED
     from smartid.celery import app
 
     try:
-        with app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
+        with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
     except Exception as exc:  # kombu raises its transports' own errors
         logger.warning("health: broker unreachable: %s", exc)
@@ -125,7 +133,7 @@ def check_crls() -> str:
 
 def check_beat() -> str:
     """Exactly one ``celery beat`` renews its heartbeat (smartid.beat)."""
-    if settings.CELERY_TASK_ALWAYS_EAGER or not settings.REDIS_URL:
+    if _eager() or not settings.REDIS_URL:
         return NOT_USED
     client = _redis(settings.REDIS_URL)
     try:

@@ -60,11 +60,11 @@ class StateCollector(Collector):
             "Messages waiting in the Celery queue (Redis LLEN; unacknowledged ones excluded).",
             labels=["queue"],
         )
-        broker = str(settings.CELERY_BROKER_URL)
-        if settings.CELERY_TASK_ALWAYS_EAGER or not broker.startswith(("redis://", "rediss://")):
-            return gauge
         from smartid.celery import app
 
+        broker = str(app.conf.broker_url or "")
+        if app.conf.task_always_eager or not broker.startswith(("redis://", "rediss://")):
+            return gauge
         queue = app.conf.task_default_queue or "celery"
         client = redis.Redis.from_url(broker, socket_timeout=1, socket_connect_timeout=1)
         try:
