@@ -120,7 +120,7 @@ class HeartbeatScheduler(PersistentScheduler):
             self._renewed = time.monotonic()
             logger.info("beat heartbeat taken by %s", lock.owner)
         super().__init__(*args, **kwargs)
-        self.max_interval = min(self.max_interval, INTERVAL)
+        self.max_interval = min(self.max_interval or INTERVAL, INTERVAL)
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
         if self._lock is not None and time.monotonic() - self._renewed >= INTERVAL:

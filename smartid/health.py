@@ -139,7 +139,8 @@ def check_beat() -> str:
     try:
         conflict = client.get(beat.CONFLICT_KEY)
         if conflict is not None:
-            return f"more than one beat: {conflict.decode(errors='replace')}"
+            text = conflict.decode(errors="replace") if isinstance(conflict, bytes) else conflict
+            return f"more than one beat: {text}"
         if client.get(beat.HEARTBEAT_KEY) is None:
             return "no beat heartbeat (is exactly one `celery -A smartid beat` running?)"
     except redis.RedisError as exc:

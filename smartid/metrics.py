@@ -131,7 +131,7 @@ def registry() -> CollectorRegistry:
     process's, plus the scrape-time gauges."""
     if metrics.multiprocess_dir():
         collected = CollectorRegistry()
-        multiprocess.MultiProcessCollector(collected)
+        multiprocess.MultiProcessCollector(collected)  # type: ignore[no-untyped-call]
     else:
         collected = CollectorRegistry()
         collected.register(_ProcessMetrics())
@@ -185,7 +185,7 @@ def serve_worker_metrics() -> None:
         return
     collected = CollectorRegistry()
     if metrics.multiprocess_dir():
-        multiprocess.MultiProcessCollector(collected)
+        multiprocess.MultiProcessCollector(collected)  # type: ignore[no-untyped-call]
     else:
         collected = REGISTRY
     start_http_server(port, addr="127.0.0.1", registry=collected)

@@ -14,6 +14,7 @@ import redis
 import time_machine
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
 from django.db.utils import OperationalError
 from django.utils import timezone
 
@@ -48,11 +49,10 @@ def tasks_via() -> Iterator[Any]:
     saved = app.conf.task_always_eager, app.conf.broker_url
 
     def use(url: str) -> None:
-        app.conf.task_always_eager = False
-        app.conf.broker_url = url
+        app.conf.update(task_always_eager=False, broker_url=url)
 
     yield use
-    app.conf.task_always_eager, app.conf.broker_url = saved
+    app.conf.update(task_always_eager=saved[0], broker_url=saved[1])
 
 
 @pytest.fixture
@@ -82,7 +82,7 @@ def test_live_asks_no_dependency(client: Any, monkeypatch: pytest.MonkeyPatch) -
     def down(*args: object, **kwargs: object) -> None:
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr(health.connection, "cursor", down)
+    monkeypatch.setattr(connection, "cursor", down)
     assert client.get("/health/live").json() == {"status": "ok"}
     status, body = ready(client)
     assert status == 503
