@@ -16,10 +16,14 @@ from typing import Any
 
 import httpx
 import pytest
+import time_machine
+from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.rp.models import RelyingParty
+from api.rp.services import SESSION_TTL
 from signing.models import Transaction
+from tests.helpers import rp_v3
 from tests.helpers.answering import Answering
 from tests.helpers.platform import Platform, auth_transaction
 from tests.personas import ALICE, PIN1, RP_A, WRONG1
@@ -272,3 +276,18 @@ def test_multiprocess_mode_adds_up_the_processes(tmp_path: Path) -> None:
     [sample] = [s for s in families["smartid_ocsp_responses"].samples if s.name.endswith("_total")]
     assert sample.value == 4 and sample.labels == {"result": "malformed"}
     assert "smartid_crl_age_seconds" in families
+
+
+def test_an_unopened_device_link_is_counted_once(platform: Platform, rp_a: RelyingParty) -> None:
+    """No transaction ever finishes for it: the first poll that sees its TIMEOUT counts it."""
+    answer = rp_v3.start(platform.url, "authentication/device-link/anonymous", rp_v3.auth_body())
+    before = scrape(platform.url)
+    labels = {"rp": RP_A.name, "version": "3", "type": "AUTHENTICATION", "end_result": "TIMEOUT"}
+    with time_machine.travel(timezone.now() + SESSION_TTL + SESSION_TTL / 2):
+        for _ in range(2):  # a second poll (and the 60-second answer cache) counts nothing
+            body = rp_v3.status(platform.url, answer["sessionID"]).json()
+            assert body["result"] == {"endResult": "TIMEOUT"}
+    after = scrape(platform.url)
+    assert value(after, "smartid_rp_sessions_ended_total", **labels) == (
+        value(before, "smartid_rp_sessions_ended_total", **labels) + 1
+    )
