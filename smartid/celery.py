@@ -51,9 +51,23 @@ def _refuse_unsafe_worker(**kwargs: object) -> None:
 
 @worker_ready.connect
 def _serve_worker_metrics(**kwargs: object) -> None:
-    from smartid.metrics import serve_worker_metrics
+    """A worker's own exporter on ``127.0.0.1:SMARTID_WORKER_METRICS_PORT`` (0 = none): the
+    worker processes' counters for a host whose multiprocess folder no web process reads
+    (docs/operations.md)."""
+    from django.conf import settings
+    from prometheus_client import REGISTRY, CollectorRegistry, multiprocess, start_http_server
 
-    serve_worker_metrics()
+    from core import metrics
+
+    port = settings.WORKER_METRICS_PORT
+    if not port:
+        return
+    registry = REGISTRY
+    if metrics.multiprocess_dir():
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    start_http_server(port, addr="127.0.0.1", registry=registry)
+    logging.getLogger(__name__).info("worker metrics on http://127.0.0.1:%d/metrics", port)
 
 
 @before_task_publish.connect

@@ -29,7 +29,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import REGISTRY, GaugeMetricFamily, Metric
-from prometheus_client.exposition import start_http_server
 from prometheus_client.registry import Collector
 
 from core import metrics
@@ -174,19 +173,3 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     if not allowed(request):
         return json_error(403, "Forbidden")
     return HttpResponse(generate_latest(registry()), content_type=CONTENT_TYPE)
-
-
-def serve_worker_metrics() -> None:
-    """A Celery worker's own exporter on ``127.0.0.1:SMARTID_WORKER_METRICS_PORT`` (0 =
-    none): the worker processes' counters (task run times, issuance, PIN tries counted in
-    tasks) for a host whose multiprocess folder no web process reads."""
-    port = settings.WORKER_METRICS_PORT
-    if not port:
-        return
-    collected = CollectorRegistry()
-    if metrics.multiprocess_dir():
-        multiprocess.MultiProcessCollector(collected)  # type: ignore[no-untyped-call]
-    else:
-        collected = REGISTRY
-    start_http_server(port, addr="127.0.0.1", registry=collected)
-    logger.info("worker metrics on http://127.0.0.1:%d/metrics", port)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -13,9 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from django.conf import settings as django_settings
 from django.db import connection
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.helpers.platform import Platform, auth_transaction
 from tests.personas import PIN1
@@ -34,8 +37,19 @@ def _database_url() -> str:
     return f"postgresql://{user}@{host}:{port}/{params['NAME']}"
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @pytest.fixture
-def worker_log(platform: Platform, tmp_path: Path) -> Iterator[Path]:
+def metrics_port() -> int:
+    return _free_port()
+
+
+@pytest.fixture
+def worker_log(platform: Platform, tmp_path: Path, metrics_port: int) -> Iterator[Path]:
     """A JSON-logging worker on this test's database; the web side enqueues to Redis."""
     if not django_settings.REDIS_URL:
         if os.environ.get("CI"):
@@ -56,6 +70,7 @@ def worker_log(platform: Platform, tmp_path: Path) -> Iterator[Path]:
         "SMARTID_CELERY_EAGER": "false",
         "SMARTID_LOG_FORMAT": "json",
         "SMARTID_ACCESS_LOG": "true",
+        "SMARTID_WORKER_METRICS_PORT": str(metrics_port),
         "SITE_URL": platform.url,
     }
     saved = celery_app.conf.task_always_eager
@@ -104,7 +119,7 @@ def _json_lines(log: Path) -> list[dict[str, Any]]:
 
 
 def test_the_worker_logs_the_request_id_of_the_web_request(
-    platform: Platform, worker_log: Path
+    platform: Platform, worker_log: Path, metrics_port: int
 ) -> None:
     app, account = platform.registered()
     copy = platform.clone(app)
@@ -135,3 +150,14 @@ def test_the_worker_logs_the_request_id_of_the_web_request(
     assert {e["state"] for e in done()} == {"SUCCESS"}
     # Every line the worker logged is JSON with a request id.
     assert all("request_id" in e for e in _json_lines(worker_log))
+
+    # The worker's own exporter (SMARTID_WORKER_METRICS_PORT) counted the two runs.
+    exposed = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
+    runs = [
+        sample.value
+        for family in text_string_to_metric_families(exposed)
+        for sample in family.samples
+        if sample.name == "smartid_celery_task_duration_seconds_count"
+        and sample.labels == {"task": "pki.tasks.publish_crl", "state": "SUCCESS"}
+    ]
+    assert runs == [2.0]
