@@ -64,7 +64,7 @@ class ObservabilityMiddleware:
 
     @staticmethod
     def _begin(request: HttpRequest) -> tuple[contextvars.Token[str], float]:
-        request_id = logs.sane_request_id(request.headers.get(REQUEST_ID_HEADER))
+        request_id = logs.sane_request_id(request.META.get("HTTP_X_REQUEST_ID"))
         request_id = request_id or logs.new_request_id()
         request.request_id = request_id  # type: ignore[attr-defined]
         return logs.bind_request_id(request_id), time.perf_counter()
