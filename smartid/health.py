@@ -99,7 +99,7 @@ def check_broker() -> str:
 
     try:
         with app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, timeout=2)
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=1)
     except Exception as exc:  # kombu raises its transports' own errors
         logger.warning("health: broker unreachable: %s", exc)
         return f"unavailable: {type(exc).__name__}"
