@@ -85,6 +85,8 @@ if not IS_LIVE:  # the demo and the test doubles of the outside world (refused i
     INSTALLED_APPS += ["demo", "demo.rp"]
 
 MIDDLEWARE = [
+    # First: the request id is bound before anything logs, and the latency covers the rest.
+    "smartid.middleware.ObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "smartid.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -177,6 +179,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_interval": 5,
     "unacked_restore_throttle": 1,
 }
+# Django's LOGGING (JSON lines with request ids) stays in charge of the worker's logs.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Beat keeps a heartbeat in Redis and refuses to be the second beat (smartid/beat.py).
+CELERY_BEAT_SCHEDULER = "smartid.beat:HeartbeatScheduler"
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
@@ -478,18 +484,49 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # ASGI application serves the apps' files itself (smartid/asgi.py).
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(DATA_DIR / "static")))
 
+# --- Logs and metrics (docs/operations.md) ---------------------------------------------
+# "json": one JSON object per line (default in live); "plain": a line for people. Every
+# line carries the request id of the web request or Celery task it belongs to.
+LOG_FORMAT = env_choice("SMARTID_LOG_FORMAT", ("json", "plain"), "json" if IS_LIVE else "plain")
+# One INFO line per request (method, route, status, duration: logger smartid.request) and
+# per Celery task (name, state, duration: smartid.tasks).
+ACCESS_LOG = env_bool("SMARTID_ACCESS_LOG", IS_LIVE)
+# Who may read /metrics: client addresses (CIDR list; loopback by default), and if set, a
+# bearer token the scraper must also send (Authorization: Bearer ...).
+METRICS_ALLOWED_NETWORKS = env_list("SMARTID_METRICS_ALLOWED", ["127.0.0.1/32", "::1/128"])
+METRICS_TOKEN = env_secret("SMARTID_METRICS_TOKEN")
+# A Celery worker serves its own /metrics on this loopback port (0 = none): for worker
+# hosts whose PROMETHEUS_MULTIPROC_DIR no web process reads.
+WORKER_METRICS_PORT = env_int("SMARTID_WORKER_METRICS_PORT", 0, minimum=0, maximum=65535)
+# /health/ready: a CRL whose nextUpdate is closer than this many minutes is not fresh.
+CRL_FRESH_MARGIN_MINUTES = env_int("SMARTID_CRL_FRESH_MARGIN_MINUTES", 60, minimum=0)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "core.logs.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "core.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # Libraries that speak at INFO about their own insides: WeasyPrint and fontTools a
     # dozen lines per PDF (the RA office logs one line of its own), httpx one per outgoing
     # request (Mobile-ID), Celery one per task, which in the embedded mode runs in the
-    # request that queued it.
+    # request that queued it (smartid.tasks logs one line per task of its own).
     "loggers": {
-        name: {"level": "WARNING"}
-        for name in ("weasyprint", "fontTools", "httpx", "celery.app.trace")
+        **{
+            name: {"level": "WARNING"}
+            for name in ("weasyprint", "fontTools", "httpx", "celery.app.trace")
+        },
+        "smartid.request": {"level": "INFO" if ACCESS_LOG else "WARNING"},
+        "smartid.tasks": {"level": "INFO" if ACCESS_LOG else "WARNING"},
     },
 }

@@ -28,6 +28,7 @@ from accounts.identifiers import (
     parse_semantics_identifier,
 )
 from accounts.models import Account
+from api.rp import metrics
 from api.rp.models import RelyingParty, RpSession, networks_allow
 from api.rp.v3 import vocabulary
 from core import ratelimit
@@ -245,6 +246,7 @@ def session_start(
     accounts = _target_accounts(request)
     session = (create or _create)(rp, request, fingerprint, accounts)
     _remember(session)
+    metrics.count_started(session)
     return session
 
 

@@ -6,6 +6,7 @@ device's answer to it is ``signing.services.answers``.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import uuid
 from datetime import timedelta
@@ -14,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account, Device
+from core import metrics
 from signing import engine
 from signing.engine.encoding import check_digest, hash_spec
 from signing.engine.vc import decoy_codes, verification_code
@@ -25,6 +27,9 @@ from signing.services.channels import (
     transaction_channel,
 )
 from signing.services.errors import BadRequest, NotFound, WrongState
+from signing.signals import transaction_finished
+
+logger = logging.getLogger(__name__)
 
 VC_INTERACTIONS = frozenset(
     {"verificationCodeChoice", "confirmationMessageAndVerificationCodeChoice"}
@@ -56,6 +61,7 @@ def finish(
         ]
     )
     publish_on_commit(transaction_channel(tx.pk))
+    metrics.on_commit(lambda: _announce_finished(tx))
     if tx.group is not None and tx.has_alternatives:
         # Alternatives on the person's other devices: the first answer decides.
         others = Transaction.objects.filter(
@@ -82,6 +88,13 @@ def _active_key(account: Account, purpose: str) -> SplitKey:
     if not active:
         raise WrongState("The account has no active key for this purpose.")
     return active[0]
+
+
+def _announce_finished(tx: Transaction) -> None:
+    metrics.TRANSACTIONS_FINISHED.labels(kind=tx.kind, result=tx.result).inc()
+    for receiver, answer in transaction_finished.send_robust(sender=Transaction, transaction=tx):
+        if isinstance(answer, Exception):
+            logger.error("transaction_finished receiver %r failed: %r", receiver, answer)
 
 
 # No savepoint: callers create transactions inside their own atomic block (an RP session
