@@ -9,6 +9,7 @@ sessions, the end result in that version's vocabulary (``api.rp.v3.vocabulary``)
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -46,7 +47,7 @@ def count_started(session: RpSession) -> None:
     metrics.on_commit(count)
 
 
-def _session_labels(session_id: object) -> tuple[str, int, str] | None:
+def _session_labels(session_id: uuid.UUID) -> tuple[str, int, str] | None:
     try:
         remembered = cache.get(_labels_key(session_id))
     except Exception:  # no cache: ask the database
