@@ -21,6 +21,8 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from smartid.env import (
     ENVIRONMENTS,
@@ -93,6 +95,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so it sees the view's exception first: PostgreSQL or Redis down -> 503.
+    "smartid.middleware.ServiceUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "smartid.urls"
@@ -189,11 +193,28 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# How long a request waits for Redis (cache, event bus publisher) before it gives up: a
+# Redis that stops answering (frozen, partitioned) must cost a request a 503 within about
+# twice this (the one retry below), never a hang (docs/deployment.md "Multi-node test").
+# redis-py's default would retry three times with back-off: 8 s and more per call.
+REDIS_TIMEOUT = env_float("SMARTID_REDIS_TIMEOUT", 0.5, minimum=0.05, maximum=30.0)
+REDIS_CLIENT_OPTIONS: dict[str, object] = {
+    "socket_timeout": REDIS_TIMEOUT,
+    "socket_connect_timeout": REDIS_TIMEOUT,
+    # One retry, at once: a pooled connection that Redis closed (a restart) is reopened
+    # without failing the request; a Redis that does not answer fails it after 2 timeouts.
+    "retry": Retry(NoBackoff(), 1),
+}
+
 # Shared cache (OCSP responses, idempotency keys): Redis when configured, so every
 # process sees the same entries; a process-local cache in the embedded mode.
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": REDIS_CLIENT_OPTIONS,
+        }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )

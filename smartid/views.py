@@ -61,9 +61,7 @@ def _redis_status() -> str:
     if not settings.REDIS_URL:
         return "not configured"
     try:
-        client = redis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1
-        )
+        client = redis.Redis.from_url(settings.REDIS_URL, **settings.REDIS_CLIENT_OPTIONS)
         try:
             return "ok" if client.ping() else "unavailable"
         finally:
@@ -116,6 +114,36 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
     if _wants_json(request):
         return json_error(404, "Not found")
     return defaults.page_not_found(request, exception or Exception())
+
+
+#: What a client reads when PostgreSQL or Redis did not answer (smartid.middleware).
+UNAVAILABLE_MESSAGE = "Service temporarily unavailable, try again in a moment"
+#: Seconds a client should wait before it tries again (Retry-After).
+RETRY_AFTER_SECONDS = 1
+
+
+def service_unavailable(request: HttpRequest) -> HttpResponse:
+    """503 in each API's own error format (RP API v3: problem details), or a plain page."""
+    response: HttpResponse
+    if request.path.startswith("/v3/"):
+        body = {
+            "type": "about:blank",
+            "title": "Service Unavailable",
+            "status": 503,
+            "detail": UNAVAILABLE_MESSAGE,
+        }
+        response = JsonResponse(body, status=503)
+    elif request.path.startswith(("/v1/", "/v2/", "/app/")):
+        body = {"code": 503, "message": UNAVAILABLE_MESSAGE, "error": "unavailable"}
+        response = JsonResponse(body, status=503)
+    elif _wants_json(request):
+        response = json_error(503, UNAVAILABLE_MESSAGE)
+    else:
+        response = HttpResponse(
+            UNAVAILABLE_MESSAGE + ".", status=503, content_type="text/plain; charset=utf-8"
+        )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -1,0 +1,175 @@
+"""A shared service that stops answering costs a request a 503, never a 500 or a hang.
+
+Found by the multi-node test (docs/deployment.md "Multi-node test"): with Redis frozen
+(SIGSTOP) every RP status poll and app call waited on a socket without a timeout, then
+failed with 500 after redis-py's retries. Now the Redis clients give up after
+``SMARTID_REDIS_TIMEOUT`` and ``ServiceUnavailableMiddleware`` (also in the long-poll
+handler) answers 503 with ``Retry-After``.
+
+The frozen Redis here is a socket that accepts connections and never answers, as a
+stopped Redis does (the kernel still completes the handshake). Without the timeouts the
+requests below would hang: httpx's own timeout turns that into a failure.
+"""
+
+from __future__ import annotations
+
+import base64
+import socket
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from django.db import IntegrityError, InterfaceError, OperationalError
+from django.test import Client, RequestFactory
+
+from api.rp import services
+from api.rp.models import RelyingParty
+from core.errors import is_unavailable
+from smartid.views import service_unavailable
+from tests.live import LiveASGIServer
+
+#: Long enough for 2 Redis timeouts and more; a hang would run into it.
+CLIENT_TIMEOUT = 15.0
+
+
+@pytest.fixture
+def frozen_redis_cache(settings: Any) -> Iterator[None]:
+    """The cache on a Redis that accepts connections and never answers."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        port = listener.getsockname()[1]
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": f"redis://127.0.0.1:{port}/0",
+                "OPTIONS": settings.REDIS_CLIENT_OPTIONS,
+            }
+        }
+        yield
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_rp_status_poll_with_frozen_redis_is_503(
+    frozen_redis_cache: None, asgi_server: LiveASGIServer, version: str
+) -> None:
+    # The status poll reads the cache of final answers first (api/rp/views.py).
+    response = httpx.get(
+        f"{asgi_server.url}/{version}/session/{uuid.uuid4()}",
+        params={"timeoutMs": 1000},
+        timeout=CLIENT_TIMEOUT,
+    )
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    body = response.json()
+    assert body["code"] == 503
+    assert body["error"] == "unavailable"
+
+
+def test_rp_v3_status_poll_with_frozen_redis_is_a_503_problem(
+    frozen_redis_cache: None, asgi_server: LiveASGIServer
+) -> None:
+    response = httpx.get(
+        f"{asgi_server.url}/v3/session/{uuid.uuid4()}",
+        params={"timeoutMs": 1000},
+        timeout=CLIENT_TIMEOUT,
+    )
+    assert response.status_code == 503
+    assert response.json() == {
+        "type": "about:blank",
+        "title": "Service Unavailable",
+        "status": 503,
+        "detail": "Service temporarily unavailable, try again in a moment",
+    }
+
+
+@pytest.fixture
+def database_gone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The RP check reaches a database that has just closed its connections."""
+
+    def closed(**kwargs: Any) -> RelyingParty:
+        raise OperationalError("terminating connection due to administrator command")
+
+    monkeypatch.setattr(services, "authenticate", closed)
+
+
+V2_BODY = {
+    "relyingPartyUUID": "00000000-0000-0000-0000-000000000000",
+    "relyingPartyName": "DEMO",
+    "hash": base64.b64encode(bytes(64)).decode(),
+    "hashType": "SHA512",
+    "allowedInteractionsOrder": [{"type": "displayTextAndPIN", "displayText60": "Log in?"}],
+}
+
+
+def test_rp_v2_session_start_without_database_is_503(db: None, database_gone: None) -> None:
+    response = Client().post(
+        "/v2/authentication/etsi/PNOEE-40504040001", V2_BODY, content_type="application/json"
+    )
+    assert response.status_code == 503
+    assert response["Retry-After"] == "1"
+    assert response.json()["error"] == "unavailable"
+
+
+def test_rp_v3_session_start_without_database_is_a_503_problem(
+    db: None, database_gone: None
+) -> None:
+    body = {
+        "relyingPartyUUID": "00000000-0000-4000-8000-000000000000",
+        "relyingPartyName": "DEMO",
+        "signatureProtocol": "ACSP_V2",
+        "signatureProtocolParameters": {
+            "rpChallenge": base64.b64encode(bytes(32)).decode(),
+            "signatureAlgorithm": "rsassa-pss",
+            "signatureAlgorithmParameters": {"hashAlgorithm": "SHA-512"},
+        },
+        "interactions": base64.b64encode(
+            b'[{"type":"displayTextAndPIN","displayText60":"Log in?"}]'
+        ).decode(),
+        "vcType": "numeric4",
+    }
+    response = Client().post(
+        "/v3/authentication/notification/etsi/PNOEE-40504040001",
+        body,
+        content_type="application/json",
+    )
+    assert response.status_code == 503
+    assert response.json()["status"] == 503
+
+
+def test_a_page_gets_a_plain_503() -> None:
+    response = service_unavailable(RequestFactory().get("/portal/"))
+    assert response.status_code == 503
+    assert response["Content-Type"].startswith("text/plain")
+    assert response["Retry-After"] == "1"
+
+
+@pytest.mark.parametrize(
+    ("exc", "unavailable"),
+    [
+        (redis.TimeoutError("Timeout reading from socket"), True),
+        (redis.ConnectionError("Connection refused"), True),
+        (OperationalError("the database system is shutting down"), True),
+        (InterfaceError("connection already closed"), True),
+        (redis.ResponseError("WRONGTYPE"), False),  # a defect, not an outage
+        (IntegrityError("duplicate key"), False),
+        (ValueError("bad"), False),
+    ],
+)
+def test_what_counts_as_unavailable(exc: Exception, unavailable: bool) -> None:
+    assert is_unavailable(exc) is unavailable
+
+
+def test_other_errors_stay_500(db: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(**kwargs: Any) -> RelyingParty:
+        raise IntegrityError("duplicate key value violates unique constraint")
+
+    monkeypatch.setattr(services, "authenticate", broken)
+    client = Client(raise_request_exception=False)
+    response = client.post(
+        "/v2/authentication/etsi/PNOEE-40504040001", V2_BODY, content_type="application/json"
+    )
+    assert response.status_code == 500
