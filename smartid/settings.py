@@ -21,9 +21,8 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
+from core.redisclient import client_options
 from smartid.env import (
     ENVIRONMENTS,
     env_bool,
@@ -194,24 +193,20 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # How long a request waits for Redis (cache, event bus publisher) before it gives up: a
-# Redis that stops answering (frozen, partitioned) must cost a request a 503 within about
-# twice this (the one retry below), never a hang (docs/deployment.md "Multi-node test").
-# redis-py's default would retry three times with back-off: 8 s and more per call.
+# Redis that stops answering (frozen, partitioned) must cost a request a quick 503, never
+# a hang; after a timeout the process leaves Redis alone for a second (core/redisclient.py,
+# docs/deployment.md "Multi-node test"). redis-py's default would retry three times with
+# back-off: 8 s and more per call.
 REDIS_TIMEOUT = env_float("SMARTID_REDIS_TIMEOUT", 0.5, minimum=0.05, maximum=30.0)
-REDIS_CLIENT_OPTIONS: dict[str, object] = {
-    "socket_timeout": REDIS_TIMEOUT,
-    "socket_connect_timeout": REDIS_TIMEOUT,
-    # One retry, at once: a pooled connection that Redis closed (a restart) is reopened
-    # without failing the request; a Redis that does not answer fails it after 2 timeouts.
-    "retry": Retry(NoBackoff(), 1),
-}
+REDIS_CLIENT_OPTIONS = client_options(REDIS_URL, timeout=REDIS_TIMEOUT)
 
 # Shared cache (OCSP responses, idempotency keys): Redis when configured, so every
 # process sees the same entries; a process-local cache in the embedded mode.
 CACHES = {
     "default": (
         {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's RedisCache with one connection pool per process.
+            "BACKEND": "core.redisclient.SharedRedisCache",
             "LOCATION": REDIS_URL,
             "OPTIONS": REDIS_CLIENT_OPTIONS,
         }

@@ -3,8 +3,9 @@
 Found by the multi-node test (docs/deployment.md "Multi-node test"): with Redis frozen
 (SIGSTOP) every RP status poll and app call waited on a socket without a timeout, then
 failed with 500 after redis-py's retries. Now the Redis clients give up after
-``SMARTID_REDIS_TIMEOUT`` and ``ServiceUnavailableMiddleware`` (also in the long-poll
-handler) answers 503 with ``Retry-After``.
+``SMARTID_REDIS_TIMEOUT``, do not wait for a Redis that just timed out again for a second
+(core/redisclient.py), and ``ServiceUnavailableMiddleware`` (also in the long-poll handler)
+answers 503 with ``Retry-After``.
 
 The frozen Redis here is a socket that accepts connections and never answers, as a
 stopped Redis does (the kernel still completes the handshake). Without the timeouts the
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import socket
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -22,12 +24,14 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from django.core.cache import caches
 from django.db import IntegrityError, InterfaceError, OperationalError
 from django.test import Client, RequestFactory
 
 from api.rp import services
 from api.rp.models import RelyingParty
 from core.errors import is_unavailable
+from core.redisclient import client_options
 from smartid.views import service_unavailable
 from tests.live import LiveASGIServer
 
@@ -35,21 +39,69 @@ from tests.live import LiveASGIServer
 CLIENT_TIMEOUT = 15.0
 
 
+class FrozenRedis:
+    """A server that accepts connections, counts them and never answers (as a Redis
+    stopped with SIGSTOP, whose kernel still completes the handshakes)."""
+
+    def __init__(self) -> None:
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.url = f"redis://127.0.0.1:{self.listener.getsockname()[1]}/0"
+        self.connections: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                self.connections.append(self.listener.accept()[0])
+            except OSError:  # closed
+                return
+
+    def close(self) -> None:
+        self.listener.close()
+        for connection in self.connections:
+            connection.close()
+
+
 @pytest.fixture
-def frozen_redis_cache(settings: Any) -> Iterator[None]:
-    """The cache on a Redis that accepts connections and never answers."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(64)
-        port = listener.getsockname()[1]
-        settings.CACHES = {
-            "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
-                "LOCATION": f"redis://127.0.0.1:{port}/0",
-                "OPTIONS": settings.REDIS_CLIENT_OPTIONS,
-            }
+def frozen_redis() -> Iterator[FrozenRedis]:
+    server = FrozenRedis()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def frozen_redis_cache(frozen_redis: FrozenRedis, settings: Any) -> None:
+    """The cache, configured as settings.py does, on a frozen Redis."""
+    url = frozen_redis.url
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "core.redisclient.SharedRedisCache",
+            "LOCATION": url,
+            "OPTIONS": client_options(url, timeout=settings.REDIS_TIMEOUT),
         }
-        yield
+    }
+
+
+def test_after_a_timeout_redis_is_not_waited_for_again_at_once(
+    frozen_redis: FrozenRedis,
+) -> None:
+    url = frozen_redis.url
+    client = redis.Redis.from_url(url, **client_options(url, timeout=0.2))
+    with pytest.raises(redis.RedisError):
+        client.get("key")
+    # One connection, one timeout: the retry and the next call do not try again.
+    assert len(frozen_redis.connections) == 1
+    with pytest.raises(redis.ConnectionError, match="not waiting for it again yet"):
+        client.get("key")
+    assert len(frozen_redis.connections) == 1
+
+
+def test_the_cache_keeps_one_pool_per_process(frozen_redis_cache: None) -> None:
+    first, second = caches.create_connection("default"), caches.create_connection("default")
+    assert first is not second  # what Django makes per thread or async context
+    assert first._cache is second._cache  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("version", ["v1", "v2"])
