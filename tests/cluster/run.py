@@ -353,7 +353,12 @@ def database_checks(cluster: Cluster, session_ids: list[str]) -> dict[str, Any]:
         [sys.executable, "manage.py", "verify_audit_chain"], cwd=ROOT, env=cluster.env,
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
+    ping = subprocess.run(  # noqa: S603 -- our own interpreter and Celery
+        [sys.executable, "-m", "celery", "-A", "smartid", "inspect", "ping", "-t", "5", "-j"],
+        cwd=ROOT, env=cluster.env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
     return {
+        "Celery workers answering": ping.stdout.count('"ok": "pong"'),
         "sessions completed twice (database)": twice,
         "keys revoked or flagged": flagged,
         "audit chain": "intact" if audit.returncode == 0 else audit.stdout + audit.stderr,
