@@ -130,9 +130,12 @@ class SharedRedisCache(RedisCache):
 
     @cached_property
     def _cache(self) -> RedisCacheClient:
-        key = (*self._servers, repr(sorted(self._options.items())))
+        # Django's stubs do not declare RedisCache's private attributes.
+        servers: list[str] = self._servers  # type: ignore[attr-defined]
+        options: dict[str, Any] = self._options  # type: ignore[attr-defined]
+        key = (*servers, repr(sorted(options.items())))
         with _clients_lock:
             client = _clients.get(key)
             if client is None:
-                client = _clients[key] = RedisCacheClient(self._servers, **self._options)
+                client = _clients[key] = RedisCacheClient(servers, **options)
             return client

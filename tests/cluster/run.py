@@ -307,7 +307,7 @@ async def load_with_faults(
 
 
 def trust(base: str) -> Any:
-    from tests.cluster.load import sc
+    import smartid_client as sc  # on the path since tests.cluster.load put it there
 
     pems = [
         httpx.get(f"{base}/ca/{name}.crt", timeout=10).content
