@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: demo test system-packages lint format typecheck pytest bench clean lock cluster-test
+.PHONY: demo test system-packages lint format typecheck pytest bench fuzz clean lock cluster-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -84,6 +84,14 @@ format: $(VENV)/.dev-installed
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python benchmarks/splitkey.py
+
+## fuzz: every Atheris harness of fuzz/ for FUZZ_SECONDS each (10 min; CI runs 30 s each in
+## the test suite): fails on a crash, an input slower than 1 s or RSS over 512 MB
+## (docs/fuzzing.md). Inputs found accumulate in var/fuzz/corpus/, failures in var/fuzz/artifacts/.
+FUZZ_SECONDS ?= 600
+fuzz: export SMARTID_ENV ?= test
+fuzz: $(VENV)/.dev-installed
+	$(BIN)/python fuzz/run.py --seconds $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(VENV) var/static var/test .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from django.http import JsonResponse
+from django.http import HttpResponseBase, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.errors import DomainError
+
+R = TypeVar("R", bound=HttpResponseBase)
 
 # Domain error codes whose HTTP status is not 400.
 STATUS_BY_CODE = {
@@ -25,16 +27,24 @@ def error_body(status: int, message: str, error: str) -> dict[str, Any]:
     return {"code": status, "message": message, "error": error}
 
 
+def retry_after(response: R, exc: Exception) -> R:
+    """``Retry-After`` on a refusal that says when to come back (a rate limit's 429)."""
+    seconds = getattr(exc, "retry_after", None)
+    if isinstance(seconds, int):
+        response["Retry-After"] = str(seconds)
+    return response
+
+
 def domain_error_response(exc: DomainError) -> JsonResponse:
     status = STATUS_BY_CODE.get(exc.code, 400)
-    return JsonResponse(error_body(status, exc.message, exc.code), status=status)
+    return retry_after(JsonResponse(error_body(status, exc.message, exc.code), status=status), exc)
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler, plus domain errors, all in the one error format."""
     if isinstance(exc, DomainError):
         status = getattr(exc, "status", None) or STATUS_BY_CODE.get(exc.code, 400)
-        return Response(error_body(status, exc.message, exc.code), status=status)
+        return retry_after(Response(error_body(status, exc.message, exc.code), status=status), exc)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

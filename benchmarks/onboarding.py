@@ -13,6 +13,10 @@ the face cache is cleared, so nothing is reused between applicants. The referenc
 same run is one RSA-2048 signature by ``cryptography`` (so a slower machine shows as a
 larger reference, not as a regression). Medians over the applicants; not part of the
 test suite.
+
+Two more rows show what the selfie pixel cap (``SELFIE_MAX_PIXELS``, docs/onboarding.md)
+saves: reading a 16 Mpx frame's header, which is all the upload does before it refuses the
+frame with 413, against decoding it, which the checks would otherwise do.
 """
 
 from __future__ import annotations
@@ -40,6 +44,19 @@ def _photo() -> bytes:
     out = io.BytesIO()
     Image.fromarray(data.astronaut()).save(out, format="JPEG", quality=90)  # type: ignore[no-untyped-call]
     return out.getvalue()
+
+
+def _big_frames(photo: bytes) -> dict[str, bytes]:
+    """The photo blown up to 4000 × 4000 px (16 Mpx, a phone camera's size), as JPEG and PNG."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(photo)).convert("RGB").resize((4000, 4000))
+    frames = {}
+    for fmt in ("JPEG", "PNG"):
+        out = io.BytesIO()
+        image.save(out, format=fmt)
+        frames[fmt] = out.getvalue()
+    return frames
 
 
 def _frames(photo: bytes, seed: int, steps: list[str]) -> list[Any]:
@@ -73,8 +90,8 @@ def main() -> int:
     from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
     from demo.passports import make_passport, test_csca
+    from enrolment.biometrics import decode_image, face_match, image_size
     from enrolment.biometrics import face as face_module
-    from enrolment.biometrics import face_match
     from enrolment.emrtd import CscaTrustStore
 
     photo = _photo()
@@ -88,8 +105,13 @@ def main() -> int:
         "liveness (10 frames)": [],
         "face match": [],
         "total per applicant": [],
+        "16 Mpx JPEG: header only": [],
+        "16 Mpx JPEG: decode": [],
+        "16 Mpx PNG: header only": [],
+        "16 Mpx PNG: decode": [],
         "reference: RSA-2048 sign": [],
     }
+    big = _big_frames(photo)
     # Warm-up: load dlib's models once (a worker does this at start, not per applicant).
     face_module.clear_cache()
     face_match(reference=photo, frames=[photo], threshold=0.5)
@@ -118,6 +140,15 @@ def main() -> int:
             lambda: reference_key.sign(b"x", padding.PKCS1v15(), hashes.SHA256()),
         )
         rows["total per applicant"].append(sum(rows[name][-1] for name in STEPS))
+        # What the selfie cap (SELFIE_MAX_PIXELS) saves: the upload reads the header and
+        # refuses the frame with 413; without the cap the checks would decode it.
+        for fmt, data in big.items():
+            _timed(rows, f"16 Mpx {fmt}: header only", lambda: image_size(data))  # noqa: B023
+            _timed(
+                rows,
+                f"16 Mpx {fmt}: decode",
+                lambda: decode_image(data, max_bytes=len(data), max_pixels=16_000_000),  # noqa: B023
+            )
 
     print(f"Remote onboarding, CPU seconds per applicant (median of {args.applicants})")
     print(f"{'step':<28}{'CPU s':>10}")

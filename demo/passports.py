@@ -21,11 +21,13 @@ import io
 import json
 import os
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from asn1crypto import algos, cms
+from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -37,6 +39,7 @@ from enrolment.emrtd import tlv
 from enrolment.emrtd.countries import ALPHA3_TO_ALPHA2
 from enrolment.emrtd.datagroups import DG_TAGS, OID_AA_PROTOCOL, SOD_TAG
 from enrolment.emrtd.fileformat import FORMAT
+from enrolment.emrtd.keys import KNOWN_CURVES
 from enrolment.emrtd.mrz import check_digit
 from enrolment.emrtd.sod import (
     OID_CSCA_MASTER_LIST,
@@ -44,7 +47,7 @@ from enrolment.emrtd.sod import (
     LdsSecurityObject,
     parse_sod,
 )
-from enrolment.emrtd.trust import TEST_MARKER, CscaMasterList
+from enrolment.emrtd.trust import TEST_MARKER
 
 TAMPER_KINDS = ("dg1", "dg2", "sod_signature", "untrusted_csca", "aa_key")
 ALPHA2_TO_ALPHA3 = {a2: a3 for a3, a2 in ALPHA3_TO_ALPHA2.items() if len(a3) == 3}
@@ -139,9 +142,15 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC).replace(microsecond=0)
 
 
-def _make_csca(country: str) -> TestCsca:
+def _make_csca(
+    country: str,
+    *,
+    curve: ec.EllipticCurve | None = None,
+    dsc_curve: ec.EllipticCurve | None = None,
+    explicit: bool = False,
+) -> TestCsca:
     now = _now()
-    key = ec.generate_private_key(ec.SECP384R1())
+    key = ec.generate_private_key(curve or ec.SECP384R1())
     subject = _name(country, f"{TEST_MARKER} CSCA {country}")
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
     cert = (
@@ -157,6 +166,8 @@ def _make_csca(country: str) -> TestCsca:
         .add_extension(ski, critical=False)
         .sign(key, hashes.SHA384())
     )
+    if explicit:
+        cert = explicit_parameters(cert, key)
 
     def dsc(kind: str, dsc_key: PrivateKey) -> SignerKey:
         dsc_cert = (
@@ -177,6 +188,8 @@ def _make_csca(country: str) -> TestCsca:
             )
             .sign(key, hashes.SHA384())
         )
+        if explicit and isinstance(dsc_key, ec.EllipticCurvePrivateKey):
+            dsc_cert = explicit_parameters(dsc_cert, key)
         return SignerKey(dsc_cert, dsc_key)
 
     return TestCsca(
@@ -184,8 +197,70 @@ def _make_csca(country: str) -> TestCsca:
         certificate=cert,
         private_key=key,
         dsc_rsa=dsc("rsa", rsa.generate_private_key(public_exponent=65537, key_size=2048)),
-        dsc_ec=dsc("ec", ec.generate_private_key(ec.SECP256R1())),
+        dsc_ec=dsc("ec", ec.generate_private_key(dsc_curve or ec.SECP256R1())),
     )
+
+
+def explicit_spki(public_key: ec.EllipticCurvePublicKey) -> bytes:
+    """The SubjectPublicKeyInfo of ``public_key`` with its curve spelled out (p, a, b, G,
+    n, h as ECParameters) instead of named, as many states' CSCAs and DSCs have it."""
+    params = next(c for c in KNOWN_CURVES if c.curve.name == public_key.curve.name)
+    size = (params.p.bit_length() + 7) // 8
+    gx, gy = params.generator
+    domain = asn1_keys.SpecifiedECDomain(
+        {
+            "version": "ecdpVer1",
+            "field_id": {"field_type": "prime_field", "parameters": params.p},
+            "curve": {"a": params.a.to_bytes(size, "big"), "b": params.b.to_bytes(size, "big")},
+            "base": b"\x04" + gx.to_bytes(size, "big") + gy.to_bytes(size, "big"),
+            "order": params.n,
+            "cofactor": params.h,
+        }
+    )
+    point = public_key.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    info = asn1_keys.PublicKeyInfo(
+        {
+            "algorithm": {
+                "algorithm": "ec",
+                "parameters": asn1_keys.ECDomainParameters(name="specified", value=domain),
+            },
+            "public_key": point,
+        }
+    )
+    return bytes(info.dump())
+
+
+def explicit_parameters(
+    certificate: x509.Certificate,
+    issuer_key: ec.EllipticCurvePrivateKey,
+    *,
+    spki: bytes | None = None,
+) -> x509.Certificate:
+    """``certificate`` with its EC key in :func:`explicit_spki` form (or ``spki``, for
+    tests of damaged parameters), signed anew by ``issuer_key`` (ECDSA with the
+    certificate's hash). cryptography refuses to load such a key from a brainpool
+    certificate; the verifier must rebuild it (enrolment.emrtd.keys).
+    """
+    chosen = certificate.signature_hash_algorithm
+    assert chosen is not None
+    if spki is None:
+        key = certificate.public_key()
+        assert isinstance(key, ec.EllipticCurvePublicKey)
+        spki = explicit_spki(key)
+    parsed = asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
+    tbs = parsed["tbs_certificate"]
+    tbs["subject_public_key_info"] = asn1_keys.PublicKeyInfo.load(spki)
+    tbs_der = tbs.dump(force=True)
+    resigned = asn1_x509.Certificate(
+        {
+            "tbs_certificate": asn1_x509.TbsCertificate.load(tbs_der),
+            "signature_algorithm": parsed["signature_algorithm"],
+            "signature_value": issuer_key.sign(tbs_der, ec.ECDSA(chosen)),
+        }
+    )
+    return x509.load_der_x509_certificate(resigned.dump())
 
 
 def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
@@ -221,6 +296,15 @@ def test_csca(country: str = "EE", *, directory: Path | None = None) -> TestCsca
 
 
 test_csca.__test__ = False  # type: ignore[attr-defined]  # not a pytest test function
+
+
+@functools.lru_cache(maxsize=4)
+def explicit_csca(country: str = "EE") -> TestCsca:
+    """A brainpoolP384r1 CSCA with a brainpoolP256r1 EC document signer, both keys with
+    explicit domain parameters in their certificates (the RSA signer is an ordinary one)."""
+    return _make_csca(
+        country, curve=ec.BrainpoolP384R1(), dsc_curve=ec.BrainpoolP256R1(), explicit=True
+    )
 
 
 def impostor_csca(country: str = "EE") -> TestCsca:
@@ -313,12 +397,22 @@ def build_mrz(
         )  # fmt: skip
         composite = body[0:10] + body[13:20] + body[21:43]
         return line1 + body + check_digit(composite)
+    if td == "TD2":
+        if len(optional_data) > 7:
+            raise ValueError("TD2 has 7 characters of optional data")
+        line1 = "I<" + state + _name_field(surname, given_names, 31)
+        body = (
+            number + check_digit(number) + nationality + dob + check_digit(dob) + sex
+            + expiry + check_digit(expiry) + _field(optional_data, 7)
+        )  # fmt: skip
+        composite = body[0:10] + body[13:20] + body[21:35]
+        return line1 + body + check_digit(composite)
     if td == "TD1":
         line1 = "ID" + state + number + check_digit(number) + _field(optional_data, 15)
         line2 = dob + check_digit(dob) + sex + expiry + check_digit(expiry) + nationality + "<" * 11
         composite = line1[5:30] + line2[0:7] + line2[8:15] + line2[18:29]
         return line1 + line2 + check_digit(composite) + _name_field(surname, given_names, 30)
-    raise ValueError(f"td must be TD3 or TD1, not {td!r}")
+    raise ValueError(f"td must be TD3, TD2 or TD1, not {td!r}")
 
 
 def build_dg1(mrz: str) -> bytes:
@@ -417,10 +511,12 @@ def build_sod(
     algorithm: str,
     hash_algorithm: str = "sha256",
     signature: bytes | None = None,
+    content_type: str = OID_LDS_SECURITY_OBJECT,
 ) -> bytes:
     """EF.SOD over ``data_groups`` signed by a DSC (``algorithm``: ec, rsa, rsa-pss).
 
-    ``signature`` replaces the real signature (for the ``sod_signature`` tamper).
+    ``signature`` replaces the real signature (for the ``sod_signature`` tamper);
+    ``content_type`` may be id-data, as some states' SODs have it.
     """
     lds = LdsSecurityObject(
         {
@@ -437,7 +533,7 @@ def build_sod(
     )
     content_info = signed_data(
         lds.dump(),
-        content_type=OID_LDS_SECURITY_OBJECT,
+        content_type=content_type,
         certificate=certificate,
         private_key=private_key,
         algorithm=algorithm,
@@ -448,20 +544,22 @@ def build_sod(
 
 
 def build_master_list(
-    certificates: list[x509.Certificate], *, signer: SignerKey, algorithm: str = "ec"
+    certificates: Sequence[x509.Certificate | bytes],
+    *,
+    signer: SignerKey,
+    algorithm: str = "ec",
 ) -> bytes:
-    """An ICAO CSCA master list (CMS SignedData over CscaMasterList) signed by ``signer``."""
-    master_list = CscaMasterList(
-        {
-            "version": 0,
-            "cert_list": [
-                asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
-                for c in certificates
-            ],
-        }
-    )
+    """An ICAO CSCA master list (CMS SignedData over CscaMasterList) signed by ``signer``.
+
+    ``bytes`` items go into the list as they are (tests of lists with unreadable entries).
+    """
+    ders = [
+        c if isinstance(c, bytes) else c.public_bytes(serialization.Encoding.DER)
+        for c in certificates
+    ]
+    master_list = tlv.encode(0x30, tlv.encode(0x02, b"\x00") + tlv.encode(0x31, b"".join(ders)))
     return signed_data(
-        master_list.dump(),
+        master_list,
         content_type=OID_CSCA_MASTER_LIST,
         certificate=signer.certificate,
         private_key=signer.private_key,
@@ -581,7 +679,7 @@ def make_passport(
     dsc: str = "ec",
     aa_hash: str | None = None,
 ) -> SyntheticPassport:
-    """A passport (TD3) or ID card (TD1) of ``csca``'s country that passes every check.
+    """A passport (TD3) or ID card (TD1, TD2) of ``csca``'s country that passes every check.
 
     ``aa``: "rsa" (RSA 1024, ISO/IEC 9796-2; ``aa_hash`` "sha1" → trailer BC, else xx CC),
     "ec" (P-256, with DG14 naming ``aa_hash``, default SHA-256), or None (no DG15).

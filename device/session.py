@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -29,17 +30,26 @@ from signing.engine import (
 
 #: An answer larger than this is refused unparsed.
 MAX_RESPONSE_BYTES = 1 << 20
+#: Tries of one call while the service answers 503 "busy, retry after N s" (N <= the max).
+BUSY_RETRIES = 4
+MAX_BUSY_WAIT = 5
 
 
 class Session:
     """One device's state and its signed calls to the service over ``client``."""
 
     def __init__(
-        self, client: httpx.Client, store: StateStore, *, clock: Callable[[], float]
+        self,
+        client: httpx.Client,
+        store: StateStore,
+        *,
+        clock: Callable[[], float],
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.client = client
         self.store = store
         self.clock = clock
+        self.sleep = sleep
         self.lock = threading.RLock()
         self._key_locks: dict[tuple[str, str], threading.Lock] = {}
         self.state: DeviceState = store.load()
@@ -112,7 +122,31 @@ class Session:
     ) -> dict[str, Any]:
         """One call, signed with the device key when ``device_id`` is given; the answer's
         JSON object (ApiError for a 4xx/5xx, ProtocolError for anything else off-contract).
+
+        A busy service's 503 with a short ``Retry-After`` (smartid/admission.py: nothing
+        was done) is tried again after that wait, a few times, with a fresh signature.
         """
+        for attempt in range(1, BUSY_RETRIES + 1):
+            response = self._send_once(
+                method, path, body, device_id=device_id, timeout=timeout, headers=extra_headers
+            )
+            wait = _busy_wait(response)
+            if wait is None or attempt == BUSY_RETRIES:
+                break
+            self.sleep(wait)
+        return _answer(response)
+
+    def _send_once(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None,
+        *,
+        device_id: str | None,
+        timeout: float | None,
+        headers: Mapping[str, str] | None,
+    ) -> httpx.Response:
+        extra_headers = headers
         headers = {"Accept": "application/json"} | dict(extra_headers or {})
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -138,10 +172,9 @@ class Session:
                 )
             )
         try:
-            response = self.client.send(request)
+            return self.client.send(request)
         except httpx.RequestError as exc:
             raise NetworkError(f"cannot reach the service: {exc or type(exc).__name__}") from None
-        return _answer(response)
 
     def send(
         self,
@@ -171,6 +204,17 @@ class Session:
         return self.request(
             method, path, body, device_id=None, extra_headers={"Authorization": f"Bearer {bearer}"}
         )
+
+
+def _busy_wait(response: httpx.Response) -> float | None:
+    """Seconds to wait before trying again, for a 503 that says so briefly; else None."""
+    if response.status_code != 503:
+        return None
+    value = response.headers.get("Retry-After", "")
+    if not (value.isascii() and value.isdigit() and len(value) <= 2):
+        return None
+    seconds = int(value)
+    return float(seconds) if seconds <= MAX_BUSY_WAIT else None
 
 
 def _answer(response: httpx.Response) -> dict[str, Any]:

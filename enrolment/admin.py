@@ -100,9 +100,10 @@ class BranchAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 @admin.register(Officer)
 class OfficerAdmin(ReadOnlyAdmin):
-    """Made by ``manage.py create_officer``; lock-outs clear themselves."""
+    """Made by ``manage.py create_officer``; login lock-outs live in the cache and clear
+    themselves (``ra_office.throttle``)."""
 
-    list_display = ("user", "role", "branch", "totp_confirmed", "locked_until")
+    list_display = ("user", "role", "branch", "totp_confirmed")
     list_filter = ("role", "branch")
 
 

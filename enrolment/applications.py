@@ -144,11 +144,31 @@ def age_on(born: date, day: date) -> int:
     return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
+#: Why a minor is turned away from a remote registration (portal, remote onboarding).
+MINOR_REFUSAL = (
+    "Applicants under {age} cannot register remotely: come to a registration office "
+    "(a bank branch) with your legal representative, who must consent."
+)
+
+
+def remote_minor_refusal(born: date | None, today: date) -> str | None:
+    """The refusal for a remote self-registration by someone too young, or None.
+
+    Under 18 the RA office requires a legal representative's identity and consent, in
+    person (:func:`_representative`); nobody can give that consent remotely, so remote
+    channels refuse minors unless the operator lowers ``REMOTE_REGISTRATION_MIN_AGE``
+    (a policy choice: some states let 15-year-olds hold an eID of their own). An unknown
+    birth date is refused as well: the age cannot be checked.
+    """
+    minimum = settings.REMOTE_REGISTRATION_MIN_AGE
+    if born is None:
+        return "The date of birth is not known, so the applicant's age cannot be checked."
+    if age_on(born, today) < minimum:
+        return MINOR_REFUSAL.format(age=minimum)
+    return None
+
+
 # --- officers -------------------------------------------------------------------------
-
-
-def _lockout() -> timedelta:
-    return timedelta(minutes=settings.RA_LOCKOUT_MINUTES)
 
 
 @transaction.atomic
@@ -185,6 +205,16 @@ def officer_create(
         data={"username": username, "branch": branch.code, "role": role},
     )
     return officer, device
+
+
+def officer_by_username(username: str) -> Officer | None:
+    """The officer with this user name (an active user), else None; one query either way,
+    so the login does the same work for a name that is nobody's."""
+    return (
+        Officer.objects.select_related("user", "branch__authority")
+        .filter(user__username=username, user__is_active=True)
+        .first()
+    )
 
 
 def officer_for_user(user: AbstractBaseUser | object) -> Officer | None:
@@ -241,36 +271,33 @@ def officer_totp_verify(*, device: TOTPDevice, token: str) -> bool:
     return verified
 
 
-@transaction.atomic
-def officer_login_failed(*, officer: Officer, step: str, source_ip: str | None) -> Officer:
-    """Count a wrong password or TOTP code; lock the officer out at the limit."""
-    row = Officer.objects.select_for_update().get(pk=officer.pk)
-    now = timezone.now()
-    if row.locked_until is not None and row.locked_until <= now:
-        row.failed_logins = 0  # an expired lock starts a fresh count
-        row.locked_until = None
-    row.failed_logins += 1
-    locked = row.failed_logins >= settings.RA_MAX_FAILED_LOGINS
-    if locked:
-        row.locked_until = now + _lockout()
-        row.failed_logins = 0
-    row.save(update_fields=["failed_logins", "locked_until"])
+UNKNOWN_USER_ACTOR = "ra_office:unknown-user"
+
+
+def officer_login_failed(
+    *, officer: Officer | None, step: str, locked: bool, source_ip: str | None
+) -> None:
+    """Record a wrong password or TOTP code at the RA office login (``locked``: this one
+    made the user name + address wait ``RA_LOCKOUT_MINUTES``; ``ra_office.throttle``
+    counts). A user name that is no officer's gets a record too — the same work, so the
+    login takes as long for it — naming nobody: the typed name is not kept, as it may be
+    a password typed into the wrong field, and the log is append-only.
+    """
     audit_record(
-        actor=row.actor,
+        actor=officer.actor if officer is not None else UNKNOWN_USER_ACTOR,
         action="officer.locked" if locked else "officer.login_failed",
         object_type="enrolment.Officer",
-        object_id=row.pk,
+        object_id=officer.pk if officer is not None else "",
         source_ip=source_ip,
         data={"step": step},
     )
-    return row
 
 
 @transaction.atomic
 def officer_login_succeeded(
     *, officer: Officer, device: TOTPDevice, source_ip: str | None
 ) -> Officer:
-    """Password and TOTP were right: reset the count; a first code confirms the device."""
+    """Password and TOTP were right; a first code confirms the device."""
     row = Officer.objects.select_for_update().get(pk=officer.pk)
     enrolled = not device.confirmed
     if enrolled:
@@ -279,9 +306,7 @@ def officer_login_succeeded(
         # One authenticator per officer: stale unconfirmed devices go.
         TOTPDevice.objects.filter(user=row.user, confirmed=False).delete()
         row.totp_confirmed = True
-    row.failed_logins = 0
-    row.locked_until = None
-    row.save(update_fields=["failed_logins", "locked_until", "totp_confirmed"])
+        row.save(update_fields=["totp_confirmed"])
     audit_record(
         actor=row.actor,
         action="officer.logged_in",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from django.conf import settings
 from django.db import models
@@ -84,9 +83,11 @@ class Branch(models.Model):
 
 
 class Officer(models.Model):
-    """The RA office profile of a Django user: role, branch and the login lock-out state.
+    """The RA office profile of a Django user: role and branch.
 
-    A user without this profile (even a superuser) cannot use the RA office.
+    A user without this profile (even a superuser) cannot use the RA office. Failed logins
+    are counted per user name and client address in the cache (``ra_office.throttle``),
+    not here: a lock on the officer would let anyone lock them out from anywhere.
     """
 
     class Role(models.TextChoices):
@@ -98,8 +99,6 @@ class Officer(models.Model):
     )
     branch = models.ForeignKey(Branch, on_delete=models.PROTECT, related_name="officers")
     role = models.CharField(max_length=12, choices=Role.choices, default=Role.OFFICER)
-    failed_logins = models.PositiveSmallIntegerField(default=0)
-    locked_until = models.DateTimeField(null=True, blank=True)
     totp_confirmed = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -118,9 +117,6 @@ class Officer(models.Model):
     @property
     def is_supervisor(self) -> bool:
         return self.role == self.Role.SUPERVISOR
-
-    def is_locked(self, now: datetime) -> bool:
-        return self.locked_until is not None and self.locked_until > now
 
 
 class RegistryPerson(models.Model):

@@ -4,7 +4,10 @@
   CertIDs hashed with SHA-1 or SHA-256 (SHA-384/512 too).
 * Answers are signed by the CA's delegated responder certificate (EKU OCSPSigning,
   id-pkix-ocsp-nocheck), which is included in the response.
-* A nonce (RFC 8954, 1–32 bytes) is echoed. Responses to nonce-less requests are
+* A nonce (RFC 9654, which replaced RFC 8954) of 1–128 octets is echoed. The nonce
+  extension's value must be the DER encoding of an OCTET STRING of that length; anything
+  else (raw bytes, an INTEGER, an empty or longer string, BER) is ``malformedRequest``.
+  Responses to nonce-less requests are
   cached until the certificate's status changes: ``status_changed`` replaces the
   certificate's cache generation, so a response built from the old status can never
   be served again — even one written to the cache by a request that raced the change.
@@ -34,7 +37,9 @@ from pki.models import Certificate, CertificateAuthority
 from pki.signer import sign_ocsp_response
 
 MAX_REQUEST_BYTES = 4096
-MAX_NONCE_BYTES = 32
+# RFC 9654 §2.1: Nonce ::= OCTET STRING (SIZE(1..128)).
+MIN_NONCE_BYTES = 1
+MAX_NONCE_BYTES = 128
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha1": hashes.SHA1,
     "sha256": hashes.SHA256,
@@ -122,12 +127,50 @@ def _parse(request_der: bytes) -> ocsp.OCSPRequest | None:
     return request
 
 
-def _nonce(request: ocsp.OCSPRequest) -> bytes | None:
+class _MalformedNonce(Exception):
+    """The request's nonce extension is not a DER OCTET STRING of 1–128 octets."""
+
+
+def _has_nonce(request: ocsp.OCSPRequest) -> bool:
     try:
-        ext = request.extensions.get_extension_for_class(x509.OCSPNonce)
+        request.extensions.get_extension_for_class(x509.OCSPNonce)
     except x509.ExtensionNotFound:
+        return False
+    return True
+
+
+def _nonce(request: ocsp.OCSPRequest, request_der: bytes) -> bytes | None:
+    """The request's nonce, or None without one; raises :class:`_MalformedNonce`.
+
+    cryptography's ``OCSPNonce`` cannot be trusted here: when the extension's value is not
+    an OCTET STRING it falls back to the raw bytes (for RFC 2560's old wording), so raw
+    bytes and an INTEGER would come back as a "nonce". The extension is read again from
+    the request's own DER, and its value must be exactly the DER of one OCTET STRING.
+    """
+    if not _has_nonce(request):
         return None
-    return ext.value.nonce
+    try:
+        extensions = aocsp.OCSPRequest.load(request_der)["tbs_request"]["request_extensions"]
+        values = [
+            ext["extn_value"].contents for ext in extensions if ext["extn_id"].native == "nonce"
+        ]
+    except (ValueError, TypeError, KeyError):
+        raise _MalformedNonce from None
+    if len(values) != 1:
+        raise _MalformedNonce  # cryptography refuses duplicates already; never two nonces
+    raw = values[0]
+    try:
+        string = core.OctetString.load(raw, strict=True)
+        # Re-encoding shows BER (constructed strings, long-form short lengths): DER only.
+        canonical = core.OctetString(string.native).dump()
+    except (ValueError, TypeError):
+        raise _MalformedNonce from None
+    nonce = string.native
+    if canonical != raw or not isinstance(nonce, bytes):
+        raise _MalformedNonce
+    if not MIN_NONCE_BYTES <= len(nonce) <= MAX_NONCE_BYTES:
+        raise _MalformedNonce
+    return nonce
 
 
 def _response_key(ca_id: int, serial: int, algorithm_name: str) -> str:
@@ -142,7 +185,7 @@ def cached_response(request_der: bytes) -> bytes | None:
     and the cache. ``None`` means: call :func:`respond` (in a thread).
     """
     request = _parse(request_der)
-    if request is None or _nonce(request) is not None:
+    if request is None or _has_nonce(request):
         return None
     algorithm_name = request.hash_algorithm.name
     key = (algorithm_name, request.issuer_name_hash, request.issuer_key_hash)
@@ -159,8 +202,9 @@ def respond(request_der: bytes) -> bytes:
     request = _parse(request_der)
     if request is None:
         return _unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
-    nonce = _nonce(request)
-    if nonce is not None and not 0 < len(nonce) <= MAX_NONCE_BYTES:
+    try:
+        nonce = _nonce(request, request_der)
+    except _MalformedNonce:
         return _unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
     algorithm_name = request.hash_algorithm.name
     if algorithm_name not in _HASHES:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from django.conf import settings
@@ -225,7 +225,14 @@ def csr_public_key(csr_der: bytes, *, allowed_key_bits: Collection[int]) -> rsa.
         public_key = csr.public_key()
         attributes = list(csr.attributes)
         extensions = list(csr.extensions)
-    except ValueError:
+    except UnsupportedAlgorithm:  # a key algorithm OID cryptography does not know
+        raise CsrRejected("The certificate request does not carry an RSA key.") from None
+    except (
+        ValueError,
+        x509.InvalidVersion,
+        x509.DuplicateExtension,
+        x509.UnsupportedGeneralNameType,
+    ):  # not all ValueErrors: cryptography has its own classes for some defects
         raise CsrRejected("The certificate request is not valid DER PKCS#10.") from None
     if not isinstance(public_key, rsa.RSAPublicKey):
         raise CsrRejected("The certificate request does not carry an RSA key.")

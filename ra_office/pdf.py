@@ -1,8 +1,7 @@
 """The application paper: applicant, document, officer, terms and the ticket, as a PDF.
 
-Rendered by WeasyPrint from an HTML template with the DejaVu fonts (õ, ä, ö, ü, š, ž).
-The QR code is inline SVG (segno); the URL fetcher allows ``data:`` URLs only, so the
-renderer never touches the network or the file system.
+Rendered by WeasyPrint (core.pdf: no network, no files) from an HTML template with the
+DejaVu fonts (õ, ä, ö, ü, š, ž). The QR code is inline SVG (segno).
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
+from core.pdf import html_to_pdf
 from enrolment.models import Application
 from enrolment.services import ticket_qr_payload
 from ra_office.labels import DOCUMENT_TYPES, LEVELS
@@ -43,13 +43,7 @@ def application_pdf(application: Application, code: str) -> bytes:
             "printed_at": timezone.localtime(),
         },
     )
-    # Imported here: WeasyPrint parses its stylesheets at import (about a second, and INFO
-    # log lines), which every process that loads the URLs would otherwise pay.
-    from weasyprint import HTML
-    from weasyprint.urls import URLFetcher
-
-    fetcher = URLFetcher(allowed_protocols={"data"})
-    pdf: bytes = HTML(string=html, url_fetcher=fetcher).write_pdf()
+    pdf = html_to_pdf(html)
     # The one line per paper (WeasyPrint's own INFO lines are off in settings.LOGGING).
     logger.info(
         "application paper %s: %d bytes in %.1f s",

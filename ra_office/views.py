@@ -7,6 +7,7 @@ application of another branch is a 404, exactly like one that does not exist.
 from __future__ import annotations
 
 import base64
+import math
 import time
 from typing import Any
 
@@ -25,6 +26,7 @@ from django_otp import login as otp_login
 
 from accounts.models import Person
 from audit.models import AuditRecord
+from core import ratelimit
 from core.errors import DomainError
 from core.net import client_address
 from enrolment import applications as services
@@ -32,6 +34,7 @@ from enrolment import onboarding
 from enrolment.applications import ApplicationInvalid, officer_for_user
 from enrolment.models import Application, Officer, OnboardingApplication
 from enrolment.services import ticket_qr_payload
+from ra_office import throttle
 from ra_office.auth import (
     LAST_ACTIVITY,
     PREAUTH,
@@ -81,38 +84,59 @@ def _get_application_for_officer(officer: Officer, pk: int) -> Application:
 # --- login ----------------------------------------------------------------------------
 
 
-def _locked_message() -> str:
-    return _("Too many failed attempts. Try again in %(minutes)d minutes.") % {
-        "minutes": settings.RA_LOCKOUT_MINUTES
-    }
+def _throttled_message(retry_after: int) -> str:
+    """The same words for every user name, known or not (``ra_office.throttle``)."""
+    if retry_after >= 120:
+        return _("Too many failed attempts. Try again in %(minutes)d minutes.") % {
+            "minutes": math.ceil(retry_after / 60)
+        }
+    return _("Too many failed attempts. Try again in %(seconds)d s.") % {"seconds": retry_after}
+
+
+def _login_limit() -> ratelimit.Limit:
+    return ratelimit.Limit("ra_login", settings.LOGINS_PER_ADDRESS_MINUTE, 60)
+
+
+def _too_many_logins(request: HttpRequest, exc: ratelimit.RateLimited) -> HttpResponse:
+    """The login page again, with nothing checked (over the address's login rate)."""
+    request.session.pop(PREAUTH, None)
+    messages.error(request, _("Too many login attempts from your network. Wait a minute."))
+    return render(request, "ra_office/login.html", {"form": LoginForm()})
 
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@ratelimit.per_address(_login_limit, _too_many_logins)
 def login_view(request: HttpRequest) -> HttpResponse:
-    """Step 1: user name and password. Step 2 (TOTP) follows in ``login_totp``."""
+    """Step 1: user name and password. Step 2 (TOTP) follows in ``login_totp``.
+
+    A wrong password and a user name that is nobody's cost the same: one officer query,
+    one password hash (Django's backend hashes the password for an unknown name too), one
+    audit record, the same answer — and the same throttle, keyed to the typed name and
+    the client address.
+    """
     form = LoginForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         username = form.cleaned_data["username"]
-        user_model = get_user_model()
-        candidate = user_model.objects.filter(username=username).first()
-        officer = officer_for_user(candidate) if candidate is not None else None
-        if officer is not None and officer.is_locked(timezone.now()):
-            form.add_error(None, _locked_message())
-        else:
-            user = authenticate(request, username=username, password=form.cleaned_data["password"])
-            if user is not None and officer is not None and user.pk == officer.user_id:
-                request.session.cycle_key()
-                request.session[PREAUTH] = {"user": user.pk, "at": time.time()}
-                return redirect("ra_office:login_totp")
-            if officer is not None:
-                officer = services.officer_login_failed(
-                    officer=officer, step="password", source_ip=_ip(request)
-                )
-                if officer.is_locked(timezone.now()):
-                    form.add_error(None, _locked_message())
-            if not form.errors:
-                form.add_error(None, _("Wrong user name or password."))
+        try:
+            attempt = throttle.attempt_begin(username=username, address=client_address(request))
+        except throttle.Throttled as wait:
+            form.add_error(None, _throttled_message(wait.retry_after))
+            return render(request, "ra_office/login.html", {"form": form})
+        officer = services.officer_by_username(username)
+        user = authenticate(request, username=username, password=form.cleaned_data["password"])
+        if user is not None and officer is not None and user.pk == officer.user_id:
+            throttle.attempt_release(attempt)  # counted again at the TOTP step
+            request.session.cycle_key()
+            request.session[PREAUTH] = {"user": user.pk, "at": time.time()}
+            return redirect("ra_office:login_totp")
+        failure = throttle.attempt_failed(attempt)
+        services.officer_login_failed(
+            officer=officer, step="password", locked=failure.locked, source_ip=_ip(request)
+        )
+        form.add_error(None, _("Wrong user name or password."))
+        if failure.locked:
+            form.add_error(None, _throttled_message(failure.retry_after))
     return render(request, "ra_office/login.html", {"form": form})
 
 
@@ -127,36 +151,54 @@ def _preauth_officer(request: HttpRequest) -> Officer | None:
     return officer_for_user(user) if user is not None else None
 
 
+def _back_to_password(request: HttpRequest, retry_after: int) -> HttpResponse:
+    request.session.pop(PREAUTH, None)
+    messages.error(request, _throttled_message(retry_after))
+    return redirect("ra_office:login")
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
+@ratelimit.per_address(_login_limit, _too_many_logins)
 def login_totp(request: HttpRequest) -> HttpResponse:
-    """Step 2: the TOTP code; an officer without a confirmed device enrols one here."""
+    """Step 2: the TOTP code; an officer without a confirmed device enrols one here.
+
+    Wrong codes count in the same throttle as wrong passwords (user name + address); at
+    the lock-out the password step starts again.
+    """
     officer = _preauth_officer(request)
     if officer is None:
         request.session.pop(PREAUTH, None)
         return redirect("ra_office:login")
-    if officer.is_locked(timezone.now()):
-        request.session.pop(PREAUTH, None)
-        messages.error(request, _locked_message())
-        return redirect("ra_office:login")
     device = services.officer_totp_device(officer=officer, source_ip=_ip(request))
     form = TotpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if services.officer_totp_verify(device=device, token=form.cleaned_data["token"]):
-            services.officer_login_succeeded(officer=officer, device=device, source_ip=_ip(request))
-            request.session.pop(PREAUTH, None)
-            login(request, officer.user, backend=settings.AUTHENTICATION_BACKENDS[0])
-            otp_login(request, device)
-            request.session[LAST_ACTIVITY] = time.time()
-            return redirect("ra_office:home")
-        officer = services.officer_login_failed(
-            officer=officer, step="totp", source_ip=_ip(request)
-        )
-        if officer.is_locked(timezone.now()):
-            request.session.pop(PREAUTH, None)
-            messages.error(request, _locked_message())
-            return redirect("ra_office:login")
-        form.add_error("token", _("Wrong code. Check your phone's clock and try again."))
+        try:
+            attempt = throttle.attempt_begin(
+                username=officer.username, address=client_address(request)
+            )
+        except throttle.Throttled as wait:
+            if wait.locked:
+                return _back_to_password(request, wait.retry_after)
+            form.add_error("token", _throttled_message(wait.retry_after))
+        else:
+            if services.officer_totp_verify(device=device, token=form.cleaned_data["token"]):
+                throttle.attempt_succeeded(attempt)
+                services.officer_login_succeeded(
+                    officer=officer, device=device, source_ip=_ip(request)
+                )
+                request.session.pop(PREAUTH, None)
+                login(request, officer.user, backend=settings.AUTHENTICATION_BACKENDS[0])
+                otp_login(request, device)
+                request.session[LAST_ACTIVITY] = time.time()
+                return redirect("ra_office:home")
+            failure = throttle.attempt_failed(attempt)
+            services.officer_login_failed(
+                officer=officer, step="totp", locked=failure.locked, source_ip=_ip(request)
+            )
+            if failure.locked:
+                return _back_to_password(request, failure.retry_after)
+            form.add_error("token", _("Wrong code. Check your phone's clock and try again."))
     context: dict[str, Any] = {"form": form, "enrol": not device.confirmed}
     if not device.confirmed:
         context["qr"] = qr_svg(device.config_url, scale=4)
@@ -366,7 +408,6 @@ def application_pdf_view(request: OfficerRequest, pk: int) -> HttpResponse:
         return redirect("ra_office:application_detail", pk=application.pk)
     response = HttpResponse(application_pdf(application, code), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{application.number}.pdf"'
-    response["Cache-Control"] = "no-store"
     return response
 
 
@@ -442,9 +483,7 @@ def application_ticket(request: OfficerRequest, pk: int) -> HttpResponse:
             messages.error(request, error_message(exc))
             return redirect("ra_office:application_detail", pk=application.pk)
         context.update(code=code, qr=qr_svg(ticket_qr_payload(code), scale=6))
-    response = render(request, "ra_office/ticket.html", context)
-    response["Cache-Control"] = "no-store"
-    return response
+    return render(request, "ra_office/ticket.html", context)
 
 
 @officer_required
@@ -503,7 +542,8 @@ def _review_page(
     def data_uri(jpeg: bytes) -> str:
         return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
 
-    response = render(
+    # Biometric images: officer_required marks the response no-store, as every RA page.
+    return render(
         request,
         "ra_office/review_detail.html",
         {
@@ -515,8 +555,6 @@ def _review_page(
         },
         status=status,
     )
-    response["Cache-Control"] = "no-store"  # biometric images: never in a cache
-    return response
 
 
 @officer_required

@@ -22,7 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "requirements" / "no-deps.in"
 LOCK = ROOT / "requirements-no-deps.txt"
 #: name-version from a wheel's or an sdist's file name (PEP 427 / PEP 625).
-FILE_NAME = re.compile(r"^(?P<name>[A-Za-z0-9_.]+?)-(?P<version>[0-9][^-]*?)(?:-|\.tar\.gz$|\.zip$)")
+FILE_NAME = re.compile(
+    r"^(?P<name>[A-Za-z0-9_.]+?)-(?P<version>[0-9][^-]*?)(?:-|\.tar\.gz$|\.zip$)"
+)
 
 
 def requirements(source: Path) -> list[str]:

@@ -145,6 +145,14 @@ class Transaction(models.Model):
     #: code is computed from the hash.
     vc = models.CharField(max_length=4, blank=True)
     vc_choices = models.JSONField(default=list)
+
+    class VcShownOn(models.TextChoices):
+        NEW_DEVICE = "NEW_DEVICE", "The device being registered"
+
+    #: Where the code to pick is shown when it is neither the hash's nor a relying
+    #: party's: a registration prompt's ``vc`` is on the new device's screen and is never
+    #: sent to the app that picks it (docs/app-api.md §3.2). Blank for every RP transaction.
+    vc_shown_on = models.CharField(max_length=12, choices=VcShownOn.choices, blank=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     result = models.CharField(max_length=48, choices=Result.choices, blank=True)
     interaction_used = models.CharField(max_length=60, blank=True)

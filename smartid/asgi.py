@@ -24,6 +24,7 @@ from django.core.handlers.exception import convert_exception_to_response  # noqa
 
 django_application = get_asgi_application()
 
+from smartid.admission import admitted  # noqa: E402 -- needs the settings
 from smartid.checks import refuse_unsafe_start  # noqa: E402 -- needs the apps loaded
 from smartid.middleware import ServiceUnavailableMiddleware  # noqa: E402
 
@@ -57,13 +58,16 @@ class LongPollHandler(ASGIHandler):
 
 
 _long_polls = LongPollHandler()
+# Everything but the long polls: at most MAX_CONCURRENT_REQUESTS inside Django at once,
+# the rest shed with 503 (smartid/admission.py).
+_admitted = admitted(django_application)
 
 
 async def _route(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] == "http" and LONG_POLL_PATHS.match(scope.get("path", "")):
         await _long_polls(scope, receive, send)
     else:
-        await django_application(scope, receive, send)
+        await _admitted(scope, receive, send)
 
 
 application: Any = _route

@@ -204,6 +204,15 @@ def emrtd_trust_store_check(
         store = CscaTrustStore.from_path(settings.EMRTD_CSCA_PATH)
     except (EmrtdError, OSError) as exc:
         return [Error(f"EMRTD_CSCA_PATH cannot be read: {exc}", id="smartid.E801")]
+    warnings: list[CheckMessage] = []
+    if store.skipped:
+        warnings.append(
+            CheckWarning(
+                f"{len(store.skipped)} certificate(s) of the eMRTD master lists were left out.",
+                hint="; ".join(f"{s.source} #{s.index}: {s.reason}" for s in store.skipped[:5]),
+                id="smartid.W803",
+            )
+        )
     for cert in store:
         names = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
         if any(attr.value == TEST_MARKER for attr in names):
@@ -212,6 +221,7 @@ def emrtd_trust_store_check(
                     "The eMRTD trust store contains the synthetic test CSCA.",
                     hint=f"Remove {cert.subject.rfc4514_string()} from EMRTD_CSCA_PATH.",
                     id="smartid.E802",
-                )
+                ),
+                *warnings,
             ]
-    return []
+    return warnings

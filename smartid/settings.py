@@ -21,6 +21,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from core.redisclient import client_options
 from smartid.env import (
@@ -182,10 +183,31 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# Queues, so that one kind of work never waits behind another (deploy/ runs a worker per
+# queue with -Q): "issuance" makes keys and certificates (CPU-bound: key-pool refills),
+# "biometrics" the onboarding checks, "housekeeping" the periodic chores (CRLs, overdue
+# transactions, onboarding expiry); anything unrouted goes to "celery". A worker started
+# without -Q serves all four (the declared queues), as in a one-machine setup.
+CELERY_TASK_QUEUES = tuple(
+    Queue(name) for name in ("issuance", "biometrics", "housekeeping", "celery")
+)
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    "signing.tasks.fill_key_pool": {"queue": "issuance"},
+    "enrolment.tasks.onboarding_process": {"queue": "biometrics"},
+    "enrolment.tasks.onboarding_housekeeping": {"queue": "housekeeping"},
+    "signing.tasks.expire_transactions": {"queue": "housekeeping"},
+    "pki.tasks.publish_crl": {"queue": "housekeeping"},
+    "pki.tasks.publish_all_crls": {"queue": "housekeeping"},
+    "api.rp.tasks.aggregate_rp_usage": {"queue": "housekeeping"},
+    "api.rp.tasks.purge_rp_sessions": {"queue": "housekeeping"},
+}
 CELERY_BEAT_SCHEDULE = {
     "publish-crls": {"task": "pki.tasks.publish_all_crls", "schedule": 3600.0},
     "fill-key-pool": {"task": "signing.tasks.fill_key_pool", "schedule": 60.0},
     "expire-transactions": {"task": "signing.tasks.expire_transactions", "schedule": 5.0},
+    "rp-usage": {"task": "api.rp.tasks.aggregate_rp_usage", "schedule": 3600.0},
+    "rp-session-purge": {"task": "api.rp.tasks.purge_rp_sessions", "schedule": 86400.0},
     "onboarding-housekeeping": {
         "task": "enrolment.tasks.onboarding_housekeeping",
         "schedule": 600.0,
@@ -281,6 +303,22 @@ if IS_LIVE:
 
 # Reverse proxies whose X-Forwarded-For is believed (CIDR list). Empty: none.
 TRUSTED_PROXIES = env_list("SMARTID_TRUSTED_PROXIES", [])
+# Rate limits (core/ratelimit.py; counted in Redis, so across all nodes): session starts per
+# relying party and second (a relying party's own value in the admin overrides it), and
+# logins per client address and minute on the portal and the RA office.
+RP_STARTS_PER_SECOND = env_int("SMARTID_RP_STARTS_PER_SECOND", 50, minimum=1, maximum=100000)
+LOGINS_PER_ADDRESS_MINUTE = env_int("SMARTID_LOGINS_PER_ADDRESS_MINUTE", 30, minimum=1)
+# The counters' key prefix in the cache; another value starts every counter at zero (the
+# tests take a fresh one per test, so one test's logins never count against the next's).
+RATELIMIT_NAMESPACE = "ratelimit"
+# Overload (smartid/admission.py): requests of one web process inside Django at once, and
+# how long a request may wait for a place before it is answered 503 (0 = no limit).
+MAX_CONCURRENT_REQUESTS = env_int("SMARTID_MAX_CONCURRENT_REQUESTS", 16, minimum=0)
+ADMISSION_WAIT_MS = env_int("SMARTID_ADMISSION_WAIT_MS", 250, minimum=0, maximum=10000)
+# RP sessions and their transactions are kept this long, then purged once counted into the
+# monthly usage (api/rp/metering.py); whole months only. 400 days: a year of statements can
+# be recomputed from the sessions themselves.
+RP_SESSION_RETENTION_DAYS = env_int("SMARTID_RP_SESSION_RETENTION_DAYS", 400, minimum=31)
 # Answer every RP API call with 580 (planned maintenance).
 RP_API_MAINTENANCE = env_bool("SMARTID_RP_API_MAINTENANCE", False)
 # RP API v3: how far a QR code's elapsedSeconds may be from the time since the session was
@@ -308,10 +346,18 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
 }
 
+# Remote registration (the portal, remote onboarding) of people under this age is refused:
+# under 18 the RA office needs a legal representative's consent in person. Lower it only
+# where the law lets minors of that age hold an eID on their own.
+REMOTE_REGISTRATION_MIN_AGE = env_int(
+    "SMARTID_REMOTE_REGISTRATION_MIN_AGE", 18, minimum=14, maximum=18
+)
+
 # --- RA office (ra_office/) -------------------------------------------------------
 # Officers are logged out after this many idle seconds (15 minutes).
 RA_IDLE_TIMEOUT_SECONDS = env_int("RA_IDLE_TIMEOUT_SECONDS", 900, minimum=60, maximum=8 * 3600)
-# Wrong passwords or TOTP codes in a row before an officer is locked out, and for how long.
+# Wrong passwords or TOTP codes in a row, per user name + client address, before the
+# lock-out, and for how long (ra_office/throttle.py; the delays before it grow 1, 2, 4 … s).
 RA_MAX_FAILED_LOGINS = env_int("RA_MAX_FAILED_LOGINS", 5, minimum=1, maximum=100)
 RA_LOCKOUT_MINUTES = env_int("RA_LOCKOUT_MINUTES", 30, minimum=1, maximum=7 * 24 * 60)
 # How long a printed RA ticket may wait for its signed paper and its redemption.
@@ -368,6 +414,15 @@ LIVENESS_DEADLINE_SECONDS = env_int("LIVENESS_DEADLINE_SECONDS", 120, minimum=10
 # Byte and pixel caps of every uploaded or chip image (checked before decoding).
 IMAGE_MAX_BYTES = env_int("IMAGE_MAX_BYTES", 2 * 1024 * 1024, minimum=16_384, maximum=20_971_520)
 IMAGE_MAX_PIXELS = env_int("IMAGE_MAX_PIXELS", 16_000_000, minimum=100_000, maximum=40_000_000)
+# Pixel cap of one selfie frame: face matching works on ≤ 640 px, so 2 Mpx (1600 × 1200)
+# is plenty; a larger frame is refused with 413 from its header, before any decoding.
+SELFIE_MAX_PIXELS = env_int("SELFIE_MAX_PIXELS", 2_000_000, minimum=100_000, maximum=40_000_000)
+# Biometric checks (face + liveness) running at once, per client address and in total
+# across every node (slots in the shared cache); one more submission gets 429 / 503.
+# A slot a crashed worker never gave back frees itself after BIOMETRIC_SLOT_SECONDS.
+BIOMETRIC_CHECKS_PER_ADDRESS = env_int("BIOMETRIC_CHECKS_PER_ADDRESS", 2, minimum=1, maximum=100)
+BIOMETRIC_CHECKS_TOTAL = env_int("BIOMETRIC_CHECKS_TOTAL", 8, minimum=1, maximum=1000)
+BIOMETRIC_SLOT_SECONDS = env_int("BIOMETRIC_SLOT_SECONDS", 300, minimum=10, maximum=3600)
 
 # Mobile-ID and secondary authentication
 # The local Mobile-ID simulator at /mid-api/ (dev, demo, test); live refuses it (checks.py).

@@ -23,6 +23,7 @@ from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from django.core.cache import cache
 from PIL import Image
 
 from accounts.models import Person
@@ -119,6 +120,28 @@ def _eager_tasks() -> Iterator[None]:
     app.conf.task_always_eager = saved
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process_keys() -> Iterator[None]:
+    """Every test's database has its own transport key: forget the one this process read
+    (signing.keys reads it once per process, as a server would)."""
+    from signing import keys
+
+    keys.forget_process_keys()
+    yield
+    keys.forget_process_keys()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> Iterator[None]:
+    """Every test starts with empty rate-limit counters (core/ratelimit.py): the suite logs
+    in from 127.0.0.1 far more often than a person could, and one test's logins must not
+    count against the next test's. Tests of the limits count inside their own namespace."""
+    from django.test import override_settings
+
+    with override_settings(RATELIMIT_NAMESPACE=f"ratelimit-test-{os.urandom(8).hex()}"):
+        yield
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Every test run gets its own key-encryption key and key folder (file key store), and
@@ -196,6 +219,9 @@ def bob(db: None) -> Person:
 
 @pytest.fixture
 def office(db: None, settings: Any) -> factories.Office:
+    # The RA login throttle counts in the cache (ra_office/throttle.py), which outlives a
+    # test; a fresh office remembers no failed logins.
+    cache.clear()
     return factories.office(settings)
 
 

@@ -207,11 +207,13 @@ class OnboardingFrame(ApplicationAPIView):
 
 
 class OnboardingSubmit(ApplicationAPIView):
-    """§6.6 — evidence complete: the checks start."""
+    """§6.6 — evidence complete: the checks start (or 429/503 when too many run)."""
 
     def post(self, request: Request, application_id: Any) -> Response:
         application = self.application(request, application_id)
-        onboarding.onboarding_submit(application_id=application.pk)
+        onboarding.onboarding_submit(
+            application_id=application.pk, source_ip=client_address(request)
+        )
         application.refresh_from_db()
         return Response(status_json(application), status=202)
 

@@ -19,6 +19,21 @@ def validate_networks(value: object) -> None:
             raise ValidationError(f"Not an IP address or network: {item}") from None
 
 
+def networks_allow(networks: object, address: str) -> bool:
+    """Whether ``address`` lies in one of ``networks`` (a relying party's allowed list)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    for network in networks if isinstance(networks, list) else ():
+        try:
+            if ip in ipaddress.ip_network(network, strict=False):
+                return True
+        except (ValueError, TypeError):
+            continue
+    return False
+
+
 class RelyingParty(models.Model):
     """A bank or e-service allowed to call the RP API.
 
@@ -43,6 +58,12 @@ class RelyingParty(models.Model):
         default=False, help_text="May ask for ADVANCED (non-qualified) accounts"
     )
     can_see_device_ip = models.BooleanField(default=False)
+    session_starts_per_second = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Session starts per second across all nodes (429 beyond); empty = the "
+        "platform's default (SMARTID_RP_STARTS_PER_SECOND)",
+    )
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -54,17 +75,7 @@ class RelyingParty(models.Model):
         return f"{self.display_name} ({self.name})"
 
     def allows_address(self, address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        for network in self.allowed_networks:
-            try:
-                if ip in ipaddress.ip_network(network, strict=False):
-                    return True
-            except (ValueError, TypeError):
-                continue
-        return False
+        return networks_allow(self.allowed_networks, address)
 
 
 class RpSession(models.Model):
@@ -130,3 +141,50 @@ class RpSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} session {self.id}"
+
+
+class UsageMonth(models.Model):
+    """A calendar month (UTC) of RP usage: when it was last counted, and whether its
+    sessions are gone (purged after the retention period), so its counts are final."""
+
+    month = models.DateField(unique=True, help_text="The first day of the month")
+    aggregated_at = models.DateTimeField(null=True, blank=True)
+    frozen = models.BooleanField(
+        default=False, help_text="Its sessions were purged: the counts can no longer change"
+    )
+
+    def __str__(self) -> str:
+        return self.month.strftime("%Y-%m")
+
+
+class Usage(models.Model):
+    """Finished RP sessions of one relying party in one month, by API version, session
+    kind, certificate level and end result (api.rp.metering)."""
+
+    month = models.DateField(db_index=True)
+    relying_party = models.ForeignKey(RelyingParty, on_delete=models.PROTECT, related_name="usage")
+    api_version = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=20, choices=RpSession.Kind.choices)
+    certificate_level = models.CharField(max_length=10)
+    end_result = models.CharField(max_length=48)
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "month",
+                    "relying_party",
+                    "api_version",
+                    "kind",
+                    "certificate_level",
+                    "end_result",
+                ],
+                name="rp_usage_one_row_per_group",
+            )
+        ]
+        verbose_name_plural = "usage"
+
+    def __str__(self) -> str:
+        month = f"{self.month:%Y-%m}"
+        return f"{self.relying_party_id} {month} {self.kind} {self.end_result}: {self.count}"

@@ -551,6 +551,16 @@ POST_ERRORS = {
         "No such person or document.",
         "not_found",
     ),
+    "429": {
+        **_error(
+            "Over the relying party's session-start rate (per second, across all nodes); "
+            "nothing was created. Retry after the Retry-After header's seconds.",
+            429,
+            "Too many session starts (over 50 per second); try again later.",
+            "too_many_requests",
+        ),
+        "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
+    },
     "471": _error(
         "The person has no account of the requested level (but has others).",
         471,

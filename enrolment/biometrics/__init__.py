@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from enrolment.biometrics.errors import CODES, BiometricError
 from enrolment.biometrics.face import DEFAULT_THRESHOLD, FaceMatch, face_match
-from enrolment.biometrics.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, decode_image
+from enrolment.biometrics.images import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_PIXELS,
+    decode_image,
+    image_size,
+)
 from enrolment.biometrics.liveness import (
     CHALLENGE_STEPS,
     Frame,
@@ -31,6 +36,7 @@ __all__ = [
     "LivenessResult",
     "decode_image",
     "face_match",
+    "image_size",
     "liveness_challenge",
     "liveness_verify",
 ]

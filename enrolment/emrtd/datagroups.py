@@ -11,11 +11,9 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from enrolment.emrtd import tlv
+from enrolment.emrtd import keys, tlv
 from enrolment.emrtd.errors import MalformedError, UnsupportedAlgorithmError
 from enrolment.emrtd.mrz import Mrz, parse_mrz
 
@@ -149,16 +147,11 @@ def _parse_facial_record(record: bytes) -> FaceImage:
 def parse_dg15(data: bytes) -> Any:
     """DG15 = 6F { SubjectPublicKeyInfo }: the chip's active authentication public key.
 
-    Returns a ``cryptography`` RSA or EC public key. EC keys with explicit domain
-    parameters (instead of a named curve) are refused: ``cryptography`` does not load them.
+    Returns a ``cryptography`` RSA or EC public key. An EC key with explicit domain
+    parameters is rebuilt on its named curve (:mod:`.keys`); unknown ones are refused.
     """
     outer = tlv.expect(data, DG_TAGS[15], what="DG15")
-    try:
-        key = serialization.load_der_public_key(outer.value(data))
-    except UnsupportedAlgorithm:
-        raise UnsupportedAlgorithmError("DG15: unsupported public key algorithm") from None
-    except ValueError:
-        raise MalformedError("DG15: the public key cannot be read") from None
+    key = keys.load_public_key(outer.value(data), what="DG15")
     if isinstance(key, rsa.RSAPublicKey):
         if not 1024 <= key.key_size <= 4096:
             raise UnsupportedAlgorithmError(f"DG15: RSA key of {key.key_size} bits")

@@ -105,6 +105,19 @@ def _sex(char: str) -> str:
     return "X" if char == "<" else char
 
 
+def _long_number(number: str, optional: str) -> tuple[str, str, str]:
+    """(number, check digit, rest of the optional data) of a number over 9 characters.
+
+    Doc 9303 part 5 §4.2.4 note j (TD1) and part 6 §4.2.4 note j (TD2): the check digit
+    position holds a filler, and the number continues in the optional data, followed by
+    its check digit and a filler.
+    """
+    head, _, rest = optional.partition("<")
+    if len(head) < 2:
+        raise MalformedError("MRZ long document number is malformed")
+    return number + head[:-1], head[-1], rest
+
+
 def parse_mrz(text: str, *, today: datetime.date) -> Mrz:
     """Parse and check an MRZ string of 88 (TD3), 72 (TD2) or 90 (TD1) characters.
 
@@ -133,8 +146,8 @@ def _parse_td2_td3(text: str, today: datetime.date) -> Mrz:
     else:  # TD2: 7 characters of optional data without a check digit
         optional = line2[28:35]
         composite_field = line2[0:10] + line2[13:20] + line2[21:35]
-    if number_cd == "<" and width == 36:
-        raise MalformedError("MRZ long document numbers of TD2 are not supported")
+        if number_cd == "<":
+            number, number_cd, optional = _long_number(number, optional)
     _verify(number, number_cd, what="document number")
     _verify(dob, dob_cd, what="date of birth")
     _verify(expiry, expiry_cd, what="date of expiry")
@@ -157,13 +170,7 @@ def _parse_td1(text: str, today: datetime.date) -> Mrz:
     line1, line2, line3 = text[0:30], text[30:60], text[60:90]
     number, number_cd, optional1 = line1[5:14], line1[14], line1[15:30]
     if number_cd == "<":
-        # Doc 9303 part 5 §4.2.4 note j: a number longer than 9 characters continues in the
-        # optional data, followed by its check digit and a filler.
-        head, _, rest = optional1.partition("<")
-        if len(head) < 2:
-            raise MalformedError("MRZ long document number is malformed")
-        number, number_cd = number + head[:-1], head[-1]
-        optional1 = rest
+        number, number_cd, optional1 = _long_number(number, optional1)
     _verify(number, number_cd, what="document number")
     dob, dob_cd = line2[0:6], line2[6]
     expiry, expiry_cd = line2[8:14], line2[14]

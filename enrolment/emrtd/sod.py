@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from asn1crypto import algos, cms, core
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from enrolment.emrtd import limits, tlv
+from enrolment.emrtd import keys, limits, tlv
 from enrolment.emrtd.datagroups import SOD_TAG
 from enrolment.emrtd.errors import (
     EmrtdError,
@@ -32,6 +33,11 @@ from enrolment.emrtd.errors import (
 
 OID_LDS_SECURITY_OBJECT = "2.23.136.1.1.1"
 OID_CSCA_MASTER_LIST = "2.23.136.1.1.2"
+#: id-data (RFC 5652 §4): some states' SODs say this instead of id-icao-ldsSecurityObject.
+#: The content is parsed as an LDS security object all the same, and the signed content
+#: type attribute must name the same type (RFC 5652 §5.3), so nothing else changes.
+OID_DATA = "1.2.840.113549.1.7.1"
+SOD_CONTENT_TYPES = (OID_LDS_SECURITY_OBJECT, OID_DATA)
 
 #: SHA-1 stays accepted: documents from before ~2015 hash and sign with it, and a forged
 #: SOD would need a second preimage or the signer's help, not a mere collision.
@@ -84,6 +90,7 @@ class SignedContent:
     """One-signer CMS SignedData, taken apart into plain values."""
 
     content: bytes  # the eContent octets
+    content_type: str  # the eContent type, one of those the caller allowed
     digest_algorithm: str
     signed_attrs_der: bytes  # DER with the SET tag: what the signature covers
     message_digest: bytes
@@ -96,43 +103,102 @@ class SignedContent:
     certificates: tuple[x509.Certificate, ...]
 
 
-def _load_certificate(der: bytes, *, what: str) -> x509.Certificate:
+#: What cryptography raises when it reads a damaged certificate, or one of its lazily parsed
+#: fields (names, extensions): not all of them are ``ValueError`` (a name attribute of
+#: type BIT STRING other than x500UniqueIdentifier is a ``TypeError``).
+CERTIFICATE_ERRORS: tuple[type[Exception], ...] = (
+    ValueError,
+    TypeError,
+    x509.InvalidVersion,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+)
+#: An extension that is absent or cannot be read.
+EXTENSION_ERRORS: tuple[type[Exception], ...] = (x509.ExtensionNotFound, *CERTIFICATE_ERRORS)
+
+
+def _load_certificate(der: bytes) -> x509.Certificate | None:
     try:
         return x509.load_der_x509_certificate(der)
-    except (ValueError, x509.InvalidVersion):
-        raise MalformedError(f"{what}: a certificate cannot be read") from None
+    except CERTIFICATE_ERRORS:
+        return None
 
 
 def _ski(cert: x509.Certificate) -> bytes | None:
+    """The subject key identifier, or None (absent, or the extensions cannot be read)."""
     try:
         ext = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
-    except x509.ExtensionNotFound:
+    except EXTENSION_ERRORS:
         return None
     return ext.value.digest
 
 
-def parse_signed_data(content_info_der: bytes, *, content_type: str, what: str) -> SignedContent:
+def _name_key(name: Any) -> tuple[tuple[str, str], ...]:
+    """A name's attributes, order-free and RFC 4518-prepared (case, spaces, string type)."""
+    items = []
+    for rdn in name.chosen:
+        for attribute in rdn:
+            try:
+                value = str(attribute.prepped_value)
+            except (ValueError, TypeError, AttributeError):
+                value = attribute["value"].dump().hex()
+            items.append((attribute["type"].dotted, value))
+    return tuple(sorted(items))
+
+
+def _find_signer(sid: Any, certificates: list[x509.Certificate]) -> x509.Certificate | None:
+    """The certificate the SignerIdentifier names (issuer and serial number, or SKI)."""
+    if sid.name == "subject_key_identifier":
+        wanted_ski = sid.chosen.native
+        return next((cert for cert in certificates if _ski(cert) == wanted_ski), None)
+    wanted = sid.chosen
+    serial = wanted["serial_number"].native
+    same_serial = [cert for cert in certificates if cert.serial_number == serial]
+    issuer_der = wanted["issuer"].dump()
+    for cert in same_serial:
+        if cert.issuer.public_bytes() == issuer_der:
+            return cert
+    # Some states write the SignerIdentifier's issuer with its attributes in another order
+    # (or another string type) than the certificate's issuer field. The one certificate
+    # of this serial number whose issuer has the same attributes is the signer; the
+    # signature check that follows is what proves it.
+    key = _name_key(wanted["issuer"])
+    loose = [
+        cert
+        for cert in same_serial
+        if _name_key(asn1_x509.Name.load(cert.issuer.public_bytes())) == key
+    ]
+    return loose[0] if len(loose) == 1 else None
+
+
+def parse_signed_data(
+    content_info_der: bytes, *, content_types: tuple[str, ...], what: str
+) -> SignedContent:
     """Read a ContentInfo{SignedData} that already passed :func:`tlv.validate`.
 
-    asn1crypto parses lazily and raises ``ValueError`` (sometimes ``TypeError`` or
-    ``KeyError``) from any attribute access, so every access happens inside one ``try``.
+    ``content_types`` are the eContent types accepted. asn1crypto parses lazily and raises
+    ``ValueError`` (sometimes ``TypeError`` or ``KeyError``) from any attribute access, so
+    every access happens inside one ``try``.
     """
     try:
-        return _parse_signed_data(content_info_der, content_type=content_type, what=what)
+        return _parse_signed_data(content_info_der, content_types=content_types, what=what)
     except EmrtdError:
         raise
     except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError):
         raise MalformedError(f"{what}: not a valid CMS SignedData") from None
 
 
-def _parse_signed_data(content_info_der: bytes, *, content_type: str, what: str) -> SignedContent:
+def _parse_signed_data(
+    content_info_der: bytes, *, content_types: tuple[str, ...], what: str
+) -> SignedContent:
     info = cms.ContentInfo.load(content_info_der, strict=True)
     if info["content_type"].native != "signed_data":
         raise MalformedError(f"{what}: not CMS SignedData")
     signed = info["content"]
     encap = signed["encap_content_info"]
-    if encap["content_type"].dotted != content_type:
-        raise MalformedError(f"{what}: content type {encap['content_type'].dotted}")
+    content_type = encap["content_type"].dotted
+    if content_type not in content_types:
+        raise MalformedError(f"{what}: content type {content_type}")
     if encap["content"].native is None:
         raise MalformedError(f"{what}: no encapsulated content")
     content = bytes(encap["content"].__bytes__())
@@ -141,25 +207,16 @@ def _parse_signed_data(content_info_der: bytes, *, content_type: str, what: str)
         raise MalformedError(f"{what}: {len(signer_infos)} signers, exactly one expected")
     signer_info = signer_infos[0]
 
+    # A certificate of the set that cannot be read is left out: only the signer's matters
+    # (and a master list signer's set may carry the CSCA of a state we do not parse).
     certificates: list[x509.Certificate] = []
     if signed["certificates"].native is not None:
         for choice in signed["certificates"]:
             if choice.name == "certificate":
-                certificates.append(_load_certificate(choice.chosen.dump(), what=what))
-    sid = signer_info["sid"]
-    signer = None
-    for cert in certificates:
-        if sid.name == "issuer_and_serial_number":
-            wanted = sid.chosen
-            if (
-                cert.serial_number == wanted["serial_number"].native
-                and cert.issuer.public_bytes() == wanted["issuer"].dump()
-            ):
-                signer = cert
-                break
-        elif sid.name == "subject_key_identifier" and _ski(cert) == sid.chosen.native:
-            signer = cert
-            break
+                cert = _load_certificate(choice.chosen.dump())
+                if cert is not None:
+                    certificates.append(cert)
+    signer = _find_signer(signer_info["sid"], certificates)
     if signer is None:
         raise MalformedError(f"{what}: the signer's certificate is not included")
 
@@ -207,6 +264,7 @@ def _parse_signed_data(content_info_der: bytes, *, content_type: str, what: str)
         raise UnsupportedAlgorithmError(f"{what}: signature algorithm {signature_algorithm}")
     return SignedContent(
         content=content,
+        content_type=content_type,
         digest_algorithm=digest_algorithm,
         signed_attrs_der=signed_attrs_der,
         message_digest=bytes(digests[0].native),
@@ -226,9 +284,11 @@ def verify_signed_data(signed: SignedContent, *, what: str) -> None:
     if not hmac.compare_digest(actual, signed.message_digest):
         raise SodSignatureInvalidError(f"{what}: the message digest does not match the content")
     try:
-        key = signed.signer.public_key()
-    except (UnsupportedAlgorithm, ValueError):
-        # A damaged SubjectPublicKeyInfo (e.g. an algorithm OID cryptography cannot map):
+        # Explicit EC domain parameters (brainpool, as many states use) are rebuilt on
+        # their named curve; a curve we do not know is ``unsupported_algorithm``.
+        key = keys.certificate_public_key(signed.signer, what=f"{what}: the signer's key")
+    except MalformedError:
+        # A damaged SubjectPublicKeyInfo (an even RSA exponent, a point off its curve):
         # the signer's key is unusable, so the SOD's signature cannot verify.
         raise SodSignatureInvalidError(f"{what}: the signer's public key is unusable") from None
     chosen = HASHES[signed.signature_hash]()
@@ -283,9 +343,7 @@ def parse_sod(data: bytes) -> Sod:
     outer = tlv.read(data)
     if outer.tag != SOD_TAG or outer.end != len(data):
         raise MalformedError("EF.SOD: tag 77 expected")
-    signed = parse_signed_data(
-        outer.value(data), content_type=OID_LDS_SECURITY_OBJECT, what="EF.SOD"
-    )
+    signed = parse_signed_data(outer.value(data), content_types=SOD_CONTENT_TYPES, what="EF.SOD")
     tlv.validate(signed.content, max_size=limits.SOD_MAX, what="LDS security object")
     try:
         lds = LdsSecurityObject.load(signed.content, strict=True)

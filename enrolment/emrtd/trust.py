@@ -16,25 +16,33 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from asn1crypto import core
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 
-from enrolment.emrtd import limits, tlv
+from enrolment.emrtd import keys, limits, tlv
 from enrolment.emrtd.errors import (
     CscaUntrustedError,
     DscExpiredError,
     EmrtdError,
     MalformedError,
+    UnsupportedAlgorithmError,
 )
-from enrolment.emrtd.sod import OID_CSCA_MASTER_LIST, parse_signed_data, verify_signed_data
+from enrolment.emrtd.sod import (
+    CERTIFICATE_ERRORS,
+    EXTENSION_ERRORS,
+    OID_CSCA_MASTER_LIST,
+    parse_signed_data,
+    verify_signed_data,
+)
 
 _CERT_SUFFIXES = {".pem", ".crt", ".cer", ".der", ".ml"}
+_NOT_ONE_CERTIFICATE: tuple[type[Exception], ...] = (*CERTIFICATE_ERRORS, EmrtdError)
 
 #: The organisation name every synthetic test certificate carries (``demo.passports``), so
 #: that live mode can refuse a trust store holding a CSCA whose private key is public.
@@ -42,11 +50,32 @@ TEST_MARKER = "openeid TEST"
 _SHA256 = hashes.SHA256()
 
 
-class CscaMasterList(core.Sequence):  # type: ignore[misc]  # asn1crypto is untyped
-    _fields = [
-        ("version", core.Integer),
-        ("cert_list", core.SetOf, {"spec": asn1_x509.Certificate}),
-    ]
+class _AnyElements(core.SetOf):  # type: ignore[misc]  # asn1crypto is untyped
+    _child_spec = core.Any
+
+
+class CscaMasterList(core.Sequence):  # type: ignore[misc]
+    """CscaMasterList (Doc 9303 part 12 §9). The certificates stay raw elements, each
+    read on its own, so that one unreadable certificate does not spoil the list."""
+
+    _fields = [("version", core.Integer), ("cert_list", _AnyElements)]
+
+
+@dataclass(frozen=True)
+class SkippedCertificate:
+    """A certificate of a master list that was left out, and why."""
+
+    source: str  # the file (or "master list")
+    index: int  # its position in the list, from 0
+    reason: str
+
+
+@dataclass(frozen=True)
+class MasterList:
+    """The usable CSCA certificates of a master list and the ones left out."""
+
+    certificates: tuple[x509.Certificate, ...]
+    skipped: tuple[SkippedCertificate, ...] = ()
 
 
 def country_of(cert: x509.Certificate) -> str | None:
@@ -61,7 +90,7 @@ def country_of(cert: x509.Certificate) -> str | None:
 def _is_ca(cert: x509.Certificate) -> bool:
     try:
         return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
+    except EXTENSION_ERRORS:
         return False
 
 
@@ -80,14 +109,21 @@ def _aki(cert: x509.Certificate) -> bytes | None:
 def _ski(cert: x509.Certificate) -> bytes | None:
     try:
         return cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
-    except x509.ExtensionNotFound:
+    except EXTENSION_ERRORS:
         return None
 
 
 class CscaTrustStore:
     """An immutable set of CSCA certificates, indexed by subject name."""
 
-    def __init__(self, certificates: Iterable[x509.Certificate]) -> None:
+    def __init__(
+        self,
+        certificates: Iterable[x509.Certificate],
+        *,
+        skipped: Iterable[SkippedCertificate] = (),
+    ) -> None:
+        #: Certificates of master lists that could not be used (see :func:`load_master_list`).
+        self.skipped: tuple[SkippedCertificate, ...] = tuple(skipped)
         unique: dict[bytes, x509.Certificate] = {}
         for cert in certificates:
             unique.setdefault(cert.fingerprint(_SHA256), cert)
@@ -116,15 +152,22 @@ class CscaTrustStore:
         so a fresh installation starts without error; a broken file is an error.
         """
         anchors = None if master_list_anchors is None else list(master_list_anchors)
-        if path.is_dir():
-            certs: list[x509.Certificate] = []
-            for child in sorted(path.iterdir()):
-                if child.is_file() and child.suffix.lower() in _CERT_SUFFIXES:
-                    certs.extend(_load_file(child, anchors))
-            return cls(certs)
         if not path.exists():
             return cls([])
-        return cls(_load_file(path, anchors))
+        files = [path]
+        if path.is_dir():
+            files = [
+                child
+                for child in sorted(path.iterdir())
+                if child.is_file() and child.suffix.lower() in _CERT_SUFFIXES
+            ]
+        certs: list[x509.Certificate] = []
+        skipped: list[SkippedCertificate] = []
+        for file in files:
+            loaded = _load_file(file, anchors)
+            certs.extend(loaded.certificates)
+            skipped.extend(loaded.skipped)
+        return cls(certs, skipped=skipped)
 
     def verify_dsc(self, dsc: x509.Certificate, *, at: datetime.datetime) -> x509.Certificate:
         """Return the CSCA that issued ``dsc``, after checking signature and validity."""
@@ -133,7 +176,7 @@ class CscaTrustStore:
             # name of the document signer surfaces only here, as ValueError.
             aki = _aki(dsc)
             issuer_name = dsc.issuer.public_bytes()
-        except ValueError:
+        except CERTIFICATE_ERRORS:
             raise MalformedError("the document signer certificate cannot be read") from None
         candidates = [
             c
@@ -141,13 +184,22 @@ class CscaTrustStore:
             if _is_ca(c) and (aki is None or _ski(c) in (None, aki))
         ]
         issuer = None
+        key_problem: EmrtdError | None = None
         for candidate in candidates:
             try:
-                dsc.verify_directly_issued_by(candidate)
+                # Our own check rather than verify_directly_issued_by: a CSCA key with
+                # explicit brainpool parameters is rebuilt on its named curve first.
+                key = keys.certificate_public_key(candidate, what="the CSCA certificate")
+                keys.verify_certificate_signature(dsc, key)
+            except (MalformedError, UnsupportedAlgorithmError) as exc:
+                key_problem = exc
+                continue
             except (InvalidSignature, ValueError, TypeError):
                 continue
             issuer = candidate
             break
+        if issuer is None and isinstance(key_problem, UnsupportedAlgorithmError):
+            raise UnsupportedAlgorithmError(key_problem.message)
         if issuer is None:
             raise CscaUntrustedError(
                 f"no trusted CSCA issued the document signer ({dsc.issuer.rfc4514_string()})"
@@ -161,29 +213,53 @@ class CscaTrustStore:
         return issuer
 
 
-def _load_file(path: Path, anchors: list[x509.Certificate] | None) -> list[x509.Certificate]:
+def _load_file(path: Path, anchors: list[x509.Certificate] | None) -> MasterList:
     size = path.stat().st_size
     if size > limits.MASTER_LIST_MAX:
         raise MalformedError(f"{path.name}: {size} bytes is too large for a trust store file")
     data = path.read_bytes()
     try:
         if data.lstrip().startswith(b"-----BEGIN"):
-            return list(x509.load_pem_x509_certificates(data))
-    except ValueError:
+            return MasterList(tuple(x509.load_pem_x509_certificates(data)))
+    except CERTIFICATE_ERRORS:
         raise MalformedError(f"{path.name}: PEM certificates cannot be read") from None
     if len(data) <= limits.TRUST_FILE_MAX:
         try:
             tlv.validate(data, max_size=limits.TRUST_FILE_MAX, what=path.name)
-            return [x509.load_der_x509_certificate(data)]
-        except (ValueError, EmrtdError):
+            return MasterList((x509.load_der_x509_certificate(data),))
+        except _NOT_ONE_CERTIFICATE:
             pass  # not a single DER certificate: maybe a master list
     return load_master_list(data, anchors=anchors, what=path.name)
 
 
+def _read_csca(der: bytes) -> tuple[x509.Certificate | None, str]:
+    """The certificate, or None and the reason it cannot serve as a CSCA here.
+
+    cryptography parses names and extensions lazily, so they are touched now: a defect
+    found later would break every passport check instead of one certificate.
+    """
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        cert.subject.public_bytes()
+        cert.issuer.public_bytes()
+        _ = cert.extensions
+    except CERTIFICATE_ERRORS as exc:
+        return None, f"not a readable X.509 certificate ({exc})"
+    try:
+        keys.certificate_public_key(cert, what="key")
+    except EmrtdError as exc:
+        return None, exc.message
+    return cert, ""
+
+
 def load_master_list(
     data: bytes, *, anchors: list[x509.Certificate] | None = None, what: str = "master list"
-) -> list[x509.Certificate]:
-    """The CSCA certificates of an ICAO master list (signature checked if ``anchors``)."""
+) -> MasterList:
+    """The CSCA certificates of an ICAO master list (signature checked if ``anchors``).
+
+    A certificate that cannot be read (real lists carry a few: non-DER encodings, keys
+    of curves we do not support) is left out and reported in ``skipped``; the others load.
+    """
     tlv.validate(
         data,
         max_size=limits.MASTER_LIST_MAX,
@@ -191,7 +267,7 @@ def load_master_list(
         what=what,
         allow_indefinite=True,
     )
-    signed = parse_signed_data(data, content_type=OID_CSCA_MASTER_LIST, what=what)
+    signed = parse_signed_data(data, content_types=(OID_CSCA_MASTER_LIST,), what=what)
     if anchors is not None:
         verify_signed_data(signed, what=what)
         # The master list signer is issued by the publishing state's CSCA.
@@ -204,7 +280,15 @@ def load_master_list(
     )
     try:
         parsed = CscaMasterList.load(signed.content, strict=True)
-        ders = [cert.dump() for cert in parsed["cert_list"]]
-        return [x509.load_der_x509_certificate(der) for der in ders]
+        ders = [bytes(item.dump()) for item in parsed["cert_list"]]
     except (ValueError, TypeError, KeyError):
         raise MalformedError(f"{what}: the CSCA master list cannot be read") from None
+    certificates: list[x509.Certificate] = []
+    skipped: list[SkippedCertificate] = []
+    for index, der in enumerate(ders):
+        cert, reason = _read_csca(der)
+        if cert is None:
+            skipped.append(SkippedCertificate(source=what, index=index, reason=reason))
+        else:
+            certificates.append(cert)
+    return MasterList(tuple(certificates), tuple(skipped))

@@ -3,10 +3,12 @@
 The app starts an application (:func:`onboarding_start`) and gets a bearer secret; it
 uploads its evidence and submits. The pipeline then runs one step at a time
 (:func:`onboarding_step_run`, called by the Celery task ``onboarding_process``): each step
-runs in its own database transaction with the application row locked, records its outcome
-in ``checks`` and one audit record, and names the next step. A worker killed mid-step
-commits nothing, so the redelivered task runs that step again; a step that has committed
-is never run twice (the row says which step is due).
+commits in its own database transaction with the application row locked, records its
+outcome in ``checks`` and one audit record, and names the next step. The biometric checks
+(and the Mobile-ID long poll) run before that transaction, holding no lock; submissions
+are admitted within a per-address and a global budget of checks running at once. A worker
+killed mid-step commits nothing, so the redelivered task runs that step again; a step that
+has committed is never run twice (the row says which step is due).
 
 Steps per identity source (docs/onboarding.md):
 
@@ -25,12 +27,13 @@ further code.
 The modules, each importing only those above it in this list:
 
 * ``common`` — steps per source, errors, the row lock, the audit trail, stored evidence
+* ``budget`` — how many biometric checks may run at once (per address, in total)
 * ``sealing`` — the ticket code sealed to the app's key
 * ``outcome`` — the applicant as a person, approval (ticket) and rejection
 * ``secondary_auth`` — the one-time code to a known contact, and its confirmation
 * ``passport``, ``mobile_id``, ``existing_account``, ``registry_check``, ``decision``
   — the pipeline's steps, by identity source
-* ``runner`` — runs the due step in its transaction
+* ``runner`` — runs the due step: its slow work unlocked, then its transaction
 * ``worker`` — the Celery task around the runner, and the enqueue after commit
 * ``start``, ``collect`` — the services the app API calls to open and fill an application
 * ``review`` — the RA office's review queue; ``housekeeping`` — expiry, restarts, deletion
@@ -60,6 +63,8 @@ from enrolment.onboarding.common import (
     MOBILE_ID_STEPS,
     STEPS_BY_SOURCE,
     AppId,
+    ChecksBusy,
+    FrameTooLarge,
     OnboardingError,
     OnboardingNotFound,
     OnboardingWrongState,
@@ -97,6 +102,8 @@ from enrolment.onboarding.secondary_auth import (
 from enrolment.onboarding.start import (
     AA_CHALLENGE_BYTES,
     CONSENT_TEXT,
+    PROMPT_WINDOW,
+    PROMPTS_PER_ADDRESS,
     PROMPTS_PER_TARGET,
     STARTS_PER_ADDRESS_HOUR,
     Started,
@@ -118,13 +125,17 @@ __all__ = [
     "MAX_SOD_BYTES",
     "MIN_FRAMES",
     "MOBILE_ID_STEPS",
+    "PROMPTS_PER_ADDRESS",
     "PROMPTS_PER_TARGET",
+    "PROMPT_WINDOW",
     "SECONDARY_MAX_TRIES",
     "SECONDARY_TTL",
     "STALL_AFTER",
     "STARTS_PER_ADDRESS_HOUR",
     "STEPS_BY_SOURCE",
     "AppId",
+    "ChecksBusy",
+    "FrameTooLarge",
     "LivenessChallenge",
     "OnboardingError",
     "OnboardingNotFound",

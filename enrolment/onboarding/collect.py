@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from enrolment.models import OnboardingApplication, OnboardingEvidence
+from enrolment.onboarding.budget import checks_abandon, checks_admit
 from enrolment.onboarding.common import (
     EMRTD_STEPS,
     AppId,
@@ -25,6 +26,7 @@ from enrolment.onboarding.common import (
     lock,
     require,
 )
+from enrolment.onboarding.passport import frame_size_check
 from enrolment.onboarding.worker import enqueue
 
 #: Upload limits (the chip's files are small; DG2 holds one compressed face image).
@@ -119,6 +121,7 @@ def onboarding_frame_add(
         raise OnboardingError(f"The frame index must be 0 to {MAX_FRAMES - 1}.")
     if not data or len(data) > settings.IMAGE_MAX_BYTES:
         raise OnboardingError(f"A frame must be 1 to {settings.IMAGE_MAX_BYTES} bytes.")
+    frame_size_check(data)
     OnboardingEvidence.objects.update_or_create(
         application=application,
         kind=Kind.FRAME,
@@ -127,9 +130,25 @@ def onboarding_frame_add(
     )
 
 
+def onboarding_submit(
+    *, application_id: AppId, source_ip: str | None = None
+) -> OnboardingApplication:
+    """Evidence complete: start the pipeline.
+
+    The application first takes its slots of the biometric-check budgets (``budget``):
+    a full budget refuses the submission (:class:`~enrolment.onboarding.common.ChecksBusy`)
+    and changes nothing. ``source_ip`` is the submitting client's address.
+    """
+    taken = checks_admit(application_id=application_id, address=source_ip)
+    try:
+        return _submit(application_id)
+    except BaseException:
+        checks_abandon(application_id=application_id, taken=taken)
+        raise
+
+
 @transaction.atomic
-def onboarding_submit(*, application_id: AppId) -> OnboardingApplication:
-    """Evidence complete: start the pipeline."""
+def _submit(application_id: AppId) -> OnboardingApplication:
     application = lock(application_id)
     require(application, State.COLLECTING, Source.EMRTD)
     kinds = set(application.evidence.values_list("kind", flat=True))

@@ -40,6 +40,25 @@ class OnboardingWrongState(OnboardingError):
     code = "wrong_state"
 
 
+class FrameTooLarge(OnboardingError):
+    """A selfie frame declares more pixels than face matching needs (``SELFIE_MAX_PIXELS``)."""
+
+    code = "frame_too_large"
+    status = 413
+
+
+class ChecksBusy(OnboardingError):
+    """Too many biometric checks run already: this address's (429) or everyone's (503).
+
+    ``retry_after`` (seconds) becomes the answer's ``Retry-After`` header.
+    """
+
+    def __init__(self, message: str, *, code: str, status: int, retry_after: int) -> None:
+        super().__init__(message, code=code)
+        self.status = status
+        self.retry_after = retry_after
+
+
 class StepFailed(Exception):
     """A check failed for a reason the applicant is told (``code``, ``message``)."""
 

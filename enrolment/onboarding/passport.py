@@ -13,7 +13,14 @@ from django.utils import timezone
 from enrolment.emrtd import CscaTrustStore, EmrtdError, active_authenticate, passive_authenticate
 from enrolment.emrtd.datagroups import parse_dg2, parse_dg14, parse_dg15
 from enrolment.models import OnboardingApplication, SeenFrame
-from enrolment.onboarding.common import StepFailed, stored_evidence, stored_frames, utc_ms
+from enrolment.onboarding.common import (
+    FrameTooLarge,
+    OnboardingError,
+    StepFailed,
+    stored_evidence,
+    stored_frames,
+    utc_ms,
+)
 
 
 def step_passive(application: OnboardingApplication) -> dict[str, Any]:
@@ -70,7 +77,11 @@ def step_active(application: OnboardingApplication) -> dict[str, Any]:
     return {"ok": True}
 
 
-def step_face(application: OnboardingApplication) -> dict[str, Any]:
+def face_check(application: OnboardingApplication) -> object:
+    """Match the selfie frames with the chip's portrait: decoding and dlib, about a second
+    of CPU, so the runner calls it outside any transaction (:func:`face_record` keeps the
+    result). Returns the :class:`~enrolment.biometrics.FaceMatch`; raises StepFailed.
+    """
     # Deferred: enrolment.biometrics loads face_recognition and dlib's models at import
     # (about 1 s and 130 MB); only a process that runs this step pays for it.
     from enrolment.biometrics import BiometricError, face_match
@@ -80,39 +91,93 @@ def step_face(application: OnboardingApplication) -> dict[str, Any]:
         face = parse_dg2(groups[2]).image  # verified by the passive step
     except (KeyError, EmrtdError):
         raise StepFailed("missing_data_group", "The chip's portrait is missing.") from None
-    frames = stored_frames(application)
+    frames = [bytes(f.data) for f in stored_frames(application)]
     try:
-        match = face_match(
+        # Uploads were refused above the cap from their headers; frames stored before
+        # the cap (or before it was lowered) are refused here, still before decoding.
+        for data in frames:
+            frame_size_check(data)
+    except OnboardingError as exc:
+        raise StepFailed(exc.code, exc.message) from None
+    try:
+        return face_match(
             reference=face,
-            frames=[bytes(f.data) for f in frames],
+            frames=frames,
             threshold=settings.FACE_MATCH_THRESHOLD,
+            # The same limits as liveness_check: the analyses are cached under them, so
+            # the liveness step reuses the frames this step decoded.
+            max_bytes=settings.IMAGE_MAX_BYTES,
+            max_pixels=settings.IMAGE_MAX_PIXELS,
         )
     except BiometricError as exc:
         raise StepFailed(exc.code, str(exc)) from None
+
+
+def face_record(application: OnboardingApplication, match: object) -> dict[str, Any]:
+    """Keep what :func:`face_check` found (with the row locked)."""
+    from enrolment.biometrics import FaceMatch
+
+    assert isinstance(match, FaceMatch)
     application.face_distance = match.distance
     if not match.matched:
         raise StepFailed("face_mismatch", "The selfie does not match the document's photo.")
     return {"distance": round(match.distance, 4), "threshold": match.threshold}
 
 
-def step_liveness(application: OnboardingApplication) -> dict[str, Any]:
-    # Deferred, as in step_face: the biometrics package is heavy to import.
+def liveness_check(application: OnboardingApplication) -> object:
+    """Verify the liveness challenge (outside any transaction, as :func:`face_check`).
+    Returns the :class:`~enrolment.biometrics.LivenessResult`; raises StepFailed.
+    """
+    # Deferred, as in face_check: the biometrics package is heavy to import.
     from enrolment.biometrics import BiometricError, Frame, liveness_verify
 
     frames = stored_frames(application)
     assert application.liveness_issued_at is not None
     assert application.liveness_deadline is not None
     try:
-        result = liveness_verify(
+        return liveness_verify(
             challenge=application.liveness_steps,
             frames=[Frame(bytes(f.data), int(f.captured_at_ms or 0)) for f in frames],
             issued_at_ms=utc_ms(application.liveness_issued_at),
             deadline_ms=utc_ms(application.liveness_deadline),
+            max_bytes=settings.IMAGE_MAX_BYTES,
+            max_pixels=settings.IMAGE_MAX_PIXELS,
         )
     except BiometricError as exc:
         raise StepFailed(exc.code, str(exc)) from None
+
+
+def liveness_record(application: OnboardingApplication, result: object) -> dict[str, Any]:
+    """Keep what :func:`liveness_check` found (with the row locked): the frames' hashes go
+    into the cross-application replay index."""
+    from enrolment.biometrics import LivenessResult
+
+    assert isinstance(result, LivenessResult)
     _remember_frames(application, result.frame_hashes)
     return {"steps": result.steps_seen}
+
+
+def frame_size_check(data: bytes) -> None:
+    """Refuse a selfie frame that is not a JPEG or PNG, or that declares more pixels than
+    face matching needs (:class:`FrameTooLarge`, 413), from its header alone: nothing is
+    decoded, so a 16 Mpx frame costs what a small one does (docs/onboarding.md).
+    """
+    # Deferred, as in face_check (at upload, the liveness challenge has loaded it already).
+    from enrolment.biometrics import BiometricError, image_size
+    from enrolment.biometrics.face import SELFIE_FORMATS
+
+    limit = min(settings.SELFIE_MAX_PIXELS, settings.IMAGE_MAX_PIXELS)
+    try:
+        width, height = image_size(data, formats=SELFIE_FORMATS)
+    except BiometricError as exc:
+        if exc.code == "decompression_bomb":
+            raise FrameTooLarge(f"The frame declares too many pixels; at most {limit}.") from None
+        raise OnboardingError(exc.message, code=exc.code) from None
+    if width * height > limit:
+        raise FrameTooLarge(
+            f"The frame is {width}×{height} pixels; at most {limit} pixels are accepted "
+            "(scale it down to 1280 px on the long side)."
+        )
 
 
 def _remember_frames(application: OnboardingApplication, hashes: list[str]) -> None:

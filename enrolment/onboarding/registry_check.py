@@ -8,7 +8,10 @@ import unicodedata
 from datetime import datetime
 from typing import Any
 
+from django.utils import timezone
+
 from accounts.identifiers import derive_date_of_birth
+from enrolment.applications import remote_minor_refusal
 from enrolment.models import OnboardingApplication
 from enrolment.onboarding.common import Source, StepFailed
 from enrolment.registry import registry_compare, registry_get
@@ -25,6 +28,12 @@ def step_registry(application: OnboardingApplication) -> dict[str, Any]:
     )
     if born is None:
         raise StepFailed("no_date_of_birth", "The date of birth is not known.")
+    # A new device for someone who already has an account (registered with the consent
+    # their age required) is not a new registration of a minor; the other sources are.
+    if application.source != Source.EXISTING_ACCOUNT:
+        refusal = remote_minor_refusal(born, timezone.localdate())
+        if refusal is not None:
+            raise StepFailed("minor_needs_representative", refusal)
     record = registry_get().lookup(semantics_identifier)
     given_name, surname = identity["given_name"], identity["surname"]
     if record is not None and application.source == Source.EMRTD:

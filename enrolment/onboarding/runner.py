@@ -1,5 +1,7 @@
-"""Running the pipeline: one step at a time, each in its own transaction with the row
-locked, committed together with the name of the next step (docs/onboarding.md).
+"""Running the pipeline: one step at a time, each committed in its own transaction with the
+row locked, together with the name of the next step (docs/onboarding.md). Slow work — the
+biometric checks, a remote service's long poll — runs before that transaction, holding no
+lock.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from typing import Any
 from django.db import transaction
 
 from enrolment.models import OnboardingApplication
+from enrolment.onboarding.budget import checks_release
 from enrolment.onboarding.common import (
     STEPS_BY_SOURCE,
     AppId,
@@ -27,31 +30,43 @@ from enrolment.onboarding.mobile_id import (
     step_mobile_id_start,
 )
 from enrolment.onboarding.outcome import reject
-from enrolment.onboarding.passport import step_active, step_face, step_liveness, step_passive
+from enrolment.onboarding.passport import (
+    face_check,
+    face_record,
+    liveness_check,
+    liveness_record,
+    step_active,
+    step_passive,
+)
 from enrolment.onboarding.registry_check import step_registry
 
-#: Steps that wait for a remote service first, without the row lock, then record what
-#: they got with it: step → (wait, record).
-UNLOCKED_WAITS: dict[
+#: Steps whose slow part runs first, outside any transaction and without the row lock,
+#: and whose result is then recorded with it: step → (work, record). The biometric checks
+#: decode images and run dlib for about a second; under a transaction they would hold the
+#: row (PostgreSQL) or the whole database (SQLite) for that long.
+UNLOCKED_WORK: dict[
     str,
     tuple[
         Callable[[OnboardingApplication], object],
         Callable[[OnboardingApplication, object], dict[str, Any]],
     ],
 ] = {
+    "face": (face_check, face_record),
+    "liveness": (liveness_check, liveness_record),
     "mobile_id_finish": (mobile_id_wait, step_mobile_id_finish),
 }
 
 STEPS: dict[str, Callable[[OnboardingApplication], dict[str, Any]]] = {
     "passive": step_passive,
     "active": step_active,
-    "face": step_face,
-    "liveness": step_liveness,
     "mobile_id_start": step_mobile_id_start,
     "existing_account": step_existing_account,
     "registry": step_registry,
     "decision": step_decision,
 }
+
+#: The steps an application's biometric-check slots (``budget``) are held for.
+BIOMETRIC_STEPS = ("passive", "active", "face", "liveness")
 
 
 def _next_step(application: OnboardingApplication, step: str) -> str:
@@ -63,43 +78,59 @@ def _next_step(application: OnboardingApplication, step: str) -> str:
 def onboarding_step_run(*, application_id: AppId) -> bool:
     """Run the step that is due; True if another step is due after it.
 
-    The step runs in one transaction with the row locked, so it commits together with the
-    name of the next step or not at all. A step that waits for a remote service (the
-    Mobile-ID long poll) does its waiting first, without the lock (:data:`UNLOCKED_WAITS`).
-    Raises :class:`StepRetry` when the step must be tried again later (the task retries).
+    The step commits in one transaction with the row locked, together with the name of
+    the next step, or not at all. A step of :data:`UNLOCKED_WORK` does its work first, on
+    a snapshot of the row and outside any transaction; the transaction then re-reads the
+    row and records the result only if that step is still the one due, so two workers
+    running the same step at once (a redelivered message, a restart by the housekeeping)
+    cannot both record it. Raises :class:`StepRetry` when the step must be tried again
+    later (the task retries).
     """
     peek = OnboardingApplication.objects.filter(pk=application_id).first()
     if peek is None or peek.state != State.CHECKING or not peek.step:
         return False
-    waited: object = None
-    if peek.step in UNLOCKED_WAITS:
+    done: object = None
+    if peek.step in UNLOCKED_WORK:
         try:
-            waited = UNLOCKED_WAITS[peek.step][0](peek)
+            done = UNLOCKED_WORK[peek.step][0](peek)
         except StepFailed as failure:
-            waited = failure
+            done = failure
+    more = _record(application_id, peek.step, done)
+    if peek.source == Source.EMRTD and peek.step in BIOMETRIC_STEPS:
+        _release_after(application_id)
+    return more
+
+
+def _record(application_id: AppId, due: str, done: object) -> bool:
     with transaction.atomic():
         application = lock(application_id)
-        if application.state != State.CHECKING or application.step != peek.step:
+        if application.state != State.CHECKING or application.step != due:
             return application.state == State.CHECKING and bool(application.step)
-        step = application.step
         try:
-            if isinstance(waited, StepFailed):
-                raise waited
+            if isinstance(done, StepFailed):
+                raise done
             outcome = (
-                UNLOCKED_WAITS[step][1](application, waited)
-                if step in UNLOCKED_WAITS
-                else STEPS[step](application)
+                UNLOCKED_WORK[due][1](application, done)
+                if due in UNLOCKED_WORK
+                else STEPS[due](application)
             )
         except StepFailed as failure:
-            reject(application, step, failure.code, failure.message)
+            reject(application, due, failure.code, failure.message)
             return False
-        application.checks = application.checks | {step: outcome | {"ok": True}}
+        application.checks = application.checks | {due: outcome | {"ok": True}}
         application.step = (
-            _next_step(application, step) if application.state == State.CHECKING else ""
+            _next_step(application, due) if application.state == State.CHECKING else ""
         )
         application.save()
-        audit(application, f"step.{step}", **outcome)
+        audit(application, f"step.{due}", **outcome)
         return bool(application.step)
+
+
+def _release_after(application_id: AppId) -> None:
+    """Give the biometric-check slots back once no biometric step is due any more."""
+    now = OnboardingApplication.objects.filter(pk=application_id).values("state", "step").first()
+    if now is None or now["state"] != State.CHECKING or now["step"] not in BIOMETRIC_STEPS:
+        checks_release(application_id=application_id)
 
 
 def onboarding_run(*, application_id: AppId) -> None:
@@ -121,3 +152,4 @@ def onboarding_fail_internal(*, application_id: AppId, reason: str) -> None:
     application = lock(application_id)
     if application.state == State.CHECKING:
         reject(application, application.step or "pipeline", "internal_error", reason[:300])
+    transaction.on_commit(lambda: checks_release(application_id=application_id))

@@ -20,6 +20,7 @@ chain, so that a random certificate never costs an OCSP request.
 from __future__ import annotations
 
 import hmac
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -160,6 +161,18 @@ def check_origin(origin: str) -> str:
     return origin
 
 
+def load_json(body: bytes) -> object:
+    """The JSON value of a login request's body; any defect is ``TokenMalformed``.
+
+    ``json.loads`` raises ``RecursionError`` (not a ``ValueError``) for nesting deeper than
+    the interpreter's recursion limit, which 2 KB of ``[`` reach.
+    """
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise TokenMalformed("The request body is not JSON.") from None
+
+
 def _b64(value: object, *, what: str, limit: int) -> bytes:
     if not isinstance(value, str) or not value or len(value) > limit * 4 // 3 + 4:
         raise TokenMalformed(f"The token's {what} is missing or too long.")
@@ -177,7 +190,17 @@ def load_certificate(der: bytes) -> x509.Certificate:
         # Touch the fields we use, so a lazily parsed defect shows here.
         _ = (certificate.subject, certificate.issuer, list(certificate.extensions))
         certificate.public_key()
-    except (ValueError, UnsupportedAlgorithm):
+    except (
+        ValueError,
+        UnsupportedAlgorithm,
+        # Not ValueErrors: a name attribute of type BIT STRING (other than
+        # x500UniqueIdentifier), a version other than v1-v3, two extensions of one type,
+        # an unknown GeneralName form.
+        TypeError,
+        x509.InvalidVersion,
+        x509.DuplicateExtension,
+        x509.UnsupportedGeneralNameType,
+    ):
         raise CertificateMalformed() from None
     return certificate
 

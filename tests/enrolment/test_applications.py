@@ -344,13 +344,17 @@ def test_scans_are_checked(office: Office, settings: object, content: bytes, err
     assert ok.signed_scan_type == "image/png"
 
 
-def test_login_failures_lock_the_officer_out(office: Office, settings: object) -> None:
-    settings.RA_MAX_FAILED_LOGINS = 3  # type: ignore[attr-defined]
-    for _ in range(2):
-        officer = svc.officer_login_failed(officer=office.olga, step="password", source_ip=IP)
-        assert not officer.is_locked(timezone.now())
-    officer = svc.officer_login_failed(officer=office.olga, step="totp", source_ip=IP)
-    assert officer.is_locked(timezone.now())
-    assert AuditRecord.objects.filter(action="officer.locked", source_ip=IP).count() == 1
-    with time_machine.travel(timezone.now() + timedelta(minutes=31)):
-        assert not officer.is_locked(timezone.now())
+def test_login_failures_are_audited_for_officers_and_unknown_names(office: Office) -> None:
+    """The count lives in ra_office.throttle (per user name + address); the service
+    records each failure, naming the officer, or nobody for a name that is no officer's."""
+    svc.officer_login_failed(officer=office.olga, step="password", locked=False, source_ip=IP)
+    svc.officer_login_failed(officer=office.olga, step="totp", locked=True, source_ip=IP)
+    svc.officer_login_failed(officer=None, step="password", locked=True, source_ip=IP)
+    rows = AuditRecord.objects.filter(action__in=("officer.login_failed", "officer.locked"))
+    assert [(r.actor, r.action, r.object_id, r.source_ip, r.data) for r in rows.order_by("id")] == [
+        ("officer:olga", "officer.login_failed", str(office.olga.pk), IP, {"step": "password"}),
+        ("officer:olga", "officer.locked", str(office.olga.pk), IP, {"step": "totp"}),
+        (svc.UNKNOWN_USER_ACTOR, "officer.locked", "", IP, {"step": "password"}),
+    ]
+    assert svc.officer_by_username("olga") == office.olga
+    assert svc.officer_by_username("nobody") is None

@@ -279,6 +279,21 @@ def _tampered_csr() -> bytes:
     return bytes(der)
 
 
+FUZZ_CSR_UNKNOWN_KEY = (
+    "3081ba306202010030003059301306072a8648ce02013d06082a8648ce3d03010703420004a52c02e9323670"
+    "a8fc83d6a292a958ee1d00addf79210a7dac3213a9891a5addeeb74fa201566f86d1916848f5b6dab49e1db7"
+    "c2abf8953da1e9bc298f244156a000300a06082a8648ce3d0403020348003045022077fcb2af89b06640bc44"
+    "9bc6a43476b8932e7b267a451cec1e096937b54491400221009571ee15aefb28464290f2153e2fa30589ccf2"
+    "e3761b50adbf8a7fa44506b94c"
+)
+
+
+def _versioned_csr(version: int) -> bytes:
+    der = f.csr()
+    at = der.index(b"\x02\x01\x00")  # the first INTEGER: CertificationRequestInfo.version
+    return der[:at] + bytes([2, 1, version]) + der[at + 3 :]
+
+
 def _wrong_exponent_csr() -> bytes:
     return f.csr(rsa.generate_private_key(3, f.TEST_KEY_BITS))
 
@@ -289,6 +304,11 @@ def _wrong_exponent_csr() -> bytes:
     [
         (lambda: b"", "empty"),
         (lambda: b"\x30\x03\x02\x01\x01", "not valid DER"),
+        # An EC request whose key algorithm OID was changed into one cryptography does not
+        # know (1.2.840.9986.1.61): UnsupportedAlgorithm escaped (found by fuzz/csr.py).
+        (lambda: bytes.fromhex(FUZZ_CSR_UNKNOWN_KEY), "RSA key"),
+        # Version 16: cryptography raises InvalidVersion, not a ValueError (fuzz/csr.py).
+        (lambda: _versioned_csr(16), "not valid DER"),
         (lambda: b"\x30" * 20000, "larger than 16 KiB"),
         (_tampered_csr, "does not verify"),
         (_ec_csr, "RSA key"),

@@ -12,6 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
+from cryptography.x509.oid import OCSPExtensionOID
 
 from audit.models import AuditRecord
 from pki import services
@@ -166,10 +167,23 @@ def test_bad_ocsp_requests(
 
     for body in (b"garbage", b"\x30\x00", b"\x30" * 5000):
         assert _post(asgi_server, body).response_status == ocsp.OCSPResponseStatus.MALFORMED_REQUEST
-    long_nonce = _request(issuer, cert, hashes.SHA1(), nonce=b"x" * 64)
+    # RFC 9654: a nonce is 1–128 octets; longer is malformed, 128 is echoed.
+    long_nonce = _request(issuer, cert, hashes.SHA1(), nonce=b"x" * 129)
     assert (
         _post(asgi_server, long_nonce).response_status == ocsp.OCSPResponseStatus.MALFORMED_REQUEST
     )
+    longest = _post(asgi_server, _request(issuer, cert, hashes.SHA1(), nonce=b"y" * 128))
+    assert longest.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce == b"y" * 128
+    # A nonce extension whose value is not an OCTET STRING (raw bytes, an INTEGER).
+    for value in (b"0123456789abcdef", b"\x02\x01\x05"):
+        raw = (
+            ocsp.OCSPRequestBuilder()
+            .add_certificate(cert, issuer, hashes.SHA1())
+            .add_extension(x509.UnrecognizedExtension(OCSPExtensionOID.NONCE, value), False)
+            .build()
+            .public_bytes(Encoding.DER)
+        )
+        assert _post(asgi_server, raw).response_status == ocsp.OCSPResponseStatus.MALFORMED_REQUEST
     bad_get = httpx.get(f"{asgi_server.url}/ocsp/!!!notbase64")
     assert (
         ocsp.load_der_ocsp_response(bad_get.content).response_status

@@ -35,7 +35,7 @@ def test_login_with_the_virtual_card_creates_the_person_once() -> None:
     assert (person.given_name, person.surname) == ("Alice", "Tamm")
     page = client.get("/portal/accounts")
     assert b"Welcome, Alice" in page.content
-    assert page["Cache-Control"] == "no-store"
+    assert "no-store" in page["Cache-Control"].replace(" ", "").split(",")
     assert "script-src 'self'" in page["Content-Security-Policy"]
     login = AuditRecord.objects.get(action="portal.login")
     assert login.data["method"] == "web-eid" and login.data["revocation"] == "good"
@@ -101,7 +101,17 @@ def test_a_revoked_card_cannot_log_in() -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [b"", b"not json", b"[]", b'{"authToken": "x"}', b'{"authToken": {"format": "web-eid:1"}}'],
+    [
+        b"",
+        b"not json",
+        b"[]",
+        b'{"authToken": "x"}',
+        b'{"authToken": {"format": "web-eid:1"}}',
+        # Nested deeper than the recursion limit, within the size limit: json.loads raised
+        # RecursionError, which the view did not catch (a 500; found writing fuzz/webeid_token.py).
+        b"[" * 5000,
+        b'{"authToken": ' + b"[" * 5000,
+    ],
 )
 def test_malformed_login_bodies(body: bytes) -> None:
     client = Client()

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -248,10 +249,53 @@ def test_tampered_signature_and_certificate(ca: VirtualCardAuthority, card: Virt
         validate(swapped, trust_for(ca), nonce)
 
 
+def _duplicated_extension(certificate_b64: str) -> str:
+    """The certificate with its first extension twice (cryptography raises
+    DuplicateExtension, not a ValueError: a 500 before; found by fuzz/webeid_token.py)."""
+    parsed = asn1_x509.Certificate.load(base64.b64decode(certificate_b64))
+    extensions = parsed["tbs_certificate"]["extensions"]
+    extensions.append(asn1_x509.Extension.load(extensions[0].dump()))
+    return base64.b64encode(parsed.dump(force=True)).decode()
+
+
+def _bit_string_country(certificate_b64: str) -> str:
+    """The certificate with its first C=EE as a BIT STRING (cryptography raises TypeError
+    reading the name: a 500 before; found by fuzz/webeid_token.py)."""
+    der = base64.b64decode(certificate_b64)
+    country = bytes.fromhex("060355040613024545")
+    assert country in der
+    return base64.b64encode(der.replace(country, bytes.fromhex("060355040603020045"), 1)).decode()
+
+
+def _version_4(certificate_b64: str) -> str:
+    """The certificate as X.509 "v4" (InvalidVersion, not a ValueError; fuzz/webeid_token.py)."""
+    der = base64.b64decode(certificate_b64)
+    v3 = bytes.fromhex("a003020102")
+    return base64.b64encode(der.replace(v3, bytes.fromhex("a003020103"), 1)).decode()
+
+
 @pytest.mark.parametrize(
     ("mutation", "error"),
     [
         (lambda t: "not a dict", webeid.TokenMalformed),
+        (
+            lambda t: {**t, "unverifiedCertificate": _version_4(t["unverifiedCertificate"])},
+            webeid.CertificateMalformed,
+        ),
+        (
+            lambda t: {
+                **t,
+                "unverifiedCertificate": _bit_string_country(t["unverifiedCertificate"]),
+            },
+            webeid.CertificateMalformed,
+        ),
+        (
+            lambda t: {
+                **t,
+                "unverifiedCertificate": _duplicated_extension(t["unverifiedCertificate"]),
+            },
+            webeid.CertificateMalformed,
+        ),
         (lambda t: {**t, "format": "web-eid:2.0"}, webeid.FormatUnsupported),
         (lambda t: {**t, "format": None}, webeid.FormatUnsupported),
         (lambda t: {**t, "algorithm": "HS256"}, webeid.AlgorithmUnsupported),

@@ -2,7 +2,8 @@
 
 Expectations: an HTTP status, or where a redirect goes ("login", "detail", "ticket").
 An application of branch A is "not found" (404) for branch B's officer; an administrator
-without an officer profile is refused (403) everywhere behind the login.
+without an officer profile is refused (403) everywhere behind the login. Every page that
+answers 200 says ``Cache-Control: no-store``.
 """
 
 from __future__ import annotations
@@ -147,6 +148,9 @@ def test_matrix(name: str, persona: str, office: Office, admin_user: Any) -> Non
             "reviews": "/ra/reviews/",
         }[expected]
         assert response["Location"] == target
+    if response.status_code == 200:
+        # Every RA page shows personal data (or is a login step): no cache may keep it.
+        assert "no-store" in response["Cache-Control"].replace(" ", "").split(","), name
     if application is not None and method == "POST":
         before = application.state
         application.refresh_from_db()

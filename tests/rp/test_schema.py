@@ -89,7 +89,7 @@ def test_every_operation_documents_every_status(version: int) -> None:
     assert len(operations) == 7
     for path, method, operation in operations:
         expected = (
-            {"200", "400", "401", "403", "404", "471", "472", "480", "580"}
+            {"200", "400", "401", "403", "404", "429", "471", "472", "480", "580"}
             if method == "post"
             else {"200", "400", "404"}
         )

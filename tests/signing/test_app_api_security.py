@@ -299,7 +299,9 @@ def test_state_and_database_hold_only_their_halves(platform: Platform) -> None:
         assert forbidden not in text
 
 
-def _parallel_wrong_answers(platform: Platform, count: int) -> list[str]:
+def _parallel_wrong_answers(platform: Platform, count: int) -> tuple[DeviceApp, Account, list[str]]:
+    """``count`` copies of Alice's app answer ``count`` transactions with a wrong PIN1 at
+    once; returns the original app (which did not answer), her account and the answers."""
     app, account = platform.registered()
     copies = [platform.clone(app) for _ in range(count)]
     transactions = [auth_transaction(account, f"tx {i}".encode()) for i in range(count)]
@@ -324,14 +326,15 @@ def _parallel_wrong_answers(platform: Platform, count: int) -> list[str]:
     for thread in threads:
         thread.join()
     assert errors == []
-    return results
+    return app, account, results
 
 
 @pytest.mark.django_db(transaction=True)
 def test_two_parallel_wrong_pins_count_two(platform: Platform) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("row locks need PostgreSQL")
-    assert sorted(_parallel_wrong_answers(platform, 2)) == ["WRONG_PIN", "WRONG_PIN"]
+    _, _, results = _parallel_wrong_answers(platform, 2)
+    assert sorted(results) == ["WRONG_PIN", "WRONG_PIN"]
     assert SplitKey.objects.get(purpose="AUTH").fails == 2
 
 
@@ -339,11 +342,20 @@ def test_two_parallel_wrong_pins_count_two(platform: Platform) -> None:
 def test_burst_of_ten_wrong_pins_locks_exactly_at_three(platform: Platform) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("row locks need PostgreSQL")
-    results = _parallel_wrong_answers(platform, 10)
+    app, account, results = _parallel_wrong_answers(platform, 10)
     assert sorted(results) == ["LOCKED"] * 7 + ["WRONG_PIN"] * 3
     key = SplitKey.objects.get(purpose="AUTH")
     assert key.fails == 3 and key.locked_until is not None
     assert AuditRecord.objects.filter(action="key.wrong_pin").count() == 3
-    # The right PIN during the lock is refused too.
-    app = platform.device()
-    del app
+    # The right PIN during the lock is refused too, and changes nothing: no signature,
+    # the count, the lock's end and the clone-detection token stay as they were.
+    locked_until, token_hash = key.locked_until, bytes(key.token_hash)
+    tx = auth_transaction(account, b"the right PIN during the lock")
+    (listed,) = [t for t in app.pending(timeout_ms=5000) if t.id == str(tx.pk)]
+    assert app.approve(listed, PIN1).status == "LOCKED"
+    tx.refresh_from_db()
+    assert tx.result == Transaction.Result.LOCKED and tx.signature is None
+    key.refresh_from_db()
+    assert key.fails == 3 and key.locked_until == locked_until and not key.revoked
+    assert bytes(key.token_hash) == token_hash
+    assert AuditRecord.objects.filter(action="key.wrong_pin").count() == 3

@@ -21,6 +21,7 @@ from django.http import HttpResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
 
+from api.errors import retry_after
 from api.rp import services
 
 # The content type SK's v3 document declares for its problem bodies (RFC 9457 would say
@@ -127,7 +128,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     problem = from_exception(exc)
     if problem is None:
         return None
-    response = Response(problem.body(), status=problem.status, content_type=CONTENT_TYPE)
+    response = retry_after(
+        Response(problem.body(), status=problem.status, content_type=CONTENT_TYPE), exc
+    )
     if isinstance(exc, exceptions.MethodNotAllowed):
         view = context.get("view")
         if view is not None:

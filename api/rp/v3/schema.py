@@ -15,6 +15,8 @@ Where this document differs from SK's on purpose (docs/openapi.md lists it):
 * ``signatureAlgorithmParameters`` is required with ``rsassa-pss`` (the hash is not
   guessable), and ACSP_V2 takes ``rsassa-pss`` only.
 * An error body is always a problem document, also for 401, 480 and 580 (SK: no body).
+* 429 (with Retry-After) on the operations that start something: the relying party's
+  session-start rate (SK's document has no 429).
 
 Objects accept unknown properties in requests (the server ignores them) and responses
 (clients must ignore them; the tests close the response schemas to what this server sends).
@@ -55,6 +57,8 @@ ERRORS = {
     "404": "No such person or document, or (errors[0].code) no account of the level asked "
     f"for ({problems.NO_SUITABLE_ACCOUNT}) or one the person must look at in the app "
     f"({problems.PERSON_SHOULD_VIEW_APP}).",
+    "429": "Over the relying party's session-start rate (per second, across all nodes); "
+    "nothing was created. Retry after the Retry-After header's seconds. Not in SK's document.",
     "480": "The client is too old. Reserved; this server does not send it.",
     "580": "The service is under maintenance.",
 }
@@ -68,13 +72,16 @@ STATUS_ERRORS = {
 
 
 def _errors(descriptions: dict[str, str]) -> Schema:
-    return {
+    responses: Schema = {
         code: {
             "description": text,
             "content": {problems.CONTENT_TYPE: {"schema": ref("Problem")}},
         }
         for code, text in descriptions.items()
     }
+    if "429" in responses:
+        responses["429"]["headers"] = {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}}
+    return responses
 
 
 def _parameter(name: str, description: str, pattern: str) -> Schema:

@@ -49,7 +49,7 @@ class Command(BaseCommand):
         parser.add_argument("--expiry-date", type=datetime.date.fromisoformat, default=None)
         parser.add_argument("--country", default="EE", help="CSCA country (ISO alpha-2)")
         parser.add_argument("--nationality", default="EST", help="ICAO alpha-3")
-        parser.add_argument("--td", choices=["TD3", "TD1"], default="TD3")
+        parser.add_argument("--td", choices=["TD3", "TD2", "TD1"], default="TD3")
         parser.add_argument("--aa", choices=["rsa", "ec", "none"], default="rsa")
         parser.add_argument("--dsc", choices=["ec", "rsa", "rsa-pss"], default="ec")
 

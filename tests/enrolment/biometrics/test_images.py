@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from enrolment.biometrics import BiometricError, decode_image
+from enrolment.biometrics import BiometricError, decode_image, image_size
 from enrolment.biometrics.images import sniff_format
 from tests.helpers.images import jpeg, noise_image, png
 
@@ -133,3 +133,32 @@ def test_truncated_images_stay_errors_after_weasyprint_is_imported() -> None:
     ImageFile.LOAD_TRUNCATED_IMAGES = True  # whoever set it, decoding must not honour it
     good = jpeg(noise_image())
     assert _code(good[: len(good) // 2]) == "not_an_image"
+
+
+def test_image_size_reads_the_header_only() -> None:
+    assert image_size(jpeg(noise_image())) == noise_image().size
+    with pytest.raises(BiometricError) as caught:
+        image_size(png_bomb())
+    assert caught.value.code == "decompression_bomb"  # Pillow's own guard, at open
+    # Below Pillow's guard the size is simply reported: the caller decides.
+    assert image_size(png_bomb(5000, 5000)) == (5000, 5000)
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (b"hello world", "not_an_image"),
+        (b"GIF89a" + bytes(40), "unsupported_format"),
+        (b"\xff\xd8\xff\xe0" + bytes(8), "not_an_image"),  # JPEG magic, no frame header
+    ],
+)
+def test_image_size_refuses_what_decode_image_refuses(data: bytes, code: str) -> None:
+    with pytest.raises(BiometricError) as caught:
+        image_size(data)
+    assert caught.value.code == code
+
+
+def test_image_size_honours_the_accepted_formats() -> None:
+    with pytest.raises(BiometricError) as caught:
+        image_size(png(noise_image()), formats=("JPEG",))
+    assert caught.value.code == "unsupported_format"

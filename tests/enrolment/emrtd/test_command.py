@@ -102,3 +102,42 @@ def test_refused_in_live_and_a_live_store_may_not_trust_the_test_csca(
     assert emrtd_trust_store_check(None) == []
     (emrtd_dirs / "csca" / "broken.pem").write_text("-----BEGIN CERTIFICATE-----\nAA\n")
     assert [m.id for m in emrtd_trust_store_check(None)] == ["smartid.E801"]
+
+
+def test_a_td2_card_has_no_room_for_an_estonian_personal_code(emrtd_dirs: Path) -> None:
+    with pytest.raises(CommandError, match="TD2 has 7 characters"):
+        _make(emrtd_dirs, "--td", "TD2")
+    out = io.StringIO()
+    call_command(
+        "make_passport", "--out", str(emrtd_dirs / "td2.json"),
+        "--photo", str(emrtd_dirs / "photo.jpg"), "--surname", "Tamm", "--given-names", "Mari",
+        "--date-of-birth", "1990-02-03", "--sex", "F", "--td", "TD2",
+        stdout=out,
+    )  # fmt: skip
+    passport = PassportFile.load(emrtd_dirs / "td2.json")
+    result = passive_authenticate(
+        sod=passport.sod,
+        data_groups=passport.data_groups,
+        trust_store=CscaTrustStore.from_path(emrtd_dirs / "csca"),
+        at=datetime.datetime.now(datetime.UTC),
+    )
+    assert (result.mrz.document_code, result.mrz.surname) == ("I", "TAMM")
+    assert result.mrz.date_of_birth == datetime.date(1990, 2, 3)
+
+
+def test_a_live_store_warns_of_master_list_certificates_left_out(
+    emrtd_dirs: Path, settings: Any
+) -> None:
+    from demo import passports as synthetic
+
+    latvia = synthetic.test_csca("LV")
+    (emrtd_dirs / "csca").mkdir()
+    (emrtd_dirs / "csca" / "icao.ml").write_bytes(
+        synthetic.build_master_list(
+            [latvia.certificate, bytes.fromhex("3003020101")], signer=latvia.dsc_ec
+        )
+    )
+    settings.IS_LIVE = True
+    test_csca, left_out = emrtd_trust_store_check(None)  # every synthetic CSCA is a test one
+    assert (test_csca.id, left_out.id) == ("smartid.E802", "smartid.W803")
+    assert "icao.ml #1: not a readable X.509 certificate" in (left_out.hint or "")

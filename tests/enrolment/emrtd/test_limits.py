@@ -12,6 +12,9 @@ import time
 from collections.abc import Callable
 
 import pytest
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -200,3 +203,41 @@ def test_a_signer_key_that_cannot_be_loaded_is_an_emrtd_error(
             )
         codes.add(caught.value.code)
     assert "sod_signature_invalid" in codes, codes
+
+
+def test_a_document_signer_with_a_duplicated_extension_is_malformed(
+    csca: synthetic.TestCsca, genuine: synthetic.SyntheticPassport, store: CscaTrustStore
+) -> None:
+    """cryptography raises DuplicateExtension (not a ValueError) when the extensions of a
+    certificate are read; it escaped from the trust check before."""
+    signer = csca.signer("rsa")
+    parsed = asn1_x509.Certificate.load(signer.certificate.public_bytes(Encoding.DER))
+    extensions = parsed["tbs_certificate"]["extensions"]
+    extensions.append(asn1_x509.Extension.load(extensions[0].dump()))
+    damaged = x509.load_der_x509_certificate(parsed.dump(force=True))
+    sod = synthetic.build_sod(
+        genuine.data_groups,
+        certificate=damaged,
+        private_key=signer.private_key,
+        algorithm="rsa-pss",
+    )
+    with pytest.raises(EmrtdError) as caught:
+        passive_authenticate(sod=sod, data_groups=genuine.data_groups, trust_store=store, at=NOW)
+    assert caught.value.code == "malformed"
+
+
+def test_a_document_signer_with_a_bit_string_in_its_issuer_name_is_malformed(
+    csca: synthetic.TestCsca, genuine: synthetic.SyntheticPassport
+) -> None:
+    """C=EE of the DSC's issuer as a BIT STRING: cryptography raises TypeError when the
+    name is read (found by fuzz/webeid_token.py in the Web eID validator)."""
+    signer = csca.signer("rsa")
+    der = signer.certificate.public_bytes(Encoding.DER)
+    country = bytes.fromhex("060355040613024545")
+    damaged = x509.load_der_x509_certificate(
+        der.replace(country, bytes.fromhex("060355040603020045"), 1)
+    )
+    store = CscaTrustStore.from_certificates([csca.certificate])
+    with pytest.raises(EmrtdError) as caught:
+        store.verify_dsc(damaged, at=NOW)
+    assert caught.value.code == "malformed"

@@ -44,8 +44,25 @@ def test_td1_specimen() -> None:
 
 
 def test_td2_specimen() -> None:
+    # Doc 9303 part 6 appendix A.
     mrz = parse_mrz(TD2, today=TODAY)
-    assert (mrz.document_number, mrz.surname, mrz.sex) == ("D23145890", "ERIKSSON", "F")
+    assert (mrz.document_code, mrz.issuing_state, mrz.document_number) == ("I", "UTO", "D23145890")
+    assert (mrz.surname, mrz.given_names, mrz.sex) == ("ERIKSSON", "ANNA MARIA", "F")
+    assert (mrz.nationality, mrz.optional_data) == ("UTO", "")
+    assert mrz.date_of_birth == datetime.date(1974, 8, 12)
+    assert mrz.expiry_date == datetime.date(2012, 4, 15)
+
+
+def test_td2_long_document_number() -> None:
+    # Doc 9303 part 6 §4.2.4 note j: as TD1, the number continues in the optional data.
+    body = "D23145890<UTO7408122F1204159" + "7349<<<"
+    text = TD2[:36] + body + check_digit(body[0:10] + body[13:20] + body[21:35])
+    mrz = parse_mrz(text, today=TODAY)
+    assert (mrz.document_number, mrz.optional_data) == ("D23145890734", "")
+    wrong = text[:64] + "8" + text[65:]  # the long number's check digit
+    with pytest.raises(EmrtdError) as caught:
+        parse_mrz(wrong[:-1] + check_digit(wrong[36:46] + wrong[49:56] + wrong[57:71]), today=TODAY)
+    assert caught.value.code == "mrz_check_digit"
 
 
 def test_td1_long_document_number() -> None:
@@ -73,7 +90,9 @@ def _positions(text: str, digits: list[int]) -> list[tuple[int, str]]:
     # TD3: document number, birth, expiry, optional data, composite check digits
     [(TD3, p) for p in (53, 63, 71, 86, 87)]
     # TD1: document number, birth, expiry, composite
-    + [(TD1, p) for p in (14, 36, 44, 59)],
+    + [(TD1, p) for p in (14, 36, 44, 59)]
+    # TD2: document number, birth, expiry, composite
+    + [(TD2, p) for p in (45, 55, 63, 71)],
 )
 def test_every_check_digit_is_checked(text: str, position: int) -> None:
     broken = text[:position] + str((int(text[position]) + 1) % 10) + text[position + 1 :]

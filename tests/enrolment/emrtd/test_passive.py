@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from demo import passports as synthetic
-from enrolment.emrtd import CscaTrustStore, EmrtdError, passive_authenticate
+from enrolment.emrtd import CscaTrustStore, EmrtdError, passive_authenticate, tlv
 from tests.helpers.passports import ALICE_PASSPORT, NOW, MakePassport, check
 from tests.personas import ALICE
 
@@ -249,3 +249,18 @@ def test_passive_authentication_is_fast(make: MakePassport, store: CscaTrustStor
         check(passport, store)
     per_call = (time.perf_counter() - started) / 20
     assert per_call < 0.05, per_call
+
+
+def test_a_td2_card_passes_and_its_edited_mrz_fails(
+    make: MakePassport, store: CscaTrustStore
+) -> None:
+    card = make(td="TD2", personal_code=None)
+    mrz_text = tlv.read(card.data_groups[1], 2).value(card.data_groups[1])
+    assert len(mrz_text) == 72
+    result = check(card, store)
+    assert (result.mrz.document_code, result.mrz.issuing_state) == ("I", "EST")
+    assert result.mrz.surname == ALICE_PASSPORT["surname"].upper()
+    assert result.mrz.expiry_date == ALICE_PASSPORT["expiry_date"]
+    with pytest.raises(EmrtdError) as caught:
+        check(synthetic.tampered(card, "dg1"), store)
+    assert caught.value.code == "dg_hash_mismatch"

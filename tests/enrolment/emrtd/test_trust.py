@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from demo import passports as synthetic
 from enrolment.emrtd import CscaTrustStore, EmrtdError
@@ -88,3 +89,51 @@ def test_a_saved_test_csca_loads_back(tmp_path: Path) -> None:
     again = synthetic.test_csca("FI", directory=tmp_path)
     assert again.certificate == first.certificate
     assert again.dsc_rsa.certificate == first.dsc_rsa.certificate
+
+
+def test_a_master_list_with_unreadable_certificates_loads_the_rest(
+    tmp_path: Path, csca: synthetic.TestCsca, make: MakePassport
+) -> None:
+    """Real master lists carry a few certificates no parser takes; they are reported and
+    left out, and the list's signature still covers every byte."""
+    latvia = synthetic.test_csca("LV")
+    good = csca.certificate.public_bytes(serialization.Encoding.DER)
+    # Version v4 (INTEGER 3 after the [0] tag): cryptography raises InvalidVersion.
+    version_at = good.index(bytes.fromhex("a003020102"))
+    v4 = good[: version_at + 4] + b"\x03" + good[version_at + 5 :]
+    not_a_certificate = bytes.fromhex("3003020101")
+    explicit = synthetic.explicit_csca("FI")
+    public = explicit.dsc_ec.private_key.public_key()
+    assert isinstance(public, ec.EllipticCurvePublicKey)
+    spki = bytearray(synthetic.explicit_spki(public))
+    spki[spki.index(bytes.fromhex("020101034200")) + 2] = 4  # cofactor 4: no known curve
+    odd_curve = synthetic.explicit_parameters(
+        explicit.dsc_ec.certificate, explicit.private_key, spki=bytes(spki)
+    )
+    data = synthetic.build_master_list(
+        [v4, csca.certificate, not_a_certificate, latvia.certificate, odd_curve],
+        signer=latvia.dsc_ec,
+    )
+    path = tmp_path / "icao.ml"
+    path.write_bytes(data)
+    store = CscaTrustStore.from_path(path, master_list_anchors=[latvia.certificate])
+    assert {c.subject for c in store} == {csca.certificate.subject, latvia.certificate.subject}
+    assert [(s.source, s.index) for s in store.skipped] == [
+        ("icao.ml", 0),
+        ("icao.ml", 2),
+        ("icao.ml", 4),
+    ]
+    assert "not a readable X.509 certificate" in store.skipped[0].reason
+    assert "explicit domain parameters" in store.skipped[2].reason
+    assert check(make(), store).mrz.issuing_country == "EE"
+
+
+def test_a_der_file_of_version_4_is_malformed(tmp_path: Path, csca: synthetic.TestCsca) -> None:
+    """cryptography raises InvalidVersion (not a ValueError) for an X.509 "v4"."""
+    der = csca.certificate.public_bytes(serialization.Encoding.DER)
+    (tmp_path / "v4.der").write_bytes(
+        der.replace(bytes.fromhex("a003020102"), bytes.fromhex("a003020103"), 1)
+    )
+    with pytest.raises(EmrtdError) as caught:
+        CscaTrustStore.from_path(tmp_path)
+    assert caught.value.code == "malformed"
