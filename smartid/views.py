@@ -143,6 +143,7 @@ def service_unavailable(request: HttpRequest) -> HttpResponse:
             UNAVAILABLE_MESSAGE + ".", status=503, content_type="text/plain; charset=utf-8"
         )
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response["Cache-Control"] = "no-store"
     return response
 
 

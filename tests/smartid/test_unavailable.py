@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import socket
 import threading
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,7 +28,7 @@ from django.db import IntegrityError, InterfaceError, OperationalError
 from django.test import Client, RequestFactory
 
 from api.rp import services
-from api.rp.models import RelyingParty
+from api.rp.models import RelyingParty, RpSession
 from core.errors import is_unavailable
 from core.redisclient import client_options
 from smartid.views import service_unavailable
@@ -104,13 +103,24 @@ def test_the_cache_keeps_one_pool_per_process(frozen_redis_cache: None) -> None:
     assert first._cache is second._cache  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("version", ["v1", "v2"])
+def _session(rp: RelyingParty, version: int) -> RpSession:
+    return RpSession.objects.create(
+        relying_party=rp,
+        kind=RpSession.Kind.AUTHENTICATION,
+        api_version=version,
+        fingerprint="0" * 64,
+        certificate_level="QUALIFIED",
+    )
+
+
+@pytest.mark.parametrize("version", [1, 2])
 def test_rp_status_poll_with_frozen_redis_is_503(
-    frozen_redis_cache: None, asgi_server: LiveASGIServer, version: str
+    frozen_redis_cache: None, asgi_server: LiveASGIServer, rp_a: RelyingParty, version: int
 ) -> None:
-    # The status poll reads the cache of final answers first (api/rp/views.py).
+    # Once the session is found, the poll reads the cache of final answers (api/rp/lookup.py).
+    session = _session(rp_a, version)
     response = httpx.get(
-        f"{asgi_server.url}/{version}/session/{uuid.uuid4()}",
+        f"{asgi_server.url}/v{version}/session/{session.pk}",
         params={"timeoutMs": 1000},
         timeout=CLIENT_TIMEOUT,
     )
@@ -122,10 +132,11 @@ def test_rp_status_poll_with_frozen_redis_is_503(
 
 
 def test_rp_v3_status_poll_with_frozen_redis_is_a_503_problem(
-    frozen_redis_cache: None, asgi_server: LiveASGIServer
+    frozen_redis_cache: None, asgi_server: LiveASGIServer, rp_a: RelyingParty
 ) -> None:
+    session = _session(rp_a, 3)
     response = httpx.get(
-        f"{asgi_server.url}/v3/session/{uuid.uuid4()}",
+        f"{asgi_server.url}/v3/session/{session.pk}",
         params={"timeoutMs": 1000},
         timeout=CLIENT_TIMEOUT,
     )
