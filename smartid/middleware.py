@@ -1,5 +1,6 @@
 """Middleware of the project: request ids, metrics and the access log; response headers
-every page of the web apps carries; the pages' language."""
+every page of the web apps carries; the pages' language; the 503 of an unavailable shared
+service."""
 
 from __future__ import annotations
 
@@ -14,9 +15,13 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
+from django.utils.deprecation import MiddlewareMixin
 
 from core import logs, metrics
-from smartid.views import API_PREFIXES
+from core.errors import is_unavailable
+from smartid.views import API_PREFIXES, service_unavailable
+
+logger = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
 access_log = logging.getLogger("smartid.request")
@@ -148,3 +153,26 @@ class PageLocaleMiddleware(LocaleMiddleware):
 
 def _machine_prefixes() -> tuple[str, ...]:
     return API_PREFIXES
+
+
+class ServiceUnavailableMiddleware(MiddlewareMixin):
+    """PostgreSQL or Redis did not answer: 503 with ``Retry-After``, not a 500.
+
+    The Redis clients give up after ``SMARTID_REDIS_TIMEOUT`` (settings), the database
+    pool after its own timeout, so a frozen or restarting service costs a request a quick
+    503 that its client may retry, never a hang (docs/deployment.md "Multi-node test").
+    The long-poll handler (smartid/asgi.py) has no middleware but calls this one's
+    ``process_exception`` too.
+    """
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not is_unavailable(exception):
+            return None
+        logger.warning(
+            "service unavailable: %s %s: %s: %s",
+            request.method,
+            request.path,
+            type(exception).__name__,
+            exception,
+        )
+        return service_unavailable(request)

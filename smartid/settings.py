@@ -23,6 +23,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
+from core.redisclient import client_options
 from smartid.env import (
     ENVIRONMENTS,
     env_bool,
@@ -96,6 +97,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so it sees the view's exception first: PostgreSQL or Redis down -> 503.
+    "smartid.middleware.ServiceUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "smartid.urls"
@@ -217,11 +220,24 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# How long a request waits for Redis (cache, event bus publisher) before it gives up: a
+# Redis that stops answering (frozen, partitioned) must cost a request a quick 503, never
+# a hang; after a timeout the process leaves Redis alone for a second (core/redisclient.py,
+# docs/deployment.md "Multi-node test"). redis-py's default would retry three times with
+# back-off: 8 s and more per call.
+REDIS_TIMEOUT = env_float("SMARTID_REDIS_TIMEOUT", 0.5, minimum=0.05, maximum=30.0)
+REDIS_CLIENT_OPTIONS = client_options(REDIS_URL, timeout=REDIS_TIMEOUT)
+
 # Shared cache (OCSP responses, idempotency keys): Redis when configured, so every
 # process sees the same entries; a process-local cache in the embedded mode.
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {
+            # Django's RedisCache with one connection pool per process.
+            "BACKEND": "core.redisclient.SharedRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": REDIS_CLIENT_OPTIONS,
+        }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )

@@ -83,6 +83,37 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
     return defaults.page_not_found(request, exception or Exception())
 
 
+#: What a client reads when PostgreSQL or Redis did not answer (smartid.middleware).
+UNAVAILABLE_MESSAGE = "Service temporarily unavailable, try again in a moment"
+#: Seconds a client should wait before it tries again (Retry-After).
+RETRY_AFTER_SECONDS = 1
+
+
+def service_unavailable(request: HttpRequest) -> HttpResponse:
+    """503 in each API's own error format (RP API v3: problem details), or a plain page."""
+    response: HttpResponse
+    if request.path.startswith("/v3/"):
+        body = {
+            "type": "about:blank",
+            "title": "Service Unavailable",
+            "status": 503,
+            "detail": UNAVAILABLE_MESSAGE,
+        }
+        response = JsonResponse(body, status=503)
+    elif request.path.startswith(("/v1/", "/v2/", "/app/")):
+        body = {"code": 503, "message": UNAVAILABLE_MESSAGE, "error": "unavailable"}
+        response = JsonResponse(body, status=503)
+    elif _wants_json(request):
+        response = json_error(503, UNAVAILABLE_MESSAGE)
+    else:
+        response = HttpResponse(
+            UNAVAILABLE_MESSAGE + ".", status=503, content_type="text/plain; charset=utf-8"
+        )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     if _wants_json(request):
         return json_error(500, "Internal server error")
