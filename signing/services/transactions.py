@@ -62,13 +62,16 @@ def finish(
     )
     publish_on_commit(transaction_channel(tx.pk))
     metrics.on_commit(lambda: _announce_finished(tx))
-    if tx.group is not None and tx.has_alternatives:
+    if tx.group is None:
+        return
+    devices: list[uuid.UUID] = []
+    if tx.has_alternatives:
         # Alternatives on the person's other devices: the first answer decides.
         others = Transaction.objects.filter(
             group=tx.group, state=Transaction.State.PENDING
         ).exclude(pk=tx.pk)
         pending = list(others.values_list("pk", "account__device_id"))
-        if pending:  # usually none: one device, one transaction
+        if pending:
             Transaction.objects.filter(
                 pk__in=[pk for pk, _ in pending], state=Transaction.State.PENDING
             ).update(
@@ -77,7 +80,8 @@ def finish(
                 completed_at=tx.completed_at,
             )
         devices = [device for _, device in pending]
-        publish_on_commit(group_channel(tx.group), *(device_channel(d) for d in devices))
+    # The session's long polls (the RP's) wake on the group's channel.
+    publish_on_commit(group_channel(tx.group), *(device_channel(d) for d in devices))
 
 
 def _active_key(account: Account, purpose: str) -> SplitKey:
