@@ -148,10 +148,13 @@ def _target_accounts(request: SessionRequest) -> list[Account]:
             purpose=purpose,
             state=SplitKey.State.ACTIVE,
             certificate__status=Certificate.Status.GOOD,
+            certificate__not_after__gt=timezone.now(),
         ).values_list("account_id", flat=True)
     )
-    # An account whose certificate is on hold or revoked cannot be used, even if the
-    # account row still says ACTIVE (e.g. a certificate suspended by an operator).
+    # An account whose certificate is on hold, revoked or expired cannot be used, even if
+    # the account row still says ACTIVE (a certificate suspended by an operator, or an
+    # account past its validity, signing.services.expiry): the person should look at the
+    # app or the portal (v1/v2 472, v3 404 PERSON_SHOULD_VIEW_SMART_ID_PORTAL).
     held = [a for a in accounts if a.state == Account.State.ACTIVE and a.pk not in good]
     active = [a for a in accounts if a.state == Account.State.ACTIVE and a.pk in good]
     if not active and held:
@@ -360,20 +363,26 @@ def _end_result(session: RpSession, tx: Transaction) -> str:
     return vocabulary.end_result(session.api_version, tx)
 
 
-def _certificate_der(tx: Transaction) -> bytes | None:
+def transaction_certificate_der(tx: Transaction) -> bytes | None:
+    """The certificate of the key that answered ``tx`` (its account's current one for a
+    certificate choice)."""
     purpose = (
         SplitKey.Purpose.AUTH
         if tx.kind == Transaction.Kind.AUTHENTICATION
         else SplitKey.Purpose.SIGN
     )
+    if tx.key is not None and tx.key.certificate is not None:
+        return bytes(tx.key.certificate.der)  # the key that signed, even if since re-keyed
     return certificate_der(tx.account, purpose)
 
 
 def certificate_der(account: Account, purpose: str) -> bytes | None:
-    """The DER certificate of the account's key for ``purpose`` (AUTH or SIGN), if any."""
+    """The DER certificate of the account's key for ``purpose`` (AUTH or SIGN), if any
+    (after a re-key: the current key's)."""
     key = (
         SplitKey.objects.select_related("certificate")
-        .filter(account=account, purpose=purpose)
+        .filter(account=account, purpose=purpose, certificate__isnull=False)
+        .order_by("-pk")
         .first()
     )
     if key is None or key.certificate is None:
@@ -385,7 +394,7 @@ def _complete_body(session: RpSession, tx: Transaction) -> dict[str, Any]:
     end_result = _end_result(session, tx)
     body: dict[str, Any] = {"state": "COMPLETE", "result": {"endResult": end_result}}
     if end_result == "OK":
-        certificate = _certificate_der(tx)
+        certificate = transaction_certificate_der(tx)
         body["result"]["documentNumber"] = tx.account.document_number
         if certificate is not None:
             body["cert"] = {

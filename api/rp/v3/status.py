@@ -24,7 +24,7 @@ from api.rp.models import RpSession
 from api.rp.v3 import vocabulary
 from api.rp.v3.transactions import ACSP_V2, PSS
 from signing import engine
-from signing.models import SplitKey, Transaction
+from signing.models import Transaction
 
 #: interactionTypeUsed's values (SK's v3 document).
 INTERACTION_TYPES = (
@@ -76,12 +76,7 @@ def complete_body(session: RpSession, tx: Transaction) -> dict[str, Any]:
         signature = _signature(session, tx)
         if signature is not None:
             body["signature"] = signature
-        purpose = (
-            SplitKey.Purpose.AUTH
-            if tx.kind == Transaction.Kind.AUTHENTICATION
-            else SplitKey.Purpose.SIGN
-        )
-        certificate = services.certificate_der(tx.account, purpose)
+        certificate = services.transaction_certificate_der(tx)
         if certificate is not None:
             body["cert"] = {
                 "value": base64.b64encode(certificate).decode(),
