@@ -174,9 +174,7 @@ def test_a_wrong_pin_counts_toward_the_lock_and_renews_nothing(platform: Platfor
     "step",
     ["issue", "revoke", "destroy", "finish"],
 )
-def test_an_interrupted_renewal_leaves_the_old_keys_working(
-    platform: Platform, step: str
-) -> None:
+def test_an_interrupted_renewal_leaves_the_old_keys_working(platform: Platform, step: str) -> None:
     app, account = platform.registered()
     old = {p: c.pk for p, c in _certificates(account).items()}
     certificates_before = Certificate.objects.count()
