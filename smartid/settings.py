@@ -183,7 +183,7 @@ CELERY_TIMEZONE = "UTC"
 # Queues, so that one kind of work never waits behind another (deploy/ runs a worker per
 # queue with -Q): "issuance" makes keys and certificates (CPU-bound: key-pool refills),
 # "biometrics" the onboarding checks, "housekeeping" the periodic chores (CRLs, overdue
-# transactions, onboarding expiry); anything unrouted goes to "celery". A worker started
+# transactions, onboarding and account expiry); anything unrouted goes to "celery". A worker started
 # without -Q serves all four (the declared queues), as in a one-machine setup.
 CELERY_TASK_QUEUES = tuple(
     Queue(name) for name in ("issuance", "biometrics", "housekeeping", "celery")

@@ -115,7 +115,7 @@ def expiry_notices_send(*, now: datetime | None = None) -> int:
     horizon = now + renewal_window()
     candidates = (
         with_valid_until(Account.objects.filter(state=Account.State.ACTIVE))
-        .filter(valid_until__gt=now, valid_until__lte=horizon)
+        .filter(valid_until__gt=now, valid_until__lte=horizon)  # type: ignore[misc]
         .select_related("person", "device")
     )
     sent = 0

@@ -24,6 +24,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
@@ -189,7 +190,7 @@ def renewal_start(
     return Started(answer=answer, renewal=renewal, keys=created)
 
 
-def _open_renewal(device_id: object, renewal_id: object) -> tuple[KeyRenewal, Account]:
+def _open_renewal(device_id: UUID | str, renewal_id: UUID | str) -> tuple[KeyRenewal, Account]:
     renewal = (
         KeyRenewal.objects.select_for_update()
         .select_related("account")
@@ -222,7 +223,7 @@ class RenewalCsr:
 
 @transaction.atomic
 def renewal_submit_shares(
-    *, device_id: object, renewal_id: object, shares: Mapping[str, tuple[bytes, bytes]]
+    *, device_id: UUID | str, renewal_id: UUID | str, shares: Mapping[str, tuple[bytes, bytes]]
 ) -> dict[str, RenewalCsr]:
     """Step 2: d1″ (wrapped) per new key, a new token, the certificate request to sign."""
     renewal, account = _open_renewal(device_id, renewal_id)
@@ -272,8 +273,8 @@ class Completed:
 @transaction.atomic
 def renewal_complete(
     *,
-    device_id: object,
-    renewal_id: object,
+    device_id: UUID | str,
+    renewal_id: UUID | str,
     signatures: Mapping[str, tuple[object, bytes, bytes]],
 ) -> Completed:
     """Step 3: both certificate-request signatures; the swap, all or nothing.
