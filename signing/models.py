@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, Q, When
 
 from accounts.models import Account
 
@@ -58,10 +58,13 @@ class KeyRenewal(models.Model):
 
 class SplitKeyQuerySet(models.QuerySet["SplitKey"]):
     def current(self) -> SplitKeyQuerySet:
-        """The keys the app uses now: not destroyed, and not the still-waiting new keys of
-        an open renewal (a registration's keys count while it runs)."""
-        return self.exclude(state=SplitKey.State.DESTROYED).filter(
-            Q(renewal__isnull=True) | Q(state=SplitKey.State.ACTIVE)
+        """The keys the app talks to, the preferred one of each purpose first: never the
+        still-waiting new keys of an open renewal; a live key before a destroyed one (the
+        superseded keys of a re-key); a closed account's destroyed keys, newest first (so
+        they answer REVOKED)."""
+        waiting = [SplitKey.State.AWAITING_SHARE, SplitKey.State.AWAITING_CSR]
+        return self.exclude(Q(renewal__isnull=False) & Q(state__in=waiting)).order_by(
+            Case(When(state=SplitKey.State.DESTROYED, then=1), default=0), "-pk"
         )
 
 

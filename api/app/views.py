@@ -382,14 +382,16 @@ class AccountList(DeviceAPIView):
         now = timezone.now()
         accounts = []
         for account in with_valid_until(Account.objects.filter(device=device)):
-            current = SplitKey.objects.current().filter(account=account).order_by("pk")
+            current: dict[str, SplitKey] = {}
+            for key in SplitKey.objects.current().filter(account=account):
+                current.setdefault(key.purpose, key)
             valid = validity(account.valid_until, now)  # type: ignore[attr-defined]
             accounts.append(
                 {
                     "documentNumber": account.document_number,
                     "state": account.state,
                     "level": account.level,
-                    "keys": {k.purpose: key_summary(k, now) for k in current},
+                    "keys": {p: key_summary(k, now) for p, k in sorted(current.items())},
                     # §8: validity, and whether the app should offer a re-key now.
                     "validUntil": _utc(valid.valid_until),
                     "expired": valid.expired,
