@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: demo test system-packages lint format typecheck pytest bench fuzz clean lock
+.PHONY: demo test system-packages lint format typecheck pytest bench fuzz clean lock cluster-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,15 @@ pytest: export SMARTID_DATA_DIR ?= $(CURDIR)/var/test
 pytest: $(VENV)/.dev-installed system-packages
 	mkdir -p "$$SMARTID_DATA_DIR"
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## cluster-test: the multi-node test (docs/deployment.md "Multi-node test"), as root: network
+## namespaces as hosts (PostgreSQL, Redis, two web nodes, two Celery workers, beat, nginx),
+## RP API v2/v3 load with SIGKILLed nodes, a frozen Redis and a PostgreSQL restart. Needs
+## the services' Debian packages (nginx among them); leaves nothing running. Figures and
+## logs: var/cluster/. CLUSTER_ARGS="--rate 4 --freeze 30" passes options on.
+cluster-test: $(VENV)/.dev-installed
+	.ci/system-packages --services
+	tests/cluster/cluster.sh $(CLUSTER_ARGS)
 
 format: $(VENV)/.dev-installed
 	$(BIN)/ruff format .

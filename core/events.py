@@ -85,7 +85,9 @@ def publish(channel: str) -> None:
     import redis  # optional: loaded only when a REDIS_URL is configured
 
     if _publisher is None:
-        _publisher = redis.Redis.from_url(_redis_url(), socket_timeout=2, socket_connect_timeout=2)
+        # Short timeouts (settings.REDIS_CLIENT_OPTIONS): a publish runs in the request that
+        # committed, and a frozen Redis must not hold that request.
+        _publisher = redis.Redis.from_url(_redis_url(), **settings.REDIS_CLIENT_OPTIONS)
     try:
         _publisher.publish(PREFIX + channel, b"1")
     except redis.RedisError:

@@ -66,7 +66,7 @@ def hit(limit: Limit, key: str, *, message: str = "Too many requests; try again 
     now = time.time()
     window = int(now // limit.seconds)
     digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-    name = f"{settings.RATELIMIT_NAMESPACE}:{limit.scope}:{window}:{digest}"
+    name = f"{settings.CACHE_NAMESPACE}:{limit.scope}:{window}:{digest}"
     try:
         cache.add(name, 0, limit.seconds + 1)
         count = int(cache.incr(name))

@@ -12,6 +12,10 @@ ordinary app API, like the reference app, so an OK answer is a real split-key si
 | ``WRONG_VC`` | pick a wrong code from the offered ones (see below) |
 | ``TIMEOUT`` | nothing: the transaction expires |
 
+Whatever its outcome, a virtual user refuses a registration prompt (an existing account
+asked to approve a new device, ``vc_shown_on``): the code to pick is on the new device's
+screen, which it cannot see, and picking blind is what the prompt is there to prevent.
+
 * ``USER_REFUSED``: the app API has no refusal without a screen, so the refusal names the
   interaction on screen (``certificateChoice`` for a certificate choice). RP API v1 reads
   every refusal as USER_REFUSED; v2 reads ``USER_REFUSED_<that screen>``.
@@ -131,6 +135,8 @@ class AutoResponder:
         outcome = self.outcome
         if outcome == "TIMEOUT":
             return IGNORED
+        if tx.vc_shown_on is not None:
+            return self.app.refuse(tx)
         if outcome in REFUSED_INTERACTIONS:
             return self._refuse(tx, refused_interaction(tx, outcome))
         if outcome == "USER_REFUSED":

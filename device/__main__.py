@@ -125,10 +125,15 @@ def _print_transaction(tx: Transaction, out: Callable[[str], None], *, hint: boo
         out(f"  expires:  {shown(tx.expires_at)}")
     code = tx.verification_code
     if tx.needs_vc_choice:
-        # The point of a code choice is that the user reads the code on the e-service's
-        # screen, so the right one is not shown here.
+        # The point of a code choice is that the user reads the code on the other screen
+        # (the e-service's, or the new device's), so the right one is not shown here.
         choices = ", ".join(shown(choice) for choice in tx.vc_choices or ())
-        out(f"  verification code: pick the one the e-service shows: {choices}")
+        if tx.vc_shown_on is not None:
+            out("  a new device asks to register an account in your name")
+            out(f"  verification code: pick the one the new device shows: {choices}")
+            out("  (if you did not start this on a device of yours, refuse)")
+        else:
+            out(f"  verification code: pick the one the e-service shows: {choices}")
     elif code is not None:
         out("  verification code - check that the e-service shows the same:")
         out(big_code(code))
@@ -291,7 +296,10 @@ class _Cli:
             code = status.get("verificationCode")
             if isinstance(code, str) and code not in shown:
                 shown.add(code)
-                self.out("  verification code - check that your phone shows the same:")
+                if args.existing_account:
+                    self.out("  verification code - pick this one on your other device:")
+                else:
+                    self.out("  verification code - check that your phone shows the same:")
                 self.out(big_code(code))
             self.out("  " + progress_bar(status))
 
@@ -310,7 +318,10 @@ class _Cli:
                 flow.mobile_id(args.mobile_id, args.id_code)
             else:
                 flow.existing_account(args.existing_account)
-                self.out("  confirm the application with PIN2 on your other device")
+                self.out(
+                    "  on your other device, pick the code shown here and enter PIN2"
+                    " ('python -m device wait', then 'approve')"
+                )
             outcome = flow.follow(ask_code=ask_code)
             if outcome.state != "APPROVED" or outcome.ticket is None:
                 failure = outcome.failure or {}
@@ -354,7 +365,8 @@ class _Cli:
         """Ask for the code (a code choice) and the PIN the transaction needs; approve."""
         vc = self.args.vc
         if tx.needs_vc_choice and vc is None and tx.vc_choices:
-            vc = input(f"Which code does the service show? ({'/'.join(tx.vc_choices)}): ")
+            where = "your new device" if tx.vc_shown_on is not None else "the service"
+            vc = input(f"Which code does {where} show? ({'/'.join(tx.vc_choices)}): ")
             vc = vc.strip()
         pin = self.args.pin
         if pin is None and tx.purpose is not None:

@@ -43,6 +43,10 @@ RAW_DIGEST_SIGNATURE = "RAW_DIGEST_SIGNATURE"
 PROTOCOLS = frozenset({ACSP_V2, RAW_DIGEST_SIGNATURE})
 #: How a v3 transaction reached the app.
 FLOW_TYPES = frozenset({"QR", "Web2App", "App2App", "Notification"})
+#: ``vcShownOn``: where the code to pick is shown when the app cannot know it. A
+#: registration prompt's code is on the screen of the device being registered.
+NEW_DEVICE = "NEW_DEVICE"
+VC_SHOWN_ON = frozenset({NEW_DEVICE})
 #: What an ACSP_V2 transaction's protocolParameters must hold (docs/app-api.md): the app
 #: builds the payload it signs from them. ``brokeredRpName`` and ``rpName`` are optional.
 ACSP_PARAMETERS = (
@@ -88,6 +92,9 @@ class Transaction:
     flow_type: str | None = None
     protocol_parameters: Mapping[str, str] | None = dataclasses.field(default=None, hash=False)
     vc: str | None = None
+    #: Where the code to pick is shown when the app cannot know it (``NEW_DEVICE``: a
+    #: registration prompt); None when the code is the hash's or the service's.
+    vc_shown_on: str | None = None
 
     @property
     def is_v3(self) -> bool:
@@ -99,8 +106,11 @@ class Transaction:
         """The code to show, computed here where the app can: v1/v2 from the hash, a v3
         notification authentication from the rpChallenge (checked against the service's
         when parsed). A v3 signature's code is chosen by the service (the RP shows the
-        same one), so it is the service's; device-link flows show none.
+        same one), so it is the service's; device-link flows show none, and neither does
+        a registration prompt (the new device shows it: the user must pick it).
         """
+        if self.vc_shown_on is not None:
+            return None
         if not self.is_v3:
             return None if self.hash is None else verification_code(self.hash)
         if self.vc is None:
@@ -243,6 +253,15 @@ def _vc(obj: Mapping[str, Any]) -> str | None:
     return value
 
 
+def _check_shown_elsewhere(tx: Transaction) -> None:
+    """A code shown on another screen is picked, never shown or sent here: the prompt
+    must be a code choice with choices, and must not carry the code itself."""
+    if tx.vc_shown_on not in VC_SHOWN_ON:
+        raise ProtocolError(f"unknown 'vcShownOn' {tx.vc_shown_on!r}")
+    if tx.vc is not None or tx.is_v3 or not tx.needs_vc_choice or not tx.vc_choices:
+        raise ProtocolError("a code shown on another device must be picked from 'vcChoices'")
+
+
 def _check_acsp(tx: Transaction) -> None:
     """An ACSP_V2 transaction's parameters must agree with what else it says: the hash it
     is signed with, and the code computed here from the rpChallenge (the service's code is
@@ -298,9 +317,12 @@ def parse_transaction(data: object) -> Transaction:
         flow_type=flow_type,
         protocol_parameters=_protocol_parameters(obj, protocol),
         vc=_vc(obj),
+        vc_shown_on=string(obj, "vcShownOn", optional=True),
     )
     if protocol == ACSP_V2:
         _check_acsp(tx)
+    if tx.vc_shown_on is not None:
+        _check_shown_elsewhere(tx)
     return tx
 
 

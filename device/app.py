@@ -154,7 +154,9 @@ class DeviceApp:
         nonce, keep the new token.
 
         The first supported interaction is used. For a verification-code choice, ``vc`` is
-        the code the user picked; when None, the code computed here from the hash is sent.
+        the code the user picked; when None, the code computed here from the hash is sent,
+        except for a registration prompt (``vc_shown_on``): its code is on the new device's
+        screen, so only the user's pick can be sent (InputError without one).
         ``vc`` is ignored for the other interactions (the user compares the code by eye).
         ``rnonce`` (16 bytes) is drawn when not given. A certificate choice needs no PIN.
         """

@@ -183,12 +183,19 @@ def _supported_interaction(tx: Transaction) -> Interaction:
 
 def _chosen_code(tx: Transaction, vc: str | None) -> str:
     """The code to send for a verification-code choice: the user's pick, or the one
-    computed here; the offered codes must include this transaction's code.
+    computed here; the offered codes must include this transaction's code. A code shown
+    on another device (a registration prompt) cannot be computed here: only the user's
+    pick is sent, and without one nothing is.
     """
-    correct = tx.verification_code
-    if tx.vc_choices is None or correct not in tx.vc_choices:
-        raise ProtocolError("the offered codes do not include this transaction's code")
-    chosen = correct if vc is None else vc
+    if tx.vc_shown_on is not None:
+        if vc is None:
+            raise InputError("pick the code your new device shows (vc)")
+        chosen = vc
+    else:
+        correct = tx.verification_code
+        if tx.vc_choices is None or correct not in tx.vc_choices:
+            raise ProtocolError("the offered codes do not include this transaction's code")
+        chosen = correct if vc is None else vc
     if not isinstance(chosen, str) or len(chosen) != 4 or not chosen.isdigit():
         raise InputError("a verification code is 4 digits")
     return chosen

@@ -32,6 +32,7 @@ from cryptography.x509 import ocsp
 from django.conf import settings
 from django.core.cache import cache
 
+from core import metrics
 from core.clock import now_whole_seconds
 from pki.models import Certificate, CertificateAuthority
 from pki.signer import sign_ocsp_response
@@ -110,6 +111,11 @@ def status_changed(ca_id: int, serial_hex: str) -> None:
 
 def _unsuccessful(status: ocsp.OCSPResponseStatus) -> bytes:
     return ocsp.OCSPResponseBuilder.build_unsuccessful(status).public_bytes(Encoding.DER)
+
+
+def _malformed() -> bytes:
+    metrics.OCSP_RESPONSES.labels(result="malformed").inc()
+    return _unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
 
 
 def _parse(request_der: bytes) -> ocsp.OCSPRequest | None:
@@ -194,29 +200,34 @@ def cached_response(request_der: bytes) -> bytes | None:
     if responder is None:
         return None
     cached = cache.get(_response_key(responder.ca_id, request.serial_number, algorithm_name))
-    return cached if isinstance(cached, bytes) else None
+    if not isinstance(cached, bytes):
+        return None
+    metrics.OCSP_RESPONSES.labels(result="cached").inc()
+    return cached
 
 
 def respond(request_der: bytes) -> bytes:
     """Answer one DER OCSPRequest with a DER OCSPResponse. Never raises on bad input."""
     request = _parse(request_der)
     if request is None:
-        return _unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
+        return _malformed()
     try:
         nonce = _nonce(request, request_der)
     except _MalformedNonce:
-        return _unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
+        return _malformed()
     algorithm_name = request.hash_algorithm.name
     if algorithm_name not in _HASHES:
-        return _unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
+        return _malformed()
     responder = _find_responder(algorithm_name, request.issuer_name_hash, request.issuer_key_hash)
     if responder is None:
+        metrics.OCSP_RESPONSES.labels(result="unauthorized").inc()
         return _unsuccessful(ocsp.OCSPResponseStatus.UNAUTHORIZED)
     if nonce is not None:
         return _build(request, responder, nonce)
     cache_key = _response_key(responder.ca_id, request.serial_number, algorithm_name)
     cached = cache.get(cache_key)
     if isinstance(cached, bytes):
+        metrics.OCSP_RESPONSES.labels(result="cached").inc()
         return cached
     response = _build(request, responder, None)
     # Refresh well before nextUpdate, so a cached answer is never stale for a client.
@@ -256,6 +267,8 @@ def _build(request: ocsp.OCSPRequest, responder: Responder, nonce: bytes | None)
         .only("status", "revoked_at", "revocation_reason")
         .first()
     )
+    status = _cert_status(row)
+    metrics.OCSP_RESPONSES.labels(result=status.name).inc()
     single = {
         "cert_id": {
             "hash_algorithm": {"algorithm": request.hash_algorithm.name},
@@ -263,7 +276,7 @@ def _build(request: ocsp.OCSPRequest, responder: Responder, nonce: bytes | None)
             "issuer_key_hash": request.issuer_key_hash,
             "serial_number": request.serial_number,
         },
-        "cert_status": _cert_status(row),
+        "cert_status": status,
         "this_update": now,
         "next_update": now + timedelta(hours=settings.OCSP_VALIDITY_HOURS),
     }

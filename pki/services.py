@@ -8,6 +8,7 @@ answer of a certificate changes the moment its status transaction commits
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
@@ -26,6 +27,7 @@ from accounts.identifiers import (
     parse_semantics_identifier,
 )
 from audit.services import audit_record
+from core import metrics
 from core.clock import now_whole_seconds
 from core.errors import DomainError
 from pki import ocsp, profiles, tasks
@@ -274,6 +276,7 @@ def certificate_issue(
     row is inserted before anything is signed, so the CA never signs a certificate
     that is not recorded, and the loser of a race returns the winner's certificate.
     """
+    started = time.perf_counter()
     if purpose not in Certificate.Purpose.values:
         raise PkiError("The purpose must be AUTH or SIGN.")
     _validate_identity(identity, document_number)
@@ -331,7 +334,13 @@ def certificate_issue(
                     "issuer": issuer.slug,
                 },
             )
-            return row
+        elapsed = time.perf_counter() - started
+        metrics.on_commit(
+            lambda: metrics.CERTIFICATE_ISSUANCE_SECONDS.labels(
+                purpose=purpose, level=level
+            ).observe(elapsed)
+        )
+        return row
     except IntegrityError:
         existing = _existing(document_number, purpose, public_key)
         if existing is None:

@@ -40,7 +40,7 @@ from accounts.models import Account, Person
 from core import ratelimit
 from core.errors import DomainError
 from core.net import client_address
-from enrolment.applications import remote_minor_refusal
+from enrolment.minors import remote_minor_refusal
 from enrolment.models import RegistrationTicket
 from enrolment.services import ticket_create, ticket_qr_payload
 from portal import selectors, services, testcards, webeid

@@ -105,11 +105,21 @@ def _create_service_key(name: str) -> ServiceKey:
         return ServiceKey.objects.get(name=name)
 
 
+@functools.cache
 def transport_public_key_der() -> bytes:
+    """The transport key's public half, read once per process: the key never changes while
+    the service runs (a new one would need every app to fetch it), so every confirmation
+    is spared one query. :func:`forget_process_keys` drops it (tests reset the database)."""
     row = ServiceKey.objects.filter(name=TRANSPORT_KEY).first() or _create_service_key(
         TRANSPORT_KEY
     )
     return bytes(row.public_key)
+
+
+def forget_process_keys() -> None:
+    """Forget the keys this process read (as a restart would): after a database reset."""
+    transport_public_key_der.cache_clear()
+    _transport_private_key.cache_clear()
 
 
 @functools.lru_cache(maxsize=4)

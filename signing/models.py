@@ -179,6 +179,9 @@ class Transaction(models.Model):
     # Transactions of one group are alternatives (one per device of the person): the
     # first answer decides and the others are cancelled. The RP API uses its session id.
     group = models.UUIDField(null=True, blank=True, db_index=True)
+    #: Other transactions of the same group wait on the person's other devices (the first
+    #: answer decides and cancels them); False spares the lookup when there are none.
+    has_alternatives = models.BooleanField(default=True)
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="transactions")
     key = models.ForeignKey(SplitKey, null=True, blank=True, on_delete=models.PROTECT)
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -202,6 +205,14 @@ class Transaction(models.Model):
     #: code is computed from the hash.
     vc = models.CharField(max_length=4, blank=True)
     vc_choices = models.JSONField(default=list)
+
+    class VcShownOn(models.TextChoices):
+        NEW_DEVICE = "NEW_DEVICE", "The device being registered"
+
+    #: Where the code to pick is shown when it is neither the hash's nor a relying
+    #: party's: a registration prompt's ``vc`` is on the new device's screen and is never
+    #: sent to the app that picks it (docs/app-api.md §3.2). Blank for every RP transaction.
+    vc_shown_on = models.CharField(max_length=12, choices=VcShownOn.choices, blank=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     result = models.CharField(max_length=48, choices=Result.choices, blank=True)
     interaction_used = models.CharField(max_length=60, blank=True)

@@ -26,6 +26,7 @@ django_application = get_asgi_application()
 
 from smartid.admission import admitted  # noqa: E402 -- needs the settings
 from smartid.checks import refuse_unsafe_start  # noqa: E402 -- needs the apps loaded
+from smartid.middleware import ServiceUnavailableMiddleware  # noqa: E402
 
 refuse_unsafe_start()
 
@@ -45,7 +46,10 @@ class LongPollHandler(ASGIHandler):
         # stubs do not know them).
         self._view_middleware: list[Any] = []
         self._template_response_middleware: list[Any] = []
-        self._exception_middleware: list[Any] = []
+        # The one exception hook they need: PostgreSQL or Redis down -> 503, not 500.
+        self._exception_middleware: list[Any] = [
+            ServiceUnavailableMiddleware(lambda request: None).process_exception  # type: ignore[arg-type]
+        ]
         get_response = getattr(self, "_get_response_async" if is_async else "_get_response")
         self._middleware_chain = convert_exception_to_response(get_response)
 

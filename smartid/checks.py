@@ -8,6 +8,8 @@ secret key, however it is launched.
 
 from __future__ import annotations
 
+import ipaddress
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -225,3 +227,28 @@ def emrtd_trust_store_check(
                 *warnings,
             ]
     return warnings
+
+
+@register(TAG)
+def metrics_check(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[CheckMessage]:
+    """The multiprocess folder of the metrics exists and is writable (prometheus-client
+    would otherwise fail at the first count, inside a request), and the /metrics access
+    list is a list of networks."""
+    errors: list[CheckMessage] = []
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder and not (Path(folder).is_dir() and os.access(folder, os.W_OK | os.X_OK)):
+        errors.append(
+            Error(
+                f"PROMETHEUS_MULTIPROC_DIR {folder!r} is not a writable folder.",
+                hint="Create it (empty) before the service starts; see docs/operations.md.",
+                id="smartid.E020",
+            )
+        )
+    for item in settings.METRICS_ALLOWED_NETWORKS:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            errors.append(
+                Error(f"SMARTID_METRICS_ALLOWED: not a network: {item!r}", id="smartid.E021")
+            )
+    return errors

@@ -23,6 +23,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
+from core.redisclient import client_options
 from smartid.env import (
     ENVIRONMENTS,
     env_bool,
@@ -85,6 +86,8 @@ if not IS_LIVE:  # the demo and the test doubles of the outside world (refused i
     INSTALLED_APPS += ["demo", "demo.rp"]
 
 MIDDLEWARE = [
+    # First: the request id is bound before anything logs, and the latency covers the rest.
+    "smartid.middleware.ObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "smartid.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -94,6 +97,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so it sees the view's exception first: PostgreSQL or Redis down -> 503.
+    "smartid.middleware.ServiceUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "smartid.urls"
@@ -177,6 +182,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_interval": 5,
     "unacked_restore_throttle": 1,
 }
+# Django's LOGGING (JSON lines with request ids) stays in charge of the worker's logs.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Beat keeps a heartbeat in Redis and refuses to be the second beat (smartid/beat.py).
+CELERY_BEAT_SCHEDULER = "smartid.beat:HeartbeatScheduler"
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
@@ -213,11 +222,24 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# How long a request waits for Redis (cache, event bus publisher) before it gives up: a
+# Redis that stops answering (frozen, partitioned) must cost a request a quick 503, never
+# a hang; after a timeout the process leaves Redis alone for a second (core/redisclient.py,
+# docs/deployment.md "Multi-node test"). redis-py's default would retry three times with
+# back-off: 8 s and more per call.
+REDIS_TIMEOUT = env_float("SMARTID_REDIS_TIMEOUT", 0.5, minimum=0.05, maximum=30.0)
+REDIS_CLIENT_OPTIONS = client_options(REDIS_URL, timeout=REDIS_TIMEOUT)
+
 # Shared cache (OCSP responses, idempotency keys): Redis when configured, so every
 # process sees the same entries; a process-local cache in the embedded mode.
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {
+            # Django's RedisCache with one connection pool per process.
+            "BACKEND": "core.redisclient.SharedRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": REDIS_CLIENT_OPTIONS,
+        }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
@@ -305,9 +327,10 @@ TRUSTED_PROXIES = env_list("SMARTID_TRUSTED_PROXIES", [])
 # logins per client address and minute on the portal and the RA office.
 RP_STARTS_PER_SECOND = env_int("SMARTID_RP_STARTS_PER_SECOND", 50, minimum=1, maximum=100000)
 LOGINS_PER_ADDRESS_MINUTE = env_int("SMARTID_LOGINS_PER_ADDRESS_MINUTE", 30, minimum=1)
-# The counters' key prefix in the cache; another value starts every counter at zero (the
-# tests take a fresh one per test, so one test's logins never count against the next's).
-RATELIMIT_NAMESPACE = "ratelimit"
+# The prefix of the platform's short-lived entries in the shared cache (rate-limit
+# counters, idempotency fingerprints); another value starts them all afresh (the tests
+# take a fresh one per test, so one test's logins never count against the next's).
+CACHE_NAMESPACE = "smartid"
 # Overload (smartid/admission.py): requests of one web process inside Django at once, and
 # how long a request may wait for a place before it is answered 503 (0 = no limit).
 MAX_CONCURRENT_REQUESTS = env_int("SMARTID_MAX_CONCURRENT_REQUESTS", 16, minimum=0)
@@ -490,18 +513,49 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # ASGI application serves the apps' files itself (smartid/asgi.py).
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(DATA_DIR / "static")))
 
+# --- Logs and metrics (docs/operations.md) ---------------------------------------------
+# "json": one JSON object per line (default in live); "plain": a line for people. Every
+# line carries the request id of the web request or Celery task it belongs to.
+LOG_FORMAT = env_choice("SMARTID_LOG_FORMAT", ("json", "plain"), "json" if IS_LIVE else "plain")
+# One INFO line per request (method, route, status, duration: logger smartid.request) and
+# per Celery task (name, state, duration: smartid.tasks).
+ACCESS_LOG = env_bool("SMARTID_ACCESS_LOG", IS_LIVE)
+# Who may read /metrics: client addresses (CIDR list; loopback by default), and if set, a
+# bearer token the scraper must also send (Authorization: Bearer ...).
+METRICS_ALLOWED_NETWORKS = env_list("SMARTID_METRICS_ALLOWED", ["127.0.0.1/32", "::1/128"])
+METRICS_TOKEN = env_secret("SMARTID_METRICS_TOKEN")
+# A Celery worker serves its own /metrics on this loopback port (0 = none): for worker
+# hosts whose PROMETHEUS_MULTIPROC_DIR no web process reads.
+WORKER_METRICS_PORT = env_int("SMARTID_WORKER_METRICS_PORT", 0, minimum=0, maximum=65535)
+# /health/ready: a CRL whose nextUpdate is closer than this many minutes is not fresh.
+CRL_FRESH_MARGIN_MINUTES = env_int("SMARTID_CRL_FRESH_MARGIN_MINUTES", 60, minimum=0)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "core.logs.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "core.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # Libraries that speak at INFO about their own insides: WeasyPrint and fontTools a
     # dozen lines per PDF (the RA office logs one line of its own), httpx one per outgoing
     # request (Mobile-ID), Celery one per task, which in the embedded mode runs in the
-    # request that queued it.
+    # request that queued it (smartid.tasks logs one line per task of its own).
     "loggers": {
-        name: {"level": "WARNING"}
-        for name in ("weasyprint", "fontTools", "httpx", "celery.app.trace")
+        **{
+            name: {"level": "WARNING"}
+            for name in ("weasyprint", "fontTools", "httpx", "celery.app.trace")
+        },
+        "smartid.request": {"level": "INFO" if ACCESS_LOG else "WARNING"},
+        "smartid.tasks": {"level": "INFO" if ACCESS_LOG else "WARNING"},
     },
 }

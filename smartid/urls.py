@@ -6,7 +6,7 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from smartid import views
+from smartid import health, metrics, views
 
 # The admin's "View site" link: the landing page, which links every face of the service.
 admin.site.site_url = "/"
@@ -15,7 +15,10 @@ urlpatterns = [
     path("", views.home, name="home"),
     # Browsers ask for /favicon.ico on every page that names none (the admin, JSON).
     path("favicon.ico", RedirectView.as_view(url=static("favicon.ico"), permanent=True)),
-    path("health", views.health, name="health"),
+    path("health", health.health, name="health"),
+    path("health/live", health.live, name="health-live"),
+    path("health/ready", health.ready, name="health-ready"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     # RP API v3 device links point here unless SMARTID_RP_V3_DEVICE_LINK_BASE says otherwise.
     path("device-link", views.device_link, name="device-link"),
     path("admin/", admin.site.urls),

@@ -1,25 +1,30 @@
-"""Project-level views: the landing page, the health endpoint and the JSON error handlers."""
+"""Project-level views: the landing page and the JSON error handlers (health: smartid.health)."""
 
 from __future__ import annotations
 
 import logging
 
-import redis
 from django.apps import apps
 from django.conf import settings
-from django.db import connection
-from django.db.utils import Error as DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views import defaults
-from django.views.decorators.cache import never_cache
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
 logger = logging.getLogger(__name__)
 
 # Paths whose clients are programs: their errors are JSON, never an HTML page.
-API_PREFIXES = ("/v1/", "/v2/", "/v3/", "/app/", "/health", "/ocsp", "/crl/", "/ca/")
+API_PREFIXES = (
+    "/v1/",
+    "/v2/",
+    "/v3/",
+    "/app/",
+    "/health",
+    "/metrics",
+    "/ocsp",
+    "/crl/",
+    "/ca/",
+)
 
 
 @require_safe
@@ -44,46 +49,6 @@ def device_link(request: HttpRequest) -> HttpResponse:
     (``RP_V3_DEVICE_LINK_BASE``). The app reads these links itself; a browser or a phone
     camera without the app lands here and is told what to do. The query is not read."""
     return render(request, "device_link.html")
-
-
-def _database_ok() -> bool:
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            row = cursor.fetchone()
-            return row is not None and tuple(row) == (1,)
-    except DatabaseError:
-        logger.exception("health: database unreachable")
-        return False
-
-
-def _redis_status() -> str:
-    if not settings.REDIS_URL:
-        return "not configured"
-    try:
-        client = redis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1
-        )
-        try:
-            return "ok" if client.ping() else "unavailable"
-        finally:
-            client.close()
-    except redis.RedisError:
-        logger.exception("health: redis unreachable")
-        return "unavailable"
-
-
-@csrf_exempt  # no session, no state: a wrong method must get 405, not a CSRF 403
-@never_cache
-@require_safe
-def health(request: HttpRequest) -> JsonResponse:
-    """Liveness and readiness: 200 when the database (and Redis, if used) answer."""
-    checks = {"database": "ok" if _database_ok() else "unavailable", "redis": _redis_status()}
-    healthy = checks["database"] == "ok" and checks["redis"] != "unavailable"
-    return JsonResponse(
-        {"status": "ok" if healthy else "unavailable", "checks": checks},
-        status=200 if healthy else 503,
-    )
 
 
 def json_error(status: int, message: str) -> JsonResponse:
@@ -116,6 +81,37 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
     if _wants_json(request):
         return json_error(404, "Not found")
     return defaults.page_not_found(request, exception or Exception())
+
+
+#: What a client reads when PostgreSQL or Redis did not answer (smartid.middleware).
+UNAVAILABLE_MESSAGE = "Service temporarily unavailable, try again in a moment"
+#: Seconds a client should wait before it tries again (Retry-After).
+RETRY_AFTER_SECONDS = 1
+
+
+def service_unavailable(request: HttpRequest) -> HttpResponse:
+    """503 in each API's own error format (RP API v3: problem details), or a plain page."""
+    response: HttpResponse
+    if request.path.startswith("/v3/"):
+        body = {
+            "type": "about:blank",
+            "title": "Service Unavailable",
+            "status": 503,
+            "detail": UNAVAILABLE_MESSAGE,
+        }
+        response = JsonResponse(body, status=503)
+    elif request.path.startswith(("/v1/", "/v2/", "/app/")):
+        body = {"code": 503, "message": UNAVAILABLE_MESSAGE, "error": "unavailable"}
+        response = JsonResponse(body, status=503)
+    elif _wants_json(request):
+        response = json_error(503, UNAVAILABLE_MESSAGE)
+    else:
+        response = HttpResponse(
+            UNAVAILABLE_MESSAGE + ".", status=503, content_type="text/plain; charset=utf-8"
+        )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -121,13 +121,24 @@ def _eager_tasks() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_process_keys() -> Iterator[None]:
+    """Every test's database has its own transport key: forget the one this process read
+    (signing.keys reads it once per process, as a server would)."""
+    from signing import keys
+
+    keys.forget_process_keys()
+    yield
+    keys.forget_process_keys()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_rate_limits() -> Iterator[None]:
-    """Every test starts with empty rate-limit counters (core/ratelimit.py): the suite logs
-    in from 127.0.0.1 far more often than a person could, and one test's logins must not
-    count against the next test's. Tests of the limits count inside their own namespace."""
+    """Every test starts with empty rate-limit counters (core/ratelimit.py) and no
+    remembered RP session fingerprints: the suite logs in from 127.0.0.1 far more often than
+    a person could, and one test's logins or sessions must not count in the next test."""
     from django.test import override_settings
 
-    with override_settings(RATELIMIT_NAMESPACE=f"ratelimit-test-{os.urandom(8).hex()}"):
+    with override_settings(CACHE_NAMESPACE=f"test-{os.urandom(8).hex()}"):
         yield
 
 

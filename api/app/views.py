@@ -297,12 +297,14 @@ def transaction_json(tx: Transaction) -> dict[str, Any]:
             body["salt"] = b64encode(bytes(tx.salt))
     if tx.vc_choices:
         body["vcChoices"] = tx.vc_choices
+    if tx.vc_shown_on:  # the code is on that screen only: the app never gets ``vc``
+        body["vcShownOn"] = tx.vc_shown_on
     if tx.protocol or tx.flow_type:  # RP API v3 (docs/app-api.md §7)
         if tx.protocol:
             body["protocol"] = tx.protocol
         body["flowType"] = tx.flow_type
         body["protocolParameters"] = tx.protocol_parameters
-        if tx.vc:
+        if tx.vc and not tx.vc_shown_on:
             body["vc"] = tx.vc
     return body
 

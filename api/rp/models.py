@@ -19,6 +19,21 @@ def validate_networks(value: object) -> None:
             raise ValidationError(f"Not an IP address or network: {item}") from None
 
 
+def networks_allow(networks: object, address: str) -> bool:
+    """Whether ``address`` lies in one of ``networks`` (a relying party's allowed list)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    for network in networks if isinstance(networks, list) else ():
+        try:
+            if ip in ipaddress.ip_network(network, strict=False):
+                return True
+        except (ValueError, TypeError):
+            continue
+    return False
+
+
 class RelyingParty(models.Model):
     """A bank or e-service allowed to call the RP API.
 
@@ -60,17 +75,7 @@ class RelyingParty(models.Model):
         return f"{self.display_name} ({self.name})"
 
     def allows_address(self, address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        for network in self.allowed_networks:
-            try:
-                if ip in ipaddress.ip_network(network, strict=False):
-                    return True
-            except (ValueError, TypeError):
-                continue
-        return False
+        return networks_allow(self.allowed_networks, address)
 
 
 class RpSession(models.Model):

@@ -7,7 +7,6 @@ import time
 import uuid
 from typing import Any
 
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -19,8 +18,8 @@ from rest_framework.views import APIView
 from api import wireinput
 from api.errors import error_body
 from api.parsers import SafeJSONParser
-from api.rp import services
-from api.rp.models import RelyingParty, RpSession
+from api.rp import lookup, services
+from api.rp.models import RpSession
 from api.rp.v3 import problems
 from api.rp.v3 import status as v3_status
 from core import events
@@ -250,9 +249,8 @@ def _status_of(session: RpSession) -> services.Status:
 
 # Status reads run in the thread pool, not on the one thread-sensitive executor: a
 # thousand woken polls would otherwise queue behind each other.
-_session_for = db_to_async(services.session_for)
+_session_lookup = db_to_async(lookup.session_lookup)
 _session_status = db_to_async(_status_of)
-FINAL_CACHE_SECONDS = 60
 _inflight: dict[tuple[int, uuid.UUID], asyncio.Future[services.Status]] = {}
 
 
@@ -268,45 +266,16 @@ async def _shared_status(session: RpSession) -> services.Status:
     return await asyncio.shield(future)
 
 
-def _final_key(session_id: uuid.UUID) -> str:
-    return f"rp-status:{session_id}"
+Read = dict[str, Any] | services.Status  # a cached final body, or the status now
 
 
-def _cache_final(session: RpSession, status: services.Status) -> None:
-    """Remember a final answer briefly, so every other poll of it skips the database.
-
-    The RP's address list is cached with it (a change reaches cached answers within
-    FINAL_CACHE_SECONDS); the 5-minute readability is longer than the cache life.
-    """
-    networks = list(session.relying_party.allowed_networks)
-    assert status.readable_until is not None
-    entry = {
-        "body": status.body,
-        "networks": networks,
-        "until": status.readable_until.timestamp(),
-        "version": session.api_version,
-    }
-    cache.set(_final_key(session.pk), entry, FINAL_CACHE_SECONDS)
+def _is_final(result: Read) -> bool:
+    return isinstance(result, dict) or result.complete
 
 
-def _cached_final(session_id: uuid.UUID, address: str, version: int) -> HttpResponse | None:
-    entry = cache.get(_final_key(session_id))
-    if not isinstance(entry, dict):
-        return None
-    if timezone.now().timestamp() > entry["until"] or entry.get("version", version) != version:
-        return _error(version, 404, "Session not found.", "not_found")
-    if not RelyingParty(allowed_networks=entry["networks"]).allows_address(address):
-        return _error(version, 404, "Session not found.", "not_found")
-    return JsonResponse(entry["body"])
-
-
-def _is_final(result: HttpResponse | services.Status) -> bool:
-    return isinstance(result, HttpResponse) or result.complete
-
-
-def _recheck_in(result: HttpResponse | services.Status) -> float | None:
+def _recheck_in(result: Read) -> float | None:
     """Wake just after the transaction's own timeout, which nobody publishes."""
-    if isinstance(result, HttpResponse) or result.next_deadline is None:
+    if isinstance(result, dict) or result.next_deadline is None:
         return None
     until_timeout = (result.next_deadline - timezone.now()).total_seconds()
     return max(until_timeout, 0.0) + 0.05
@@ -339,15 +308,15 @@ async def session_status(request: HttpRequest, version: str, session_id: str) ->
         return _error(api_version, 404, "Session not found.", "not_found")
     deadline = time.monotonic() + timeout / 1000
     address = client_address(request)
-    cached = _cached_final(parsed, address, api_version)
-    if cached is not None:
-        return cached
     try:
-        session = await _session_for(session_id=parsed, address=address, version=api_version)
+        found = await _session_lookup(session_id=parsed, address=address, version=api_version)
+        if found.final is not None:
+            return JsonResponse(found.final)
+        session = found.session
 
-        async def read() -> HttpResponse | services.Status:
+        async def read() -> Read:
             # A final answer another poll cached, else this session's status.
-            cached = _cached_final(parsed, address, api_version)
+            cached = lookup.cached_final(session)
             return cached if cached is not None else await _shared_status(session)
 
         result = await events.long_poll(
@@ -355,8 +324,8 @@ async def session_status(request: HttpRequest, version: str, session_id: str) ->
         )
     except services.NotFound as exc:
         return _error(api_version, 404, exc.message, exc.code)
-    if isinstance(result, HttpResponse):
-        return result
+    if isinstance(result, dict):
+        return JsonResponse(result)
     if result.complete:
-        _cache_final(session, result)
+        lookup.remember_final(session, result)
     return JsonResponse(result.body)

@@ -102,6 +102,8 @@ from enrolment.onboarding.secondary_auth import (
 from enrolment.onboarding.start import (
     AA_CHALLENGE_BYTES,
     CONSENT_TEXT,
+    PROMPT_WINDOW,
+    PROMPTS_PER_ADDRESS,
     PROMPTS_PER_TARGET,
     STARTS_PER_ADDRESS_HOUR,
     Started,
@@ -123,7 +125,9 @@ __all__ = [
     "MAX_SOD_BYTES",
     "MIN_FRAMES",
     "MOBILE_ID_STEPS",
+    "PROMPTS_PER_ADDRESS",
     "PROMPTS_PER_TARGET",
+    "PROMPT_WINDOW",
     "SECONDARY_MAX_TRIES",
     "SECONDARY_TTL",
     "STALL_AFTER",

@@ -26,6 +26,11 @@ from signing.services.expiry import is_expired
 from signing.services.transactions import transaction_create
 
 RP_NAME = "Open eID registration"
+PROMPT = (
+    "A new device asks to register an account in your name. Pick the code that device "
+    "shows. If you did not start this on a device of yours, refuse."
+)
+SHORT_PROMPT = "Pick the code your new device shows"
 TRANSACTION_TTL = timedelta(minutes=5)
 
 
@@ -62,24 +67,32 @@ def existing_account_statement(application: OnboardingApplication) -> bytes:
 
 
 def signing_request_create(application: OnboardingApplication) -> None:
-    """Ask the existing account's device for the PIN2 signature of the statement."""
+    """Ask the existing account's device for the PIN2 signature of the statement, bound
+    to the new device: the code the new device shows (``verification_code``, chosen here
+    at random) must be picked among decoys on the old one. The prompt offers code choices
+    only, so it cannot be approved blind, and a wrong pick ends it with WRONG_VC, as in
+    an RP's signature with a code choice (signing.services.answers).
+    """
     assert application.existing_account is not None
     digest = hashlib.sha256(existing_account_statement(application)).digest()
+    code = engine.random_code()
     tx = transaction_create(
         account=application.existing_account,
         kind=Transaction.Kind.SIGNATURE,
         rp_name=RP_NAME,
         interactions=[
-            {"type": "confirmationMessage", "displayText200": "Register a new account?"},
-            {"type": "displayTextAndPIN", "displayText60": "Register a new account"},
+            {"type": "confirmationMessageAndVerificationCodeChoice", "displayText200": PROMPT},
+            {"type": "verificationCodeChoice", "displayText60": SHORT_PROMPT},
         ],
         digest=digest,
         hash_type="SHA256",
         padding="PSS",
         ttl=TRANSACTION_TTL,
+        vc=code,
+        vc_shown_on=Transaction.VcShownOn.NEW_DEVICE,
     )
     application.existing_transaction_id = tx.pk
-    application.verification_code = engine.verification_code(digest)
+    application.verification_code = code
     application.save(update_fields=["existing_transaction_id", "verification_code"])
 
 
@@ -93,6 +106,11 @@ def step_existing_account(application: OnboardingApplication) -> dict[str, Any]:
         raise StepFailed("existing_transaction_missing", "The signing transaction is gone.")
     if tx.state != Transaction.State.COMPLETE:
         raise StepRetry("waiting for the PIN2 signature")
+    if tx.result == Transaction.Result.WRONG_VC:
+        raise StepFailed(
+            "existing_account_wrong_code",
+            "The code picked on the other device is not the one this device showed.",
+        )
     if tx.result != Transaction.Result.OK or tx.signature is None:
         raise StepFailed(
             "existing_account_refused", f"The existing account did not sign ({tx.result})."

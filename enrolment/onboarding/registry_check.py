@@ -11,7 +11,7 @@ from typing import Any
 from django.utils import timezone
 
 from accounts.identifiers import derive_date_of_birth
-from enrolment.applications import remote_minor_refusal
+from enrolment.minors import remote_minor_refusal
 from enrolment.models import OnboardingApplication
 from enrolment.onboarding.common import Source, StepFailed
 from enrolment.registry import registry_compare, registry_get

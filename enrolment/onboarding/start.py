@@ -8,11 +8,11 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account
+from core import ratelimit
 from enrolment.models import OnboardingApplication
 from enrolment.onboarding.common import (
     EXISTING_STEPS,
@@ -34,12 +34,14 @@ CONSENT_TEXT = (
     "I agree that my face image from the document chip and my selfie frames are processed "
     "to verify my identity, and deleted after the decision and the retention period."
 )
-#: Applications one address may start per hour, and prompts one phone number or account
-#: may receive per 15 minutes: an application of MOBILE_ID or EXISTING_ACCOUNT makes a
-#: phone ask its owner to confirm, which must not become a way to pester (or wear down)
-#: people.
+#: Applications one address may start per hour. An application of MOBILE_ID or
+#: EXISTING_ACCOUNT makes a phone ask its owner to confirm, which must not become a way
+#: to pester (or wear down) people: those prompts are also limited per requesting
+#: address and per phone number or account, in windows of PROMPT_WINDOW seconds.
 STARTS_PER_ADDRESS_HOUR = 30
+PROMPTS_PER_ADDRESS = 5
 PROMPTS_PER_TARGET = 3
+PROMPT_WINDOW = 900
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,8 @@ def onboarding_start(
     """
     if source not in Source.values:
         raise OnboardingError("Unknown identity source.")
-    _throttle_start(source_ip=source_ip, target=document_number or phone_number)
+    target = {Source.MOBILE_ID.value: phone_number, Source.EXISTING_ACCOUNT.value: document_number}
+    _throttle_start(source=source, source_ip=source_ip, target=target.get(source, ""))
     if level not in Account.Level.values:
         raise OnboardingError("Unknown account level.")
     try:
@@ -140,17 +143,24 @@ def onboarding_start(
     return Started(application=application, token=token)
 
 
-def _throttle_start(*, source_ip: str | None, target: str) -> None:
-    def over(key: str, limit: int, seconds: int) -> bool:
-        cache.add(key, 0, seconds)
-        try:
-            return int(cache.incr(key)) > limit
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, seconds)
-            return False
-
-    hashed = hashlib.sha256(target.encode()).hexdigest()[:32] if target else ""
-    if (source_ip and over(f"onboarding:ip:{source_ip}", STARTS_PER_ADDRESS_HOUR, 3600)) or (
-        hashed and over(f"onboarding:target:{hashed}", PROMPTS_PER_TARGET, 900)
-    ):
-        raise OnboardingError("Too many applications; try again later.", code="too_many_requests")
+def _throttle_start(*, source: str, source_ip: str | None, target: str) -> None:
+    """Refuse (429 with Retry-After, nothing created) a start over a limit
+    (core.ratelimit: fixed windows counted atomically in the shared cache). The address's
+    limits are counted first and the first refusal stops the count, so a refused address
+    cannot also use up a person's prompts for everyone else."""
+    checks: list[tuple[ratelimit.Limit, str]] = []
+    if source_ip:
+        checks.append(
+            (ratelimit.Limit("onboarding_starts", STARTS_PER_ADDRESS_HOUR, 3600), source_ip)
+        )
+    if source in (Source.MOBILE_ID, Source.EXISTING_ACCOUNT):
+        if source_ip:
+            limit = ratelimit.Limit(
+                "onboarding_prompts_address", PROMPTS_PER_ADDRESS, PROMPT_WINDOW
+            )
+            checks.append((limit, source_ip))
+        if target:
+            limit = ratelimit.Limit("onboarding_prompts_target", PROMPTS_PER_TARGET, PROMPT_WINDOW)
+            checks.append((limit, target))
+    for limit, key in checks:
+        ratelimit.hit(limit, key, message="Too many applications; try again later.")

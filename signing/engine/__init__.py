@@ -168,7 +168,7 @@ from signing.engine.transport import (
 )
 from signing.engine.transport import open_secret as transport_open_secret
 from signing.engine.transport import seal_secret as transport_seal_secret
-from signing.engine.vc import decoy_codes, is_verification_code, verification_code
+from signing.engine.vc import decoy_codes, is_verification_code, random_code, verification_code
 
 __all__ = [
     "# device API helpers (docs/app-api.md): verification code, s1′ transport, request auth",
@@ -263,6 +263,7 @@ __all__ = [
     "powmod",
     "powmod_secret",
     "public_key_der",
+    "random_code",
     "refresh_token",
     "registration_aad",
     "renewal_aad",

@@ -36,6 +36,13 @@ def is_verification_code(value: object) -> bool:
     )
 
 
+def random_code() -> str:
+    """A code the server chooses instead of deriving it (an RP API v3 signature by
+    notification; an existing account's registration prompt): 4 digits from ``secrets``.
+    """
+    return f"{secrets.randbelow(_VC_MODULUS):0{VC_DIGITS}d}"
+
+
 def decoy_codes(correct: str, count: int = 3) -> list[str]:
     """The server's verificationCodeChoice list: ``count`` distinct codes, one of them
     ``correct``, the others uniformly random, in a uniformly random order (``secrets``).
@@ -46,7 +53,7 @@ def decoy_codes(correct: str, count: int = 3) -> list[str]:
         raise InvalidInteger("count must be an int between 2 and 10")
     codes = [correct]
     while len(codes) < count:
-        candidate = f"{secrets.randbelow(_VC_MODULUS):04d}"
+        candidate = random_code()
         if candidate not in codes:
             codes.append(candidate)
     for i in range(len(codes) - 1, 0, -1):  # Fisher-Yates with a CSPRNG

@@ -65,18 +65,35 @@ def transaction_confirm(
     signed: if it is not the server's, the transaction ends with PROTOCOL_FAILURE and no
     share is evaluated (no PIN try counts, no token rotates).
     """
-    transaction_expire(transaction_id=transaction_id)  # a late answer finds it TIMEOUT
-    return _confirm(
-        device=device,
-        transaction_id=transaction_id,
-        interaction=interaction,
-        envelope=envelope,
-        token=token,
-        rnonce=rnonce,
-        vc=vc,
-        user_challenge=user_challenge,
-        presented_digest=digest,
-    )
+
+    def attempt() -> Answer:
+        return _confirm(
+            device=device,
+            transaction_id=transaction_id,
+            interaction=interaction,
+            envelope=envelope,
+            token=token,
+            rnonce=rnonce,
+            vc=vc,
+            user_challenge=user_challenge,
+            presented_digest=digest,
+        )
+
+    try:
+        return attempt()
+    except _Overdue:
+        # A late answer: the transaction ends with TIMEOUT (committed on its own, since
+        # the attempt's transaction rolled back), then the answer is judged as for any
+        # finished transaction (a retransmit of an earlier answer still gets its reply).
+        transaction_expire(transaction_id=transaction_id)
+    try:
+        return attempt()
+    except _Overdue:  # still pending after the expiry: it was not ours to expire
+        raise TransactionFinished("The transaction is finished.") from None
+
+
+class _Overdue(Exception):
+    """The transaction is past its time but still PENDING: expire it first."""
 
 
 @transaction.atomic
@@ -92,13 +109,17 @@ def _confirm(
     user_challenge: str | None,
     presented_digest: bytes | None,
 ) -> Answer:
+    # The transaction, locked, with its account read along (not locked).
     tx = (
-        Transaction.objects.select_for_update()
+        Transaction.objects.select_for_update(of=("self",))
+        .select_related("account")
         .filter(pk=transaction_id, account__device=device)
         .first()
     )
     if tx is None:
         raise NotFound("No such transaction.")
+    if tx.state == Transaction.State.PENDING and tx.expires_at <= timezone.now():
+        raise _Overdue
     account = tx.account
     if tx.kind == Transaction.Kind.CERTIFICATE_CHOICE:
         if tx.state != Transaction.State.PENDING or expire_if_due(tx):
@@ -116,6 +137,11 @@ def _confirm(
     expected = first_supported_interaction(tx, device)
     if interaction != expected:
         raise BadRequest("Use the first interaction of the list that this app supports.")
+    if interaction in VC_INTERACTIONS and vc is None:
+        # An approval without a pick is not a wrong pick: refused, nothing changes.
+        raise BadRequest(
+            "A verification-code choice needs the chosen code (vc).", code="vc_required"
+        )
     acsp = is_acsp(tx)
     if acsp:
         user_challenge = check_user_challenge(user_challenge)  # before anything changes

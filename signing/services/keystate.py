@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Device
+from core import metrics
 from signing import engine, keys
 from signing.engine import transport
 from signing.models import SplitKey
@@ -168,7 +169,29 @@ def sign(
     except engine.InvalidInput as exc:
         raise BadRequest(f"Invalid signing request: {exc}") from None
     save_state(key, state)
+    _count(key.purpose, outcome)
     return outcome
+
+
+def _count(purpose: str, outcome: engine.Outcome) -> None:
+    """The PIN and clone metrics of one evaluated share (a replayed answer counts nothing:
+    its try was counted when it was first made)."""
+    if outcome.replayed:
+        return
+    status = outcome.status
+    if status == engine.OutcomeStatus.WRONG_PIN:
+        lock = "revoked" if outcome.revoke else ("temporary" if outcome.locked_until else "")
+
+        def count_failure() -> None:
+            metrics.PIN_FAILURES.labels(purpose=purpose).inc()
+            if lock:
+                metrics.PIN_LOCKS.labels(purpose=purpose, lock=lock).inc()
+
+        metrics.on_commit(count_failure)
+    elif status in (engine.OutcomeStatus.LOCKED, engine.OutcomeStatus.REVOKED):
+        metrics.on_commit(metrics.PIN_LOCKED_ATTEMPTS.labels(purpose=purpose).inc)
+    elif status == engine.OutcomeStatus.CLONE:
+        metrics.on_commit(metrics.CLONE_DETECTIONS.labels(purpose=purpose, stage="confirmed").inc)
 
 
 @transaction.atomic
@@ -189,6 +212,10 @@ def key_refresh(
     except engine.InvalidInput as exc:
         raise BadRequest(f"Invalid refresh: {exc}") from None
     save_state(key, state)
+    if outcome.status == engine.OutcomeStatus.TOKEN_MISMATCH:
+        metrics.on_commit(
+            metrics.CLONE_DETECTIONS.labels(purpose=key.purpose, stage="suspected").inc
+        )
     status = {
         engine.OutcomeStatus.TOKEN_REFRESHED: "OK",
         engine.OutcomeStatus.TOKEN_MISMATCH: "TOKEN_MISMATCH",

@@ -6,6 +6,7 @@ device's answer to it is ``signing.services.answers``.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import uuid
 from datetime import timedelta
@@ -14,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account, Device
+from core import metrics
 from signing import engine
 from signing.engine.encoding import check_digest, hash_spec
 from signing.engine.vc import decoy_codes, verification_code
@@ -25,6 +27,9 @@ from signing.services.channels import (
     transaction_channel,
 )
 from signing.services.errors import BadRequest, NotFound, WrongState
+from signing.signals import transaction_finished
+
+logger = logging.getLogger(__name__)
 
 VC_INTERACTIONS = frozenset(
     {"verificationCodeChoice", "confirmationMessageAndVerificationCodeChoice"}
@@ -56,19 +61,45 @@ def finish(
         ]
     )
     publish_on_commit(transaction_channel(tx.pk))
-    if tx.group is not None:
+    metrics.on_commit(lambda: _announce_finished(tx))
+    if tx.group is not None and tx.has_alternatives:
         # Alternatives on the person's other devices: the first answer decides.
-        others = Transaction.objects.filter(group=tx.group, state=Transaction.State.PENDING)
-        devices = list(others.exclude(pk=tx.pk).values_list("account__device_id", flat=True))
-        others.exclude(pk=tx.pk).update(
-            state=Transaction.State.COMPLETE,
-            result=Transaction.Result.CANCELLED,
-            completed_at=tx.completed_at,
-        )
+        others = Transaction.objects.filter(
+            group=tx.group, state=Transaction.State.PENDING
+        ).exclude(pk=tx.pk)
+        pending = list(others.values_list("pk", "account__device_id"))
+        if pending:  # usually none: one device, one transaction
+            Transaction.objects.filter(
+                pk__in=[pk for pk, _ in pending], state=Transaction.State.PENDING
+            ).update(
+                state=Transaction.State.COMPLETE,
+                result=Transaction.Result.CANCELLED,
+                completed_at=tx.completed_at,
+            )
+        devices = [device for _, device in pending]
         publish_on_commit(group_channel(tx.group), *(device_channel(d) for d in devices))
 
 
-@transaction.atomic
+def _active_key(account: Account, purpose: str) -> SplitKey:
+    """The account's active key for ``purpose``; from ``account.keys`` when the caller
+    prefetched them (the RP API reads them with the accounts), else one query."""
+    keys = [k for k in account.keys.all() if k.purpose == purpose]
+    active = sorted((k for k in keys if k.state == SplitKey.State.ACTIVE), key=lambda k: k.pk)
+    if not active:
+        raise WrongState("The account has no active key for this purpose.")
+    return active[0]
+
+
+def _announce_finished(tx: Transaction) -> None:
+    metrics.TRANSACTIONS_FINISHED.labels(kind=tx.kind, result=tx.result).inc()
+    for receiver, answer in transaction_finished.send_robust(sender=Transaction, transaction=tx):
+        if isinstance(answer, Exception):
+            logger.error("transaction_finished receiver %r failed: %r", receiver, answer)
+
+
+# No savepoint: callers create transactions inside their own atomic block (an RP session
+# and its transactions commit together) and none of them recovers from an error here.
+@transaction.atomic(savepoint=False)
 def transaction_create(
     *,
     account: Account,
@@ -80,10 +111,12 @@ def transaction_create(
     padding: str = "PKCS1v15",
     ttl: timedelta = timedelta(minutes=3),
     group: uuid.UUID | None = None,
+    has_alternatives: bool = True,
     protocol: str = "",
     protocol_parameters: dict[str, str] | None = None,
     vc: str = "",
     flow_type: str = "",
+    vc_shown_on: str = "",
 ) -> Transaction:
     """Create a transaction for the account's device and wake the device.
 
@@ -95,7 +128,17 @@ def transaction_create(
     it is), ``protocol_parameters`` what its payload is built from, and ``vc`` the
     verification code fixed at the start, ``flow_type`` how the session reached the app
     (QR, Web2App, App2App, Notification).
+
+    ``vc_shown_on`` (``Transaction.VcShownOn``): ``vc`` is shown on that screen and never
+    to the app, which must pick it from its choices; such a transaction offers code
+    choices only, so it cannot be approved blind.
     """
+    if vc_shown_on and not (
+        engine.is_verification_code(vc)
+        and interactions
+        and all(i.get("type") in VC_INTERACTIONS for i in interactions)
+    ):
+        raise BadRequest("A code shown on another screen needs the code and code choices only.")
     purpose = (
         SplitKey.Purpose.AUTH if kind == Transaction.Kind.AUTHENTICATION else SplitKey.Purpose.SIGN
     )
@@ -110,11 +153,7 @@ def transaction_create(
             digest_size = hash_spec(hash_type).digest_size
         except engine.InvalidInput:
             raise BadRequest("The hash type is unknown.") from None
-        key = SplitKey.objects.filter(
-            account=account, purpose=purpose, state=SplitKey.State.ACTIVE
-        ).first()
-        if key is None:
-            raise WrongState("The account has no active key for this purpose.")
+        key = _active_key(account, purpose)
         salt = secrets.token_bytes(digest_size)
         if vc and any(i.get("type") in VC_INTERACTIONS for i in interactions):
             vc_choices = decoy_codes(vc, 3)
@@ -127,11 +166,7 @@ def transaction_create(
             raise BadRequest(
                 "The hash type is unknown or the hash length does not match."
             ) from None
-        key = SplitKey.objects.filter(
-            account=account, purpose=purpose, state=SplitKey.State.ACTIVE
-        ).first()
-        if key is None:
-            raise WrongState("The account has no active key for this purpose.")
+        key = _active_key(account, purpose)
         if padding == "PSS":
             salt = secrets.token_bytes(digest_size)
         if any(i.get("type") in VC_INTERACTIONS for i in interactions):
@@ -148,11 +183,13 @@ def transaction_create(
         interactions=interactions,
         vc=vc,
         vc_choices=vc_choices,
+        vc_shown_on=vc_shown_on,
         protocol=protocol,
         protocol_parameters=protocol_parameters or {},
         flow_type=flow_type,
         expires_at=timezone.now() + ttl,
         group=group,
+        has_alternatives=has_alternatives and group is not None,
     )
     if kind != Transaction.Kind.CERTIFICATE_CHOICE and (
         first_supported_interaction(tx, account.device) is None

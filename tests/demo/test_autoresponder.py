@@ -171,6 +171,29 @@ def test_handle_each_outcome_kind_and_screen(demo_outcome_accounts: DemoAccounts
             assert status == "REFUSED", case
 
 
+def test_a_registration_prompt_is_refused_whatever_the_outcome(
+    demo_outcome_accounts: DemoAccounts,
+) -> None:
+    """The code to pick is on the new device, which a virtual user cannot see."""
+    for outcome in ("OK", "WRONG_VC"):
+        identity = _first(outcome)
+        responder = AutoResponder(demo_outcome_accounts.app(identity), outcome)
+        tx = transaction_create(
+            account=demo_outcome_accounts.account(identity),
+            kind=Transaction.Kind.SIGNATURE,
+            rp_name="Open eID registration",
+            interactions=CONFIRMATION_AND_CODE,
+            digest=hashlib.sha256(b"application").digest(),
+            hash_type="SHA256",
+            padding="PSS",
+            vc="4821",
+            vc_shown_on=Transaction.VcShownOn.NEW_DEVICE,
+        )
+        assert responder.handle(responder.app.transaction(str(tx.pk))) == "REFUSED"
+        tx.refresh_from_db()
+        assert tx.result == Transaction.Result.USER_REFUSED_CONFIRMATIONMESSAGE_WITH_VC_CHOICE
+
+
 # --- run(): the loop, with a stand-in app ----------------------------------------------
 
 

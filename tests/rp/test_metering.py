@@ -194,7 +194,9 @@ def test_the_admin_statement(traffic: dict[str, Any], admin_client: Client) -> N
     refused = admin_client.get(url, {"relying_party": rp_a.pk, "month": "soon", "format": "csv"})
     assert refused.status_code == 200 and b"YYYY-MM" in refused.content
     assert AuditRecord.objects.filter(action="rp.statement").count() == 1
-    foreign = admin_client.get(url, {"relying_party": 999999, "month": "2026-11", "format": "pdf"})
+    foreign = admin_client.get(
+        url, {"relying_party": "999999", "month": "2026-11", "format": "pdf"}
+    )
     assert foreign.status_code == 200 and b"Select a valid choice" in foreign.content
 
 

@@ -24,6 +24,7 @@ from api.rp import services
 from api.rp.models import RelyingParty, RpSession
 from api.rp.v3 import problems
 from api.rp.v3.transactions import FlowType, start_transaction
+from signing import engine
 from signing.models import SplitKey, Transaction
 
 TOKEN_CHARS = 24
@@ -58,7 +59,7 @@ def new_session_token() -> str:
 
 def new_vc() -> str:
     """The verification code of a signature by notification: four random digits."""
-    return f"{secrets.randbelow(10000):04d}"
+    return engine.random_code()
 
 
 def _check_ip_sharing(rp: RelyingParty, request: V3Request) -> None:
@@ -174,7 +175,11 @@ def _create(
     if not device_link:
         for account in accounts:
             start_transaction(
-                session, account, flow_type=FlowType.NOTIFICATION, ttl=services.SESSION_TTL
+                session,
+                account,
+                flow_type=FlowType.NOTIFICATION,
+                ttl=services.SESSION_TTL,
+                has_alternatives=len(accounts) > 1,
             )
     return session
 

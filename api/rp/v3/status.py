@@ -19,7 +19,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from api.rp import services
+from api.rp import metrics, services
 from api.rp.models import RpSession
 from api.rp.v3 import vocabulary
 from api.rp.v3.transactions import ACSP_V2, PSS
@@ -60,6 +60,7 @@ def _unopened(session: RpSession) -> services.Status | None:
     if now > readable_until:
         raise services.NotFound("Session not found.")
     body = {"state": "COMPLETE", "result": {"endResult": "TIMEOUT"}, **extra}
+    metrics.count_unopened_timeout(session, keep=readable_until - now)
     return services.Status(body, True, None, readable_until)
 
 

@@ -99,9 +99,15 @@ def _acsp_parameters(session: RpSession, flow_type: str) -> dict[str, str]:
 
 
 def start_transaction(
-    session: RpSession, account: Account, *, flow_type: str, ttl: timedelta
+    session: RpSession,
+    account: Account,
+    *,
+    flow_type: str,
+    ttl: timedelta,
+    has_alternatives: bool = False,
 ) -> Transaction:
-    """Create the transaction of ``session`` for ``account``'s device (and wake it)."""
+    """Create the transaction of ``session`` for ``account``'s device (and wake it);
+    ``has_alternatives``: the session has transactions for other devices too."""
     kind = session.kind
     interactions = decode_interactions(session.interactions)
     vc = session.vc
@@ -113,6 +119,7 @@ def start_transaction(
             interactions=[],
             ttl=ttl,
             group=session.pk,
+            has_alternatives=has_alternatives,
             flow_type=flow_type,
         )
     elif session.signature_protocol == ACSP_V2:
@@ -128,6 +135,7 @@ def start_transaction(
             padding="PSS",
             ttl=ttl,
             group=session.pk,
+            has_alternatives=has_alternatives,
             flow_type=flow_type,
             protocol=ACSP_V2,
             protocol_parameters=_acsp_parameters(session, flow_type),
@@ -146,6 +154,7 @@ def start_transaction(
             padding=padding,
             ttl=ttl,
             group=session.pk,
+            has_alternatives=has_alternatives,
             flow_type=flow_type,
             protocol=RAW_DIGEST_SIGNATURE,
             protocol_parameters={

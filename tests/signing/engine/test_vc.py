@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from signing.engine import decoy_codes, is_verification_code, verification_code
+from signing.engine import decoy_codes, is_verification_code, random_code, verification_code
 from signing.engine.errors import InvalidInteger, InvalidLength
 from tests.signing.engine.test_purity import MODULES
 
@@ -111,3 +111,18 @@ def test_a_random_collision_is_drawn_again(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr("signing.engine.vc.secrets.randbelow", lambda _bound: next(draws))
     codes = decoy_codes("4555")
     assert sorted(codes) == ["0001", "0002", "4555"]
+
+
+def test_a_random_code_is_four_digits_uniform_over_all_10000(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bounds: list[int] = []
+
+    def randbelow(bound: int) -> int:
+        bounds.append(bound)
+        return 7
+
+    monkeypatch.setattr("signing.engine.vc.secrets.randbelow", randbelow)
+    assert random_code() == "0007" and bounds == [10_000]
+    monkeypatch.undo()
+    assert all(is_verification_code(random_code()) for _ in range(100))

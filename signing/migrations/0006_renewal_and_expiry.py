@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('accounts', '0002_device_last_ip'),
         ('pki', '0002_certificate_superseded'),
-        ('signing', '0003_v3_protocol'),
+        ('signing', '0005_transaction_has_alternatives'),
     ]
 
     operations = [
