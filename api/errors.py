@@ -18,6 +18,7 @@ STATUS_BY_CODE = {
     "not_found": 404,
     "transaction_finished": 409,
     "wrong_state": 409,
+    "account_expired": 409,
     "unauthenticated": 401,
     "too_many_requests": 429,
 }

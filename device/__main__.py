@@ -1,6 +1,6 @@
 """The reference app's command line: ``python -m device COMMAND``.
 
-Commands: register, onboard, wait, approve, refuse, open-link, status, refresh.
+Commands: register, onboard, wait, approve, refuse, open-link, status, refresh, renew.
 
 Exit codes: 0 done, 1 the operation failed or the service refused it (wrong PIN, locked,
 network, protocol), 2 usage or local-state error. Errors are one line on stderr, never a
@@ -224,6 +224,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     refresh.add_argument("--document-number", metavar="DN", help="only this account")
     refresh.add_argument("--purpose", choices=("AUTH", "SIGN"), help="only this key")
+    renew = commands.add_parser(
+        "renew",
+        parents=[common],
+        help="re-key an account: new keys, new PINs, new certificates (current PIN2 confirms)",
+    )
+    renew.add_argument("--document-number", metavar="DN", help="the account (if several)")
+    renew.add_argument("--pin2", metavar="P", help="the current PIN2 (prompted if absent)")
+    renew.add_argument("--new-pin1", metavar="P", help="the new PIN1 (prompted if absent)")
+    renew.add_argument("--new-pin2", metavar="P", help="the new PIN2 (prompted if absent)")
     return parser
 
 
@@ -424,7 +433,14 @@ class _Cli:
         for number, account in state.accounts.items():
             server = remote.get(number)
             shown = server.state if server else account.state
-            self.out(f"{number}  {shown}  {account.level}")
+            line = f"{number}  {shown}  {account.level}"
+            if server and server.valid_until:
+                line += f"  valid until {server.valid_until}"
+                if server.expired:
+                    line += "  EXPIRED: register again"
+                elif server.renewal_due:
+                    line += "  renewal due: run 'renew'"
+            self.out(line)
             for purpose, key in account.keys.items():
                 line = f"  {purpose} ({'PIN1' if purpose == 'AUTH' else 'PIN2'}): {key.state}"
                 if server and purpose in server.keys:
@@ -439,6 +455,32 @@ class _Cli:
                     line += " (an answer is outstanding; it is fetched on the next use)"
                 self.out(line)
         return code
+
+    def renew(self) -> int:
+        active = [a for a in self.store.load().accounts.values() if a.state == "ACTIVE"]
+        chosen = [a for a in active if self.args.document_number in (None, a.document_number)]
+        if len(chosen) != 1:
+            raise _Usage(
+                "name the account with --document-number"
+                if chosen
+                else "no such active account in this state"
+            )
+        number = chosen[0].document_number
+        pin2 = self.args.pin2 or _ask_pin("current PIN2", confirm=False)
+        new_pin1 = self.args.new_pin1 or _ask_pin("new PIN1 (4-12 digits)", confirm=True)
+        new_pin2 = self.args.new_pin2 or _ask_pin("new PIN2 (5-12 digits)", confirm=True)
+        started = time.monotonic()
+
+        def progress(message: str) -> None:
+            self.out(f"  [{time.monotonic() - started:5.1f} s] {message}")
+
+        self.out(f"Renewing {number} ...")
+        with self.store.locked():
+            result = self.app().renew(number, pin2, new_pin1, new_pin2, progress=progress)
+        if not result.proof.ok:
+            return _print_failure(result.proof)
+        self.out(f"Renewed: {number}, new certificates valid until {result.valid_until}")
+        return EXIT_OK
 
     def refresh(self) -> int:
         failed = False

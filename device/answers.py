@@ -167,6 +167,11 @@ class AccountStatus:
     state: str
     level: str
     keys: dict[str, KeyStatus]
+    #: §8: when the certificates expire (ISO 8601 UTC), whether they have, and whether the
+    #: service asks for a re-key now (its notice period has begun).
+    valid_until: str | None = None
+    expired: bool = False
+    renewal_due: bool = False
 
 
 @dataclass(frozen=True)
@@ -355,6 +360,9 @@ def parse_accounts(answer: Mapping[str, Any]) -> list[AccountStatus]:
                 state=required_string(entry, "state"),
                 level=string(entry, "level", optional=True) or "",
                 keys=keys,
+                valid_until=string(entry, "validUntil", optional=True),
+                expired=entry.get("expired") is True,
+                renewal_due=entry.get("renewalDue") is True,
             )
         )
     return result

@@ -35,6 +35,7 @@ from device.devicelinks import DeviceLinks, OpenedLink
 from device.errors import InputError
 from device.maintenance import Maintenance
 from device.registration import DEFAULT_MIN_KEY_BITS, ProgressCallback, Registration
+from device.renewal import Renewal, RenewalResult
 from device.session import Session
 from device.state import AccountRecord, DeviceState, MemoryStore, StateStore
 from device.transactions import Transactions
@@ -71,6 +72,7 @@ class DeviceApp:
         self._registration = Registration(
             self.session, min_key_bits=min_key_bits, kdf=kdf, platform=platform, name=name
         )
+        self._renewal = Renewal(self.session, kdf=kdf)
         self._transactions = Transactions(self.session)
         self._maintenance = Maintenance(self.session)
         self._device_links = DeviceLinks(self.session)
@@ -115,6 +117,19 @@ class DeviceApp:
         protocol, store the certificates. PIN1 (AUTH) is 4-12 digits, PIN2 (SIGN) 5-12.
         """
         return self._registration.register(ticket, pin1, pin2, progress=progress)
+
+    def renew(
+        self,
+        document_number: str,
+        pin2: str,
+        new_pin1: str,
+        new_pin2: str,
+        *,
+        progress: ProgressCallback | None = None,
+    ) -> RenewalResult:
+        """Re-key an account (§8): the current PIN2 proves the request; new keys with the
+        new PINs and new certificates replace the old ones at once, or nothing changes."""
+        return self._renewal.renew(document_number, pin2, new_pin1, new_pin2, progress=progress)
 
     # -- transactions (§3) ---------------------------------------------------------------
 

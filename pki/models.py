@@ -92,8 +92,12 @@ class Certificate(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["issuer", "serial_number"], name="unique_serial"),
             # Idempotent issuance: a redelivered task finds the certificate that exists.
+            # A re-key revokes the old certificate as superseded before the new one is
+            # issued, so one current certificate per purpose stays the rule.
             models.UniqueConstraint(
-                fields=["document_number", "purpose"], name="one_certificate_per_purpose"
+                fields=["document_number", "purpose"],
+                condition=~Q(revocation_reason="superseded"),
+                name="one_certificate_per_purpose",
             ),
         ]
 

@@ -358,7 +358,11 @@ def _pds_url(base: str) -> str:
 def _existing(
     document_number: str, purpose: str, public_key: rsa.RSAPublicKey
 ) -> Certificate | None:
-    row = Certificate.objects.filter(document_number=document_number, purpose=purpose).first()
+    row = (
+        Certificate.objects.filter(document_number=document_number, purpose=purpose)
+        .exclude(revocation_reason=Certificate.Reason.SUPERSEDED)
+        .first()
+    )
     if row is None:
         return None
     issued_key = _certificate(row.der).public_key()

@@ -17,6 +17,7 @@ from pki import ocsp as pki_ocsp
 from pki.models import Certificate
 from pki.services import ca_certificate
 from signing.models import Transaction
+from signing.services.expiry import with_valid_until
 
 HISTORY_LIMIT = 50
 #: What a person reads for each OCSP status (the code stays in English for tests and CSS).
@@ -74,8 +75,11 @@ def ocsp_status(row: Certificate) -> str:
 
 
 def person_accounts(person: Person) -> list[Account]:
+    """The person's accounts, newest first, each annotated with ``valid_until``."""
     return list(
-        Account.objects.filter(person=person).select_related("device").order_by("-created_at")
+        with_valid_until(Account.objects.filter(person=person))
+        .select_related("device")
+        .order_by("-created_at")
     )
 
 
@@ -84,7 +88,7 @@ def account_certificates(account: Account) -> list[CertificateView]:
         Certificate.objects.filter(split_key__account=account)
         .exclude(der=b"")
         .select_related("issuer")
-        .order_by("purpose")
+        .order_by("purpose", "-pk")  # after a re-key: the current one, then the superseded
     )
     return [CertificateView(row, ocsp_status(row)) for row in rows]
 
@@ -93,6 +97,7 @@ def account_certificate(account: Account, purpose: str) -> Certificate | None:
     return (
         Certificate.objects.filter(split_key__account=account, purpose=purpose)
         .exclude(der=b"")
+        .order_by("-pk")  # the current one after a re-key
         .first()
     )
 

@@ -44,6 +44,7 @@ from enrolment.minors import remote_minor_refusal
 from enrolment.models import RegistrationTicket
 from enrolment.services import ticket_create, ticket_qr_payload
 from portal import selectors, services, testcards, webeid
+from signing.services.expiry import with_valid_until
 from signing.services.lifecycle import account_close, account_resume, account_suspend
 
 log = logging.getLogger(__name__)
@@ -144,7 +145,7 @@ def person_required(
 def _get_account_for_person(person: Person, account_id: UUID) -> Account:
     """The person's own account, or 404 (a foreign id looks like an unknown one)."""
     return get_object_or_404(
-        Account.objects.select_related("device"), uuid=account_id, person=person
+        with_valid_until(Account.objects.select_related("device")), uuid=account_id, person=person
     )
 
 
@@ -330,6 +331,7 @@ def accounts(request: HttpRequest, person: Person) -> HttpResponse:
         {
             "person": person,
             "rows": rows,
+            "now": timezone.now(),
             "pending_applications": selectors.pending_applications(person),
         },
     )
@@ -345,6 +347,7 @@ def account_detail(request: HttpRequest, person: Person, account_id: UUID) -> Ht
         {
             "person": person,
             "account": account,
+            "now": timezone.now(),
             "certificates": selectors.account_certificates(account),
             "history": selectors.account_history(account),
         },

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
+from django.db.models import Case, Q, When
 
 from accounts.models import Account
 
@@ -26,6 +27,45 @@ class ServerKeyHalf(models.Model):
 
     def __str__(self) -> str:
         return f"pooled {self.bits}-bit server half #{self.pk}"
+
+
+class KeyRenewal(models.Model):
+    """A re-key of an ACTIVE account (docs/app-api.md §8): new keys wait here until the
+    one database transaction that swaps them in (``signing.services.renewal``)."""
+
+    class State(models.TextChoices):
+        OPEN = "OPEN", "Waiting for the app"
+        COMPLETE = "COMPLETE", "New keys active, old ones destroyed"
+        ABANDONED = "ABANDONED", "Abandoned (expired or replaced)"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="renewals")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account"], condition=Q(state="OPEN"), name="one_open_renewal"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"renewal {self.pk} of {self.account} ({self.state})"
+
+
+class SplitKeyQuerySet(models.QuerySet["SplitKey"]):
+    def current(self) -> SplitKeyQuerySet:
+        """The keys the app talks to, the preferred one of each purpose first: never the
+        still-waiting new keys of an open renewal; a live key before a destroyed one (the
+        superseded keys of a re-key); a closed account's destroyed keys, newest first (so
+        they answer REVOKED)."""
+        waiting = [SplitKey.State.AWAITING_SHARE, SplitKey.State.AWAITING_CSR]
+        return self.exclude(Q(renewal__isnull=False) & Q(state__in=waiting)).order_by(
+            Case(When(state=SplitKey.State.DESTROYED, then=1), default=0), "-pk"
+        )
 
 
 class SplitKey(models.Model):
@@ -47,6 +87,10 @@ class SplitKey(models.Model):
         DESTROYED = "DESTROYED", "Destroyed"
 
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="keys")
+    # Set on the new keys of a re-key; None for the keys made at registration.
+    renewal = models.ForeignKey(
+        KeyRenewal, null=True, blank=True, on_delete=models.PROTECT, related_name="keys"
+    )
     purpose = models.CharField(max_length=4, choices=Purpose.choices)
     state = models.CharField(max_length=16, choices=State.choices, default=State.AWAITING_SHARE)
     bits = models.PositiveSmallIntegerField()
@@ -73,9 +117,22 @@ class SplitKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     destroyed_at = models.DateTimeField(null=True, blank=True)
 
+    objects = SplitKeyQuerySet.as_manager()
+
     class Meta:
+        # A re-key adds new keys beside the active ones and destroys the old ones when
+        # it completes: at most one active and one waiting key per account and purpose.
         constraints = [
-            models.UniqueConstraint(fields=["account", "purpose"], name="one_key_per_purpose")
+            models.UniqueConstraint(
+                fields=["account", "purpose"],
+                condition=Q(state="ACTIVE"),
+                name="one_active_key_per_purpose",
+            ),
+            models.UniqueConstraint(
+                fields=["account", "purpose"],
+                condition=Q(state__in=["AWAITING_SHARE", "AWAITING_CSR"]),
+                name="one_waiting_key_per_purpose",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -185,3 +242,24 @@ class ServiceKey(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ExpiryNotice(models.Model):
+    """An expiry notice sent for one validity period of an account (``not_after``) and one
+    threshold (days before): the periodic task sends each at most once."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="expiry_notices")
+    not_after = models.DateTimeField()
+    days_before = models.PositiveSmallIntegerField()
+    emailed = models.BooleanField(default=False)
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "not_after", "days_before"], name="one_notice_per_threshold"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account}: {self.days_before} days before {self.not_after:%Y-%m-%d}"

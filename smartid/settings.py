@@ -192,7 +192,7 @@ CELERY_TIMEZONE = "UTC"
 # Queues, so that one kind of work never waits behind another (deploy/ runs a worker per
 # queue with -Q): "issuance" makes keys and certificates (CPU-bound: key-pool refills),
 # "biometrics" the onboarding checks, "housekeeping" the periodic chores (CRLs, overdue
-# transactions, onboarding expiry); anything unrouted goes to "celery". A worker started
+# transactions, onboarding and account expiry); anything unrouted goes to "celery". A worker started
 # without -Q serves all four (the declared queues), as in a one-machine setup.
 CELERY_TASK_QUEUES = tuple(
     Queue(name) for name in ("issuance", "biometrics", "housekeeping", "celery")
@@ -203,6 +203,7 @@ CELERY_TASK_ROUTES = {
     "enrolment.tasks.onboarding_process": {"queue": "biometrics"},
     "enrolment.tasks.onboarding_housekeeping": {"queue": "housekeeping"},
     "signing.tasks.expire_transactions": {"queue": "housekeeping"},
+    "signing.tasks.account_expiry_housekeeping": {"queue": "housekeeping"},
     "pki.tasks.publish_crl": {"queue": "housekeeping"},
     "pki.tasks.publish_all_crls": {"queue": "housekeeping"},
     "api.rp.tasks.aggregate_rp_usage": {"queue": "housekeeping"},
@@ -212,6 +213,7 @@ CELERY_BEAT_SCHEDULE = {
     "publish-crls": {"task": "pki.tasks.publish_all_crls", "schedule": 3600.0},
     "fill-key-pool": {"task": "signing.tasks.fill_key_pool", "schedule": 60.0},
     "expire-transactions": {"task": "signing.tasks.expire_transactions", "schedule": 5.0},
+    "account-expiry": {"task": "signing.tasks.account_expiry_housekeeping", "schedule": 3600.0},
     "rp-usage": {"task": "api.rp.tasks.aggregate_rp_usage", "schedule": 3600.0},
     "rp-session-purge": {"task": "api.rp.tasks.purge_rp_sessions", "schedule": 86400.0},
     "onboarding-housekeeping": {
@@ -261,6 +263,17 @@ CA_COUNTRY = env_str("SMARTID_CA_COUNTRY", "EE")
 PDS_URL = env_str("SMARTID_PDS_URL")
 # Validity of end-entity certificates (accounts are valid for 3 years).
 CERTIFICATE_VALIDITY_DAYS = env_int("SMARTID_CERTIFICATE_VALIDITY_DAYS", 1095, minimum=1)
+# Days before an account's certificates expire on which its owner is told (e-mail and
+# the app's account status); each notice is sent once per validity period.
+EXPIRY_NOTICE_DAYS = sorted(
+    {int(d) for d in env_list("SMARTID_EXPIRY_NOTICE_DAYS", ["30", "7", "1"]) if d.isdigit()},
+    reverse=True,
+)
+# A registration left PENDING this long (the app never signed its certificate requests)
+# is closed by the housekeeping task; its server key halves are destroyed.
+REGISTRATION_PENDING_HOURS = env_int(
+    "SMARTID_REGISTRATION_PENDING_HOURS", 24, minimum=1, maximum=30 * 24
+)
 # How long a CRL is valid; a periodic task publishes a new one well before.
 CRL_VALIDITY_HOURS = env_int("SMARTID_CRL_VALIDITY_HOURS", 24, minimum=1)
 # Validity of a signed OCSP response (CA/B BR: 8 h .. 10 days).

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from api.app import devicelinks, onboarding, views
+from api.app import devicelinks, onboarding, renewal, views
 
 urlpatterns = [
     path("registrations", views.RegistrationCreate.as_view()),
@@ -18,6 +18,10 @@ urlpatterns = [
     path("transactions/<uuid:transaction_id>/refuse", views.TransactionRefuse.as_view()),
     path("keys/<str:document_number>/<str:purpose>/refresh", views.KeyRefresh.as_view()),
     path("accounts", views.AccountList.as_view()),
+    # Re-key (§8).
+    path("accounts/<str:document_number>/renewal", renewal.RenewalStart.as_view()),
+    path("renewals/<uuid:renewal_id>/shares", renewal.RenewalShares.as_view()),
+    path("renewals/<uuid:renewal_id>/complete", renewal.RenewalComplete.as_view()),
     # RP API v3 device links (§7).
     path("device-links", devicelinks.DeviceLinkOpen.as_view()),
     # Remote onboarding (§6): authenticated by the application's bearer secret.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import time
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -37,6 +38,7 @@ from signing.models import SplitKey, Transaction
 from signing.services.answers import transaction_confirm, transaction_refuse
 from signing.services.channels import device_channel
 from signing.services.errors import NotFound
+from signing.services.expiry import validity, with_valid_until
 from signing.services.keystate import key_refresh, key_summary
 from signing.services.registration import (
     registration_sign_csr,
@@ -51,6 +53,10 @@ DEFAULT_POLL_MS = 30_000
 
 def b64encode(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+def _utc(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
 
 
 class Base64Field(serializers.CharField):
@@ -377,13 +383,21 @@ class AccountList(DeviceAPIView):
         device = self.device(request)
         now = timezone.now()
         accounts = []
-        for account in Account.objects.filter(device=device).prefetch_related("keys"):
+        for account in with_valid_until(Account.objects.filter(device=device)):
+            current: dict[str, SplitKey] = {}
+            for key in SplitKey.objects.current().filter(account=account):
+                current.setdefault(key.purpose, key)
+            valid = validity(account.valid_until, now)  # type: ignore[attr-defined]
             accounts.append(
                 {
                     "documentNumber": account.document_number,
                     "state": account.state,
                     "level": account.level,
-                    "keys": {k.purpose: key_summary(k, now) for k in account.keys.all()},
+                    "keys": {p: key_summary(k, now) for p, k in sorted(current.items())},
+                    # §8: validity, and whether the app should offer a re-key now.
+                    "validUntil": _utc(valid.valid_until),
+                    "expired": valid.expired,
+                    "renewalDue": valid.renewal_due,
                 }
             )
         return Response({"accounts": accounts})

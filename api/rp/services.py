@@ -140,6 +140,7 @@ def _target_accounts(request: SessionRequest) -> list[Account]:
             purpose=purpose,
             state=SplitKey.State.ACTIVE,
             certificate__status=Certificate.Status.GOOD,
+            certificate__not_after__gt=timezone.now(),
         ).order_by("pk"),
     )
     found = Account.objects.select_related("device").prefetch_related(usable_keys)
@@ -156,8 +157,10 @@ def _target_accounts(request: SessionRequest) -> list[Account]:
             raise NotFound("No such document.") from None
         accounts = list(found.filter(document_number=request.target))
     good = {account.pk for account in accounts if account.keys.all()}
-    # An account whose certificate is on hold or revoked cannot be used, even if the
-    # account row still says ACTIVE (e.g. a certificate suspended by an operator).
+    # An account whose certificate is on hold, revoked or expired cannot be used, even if
+    # the account row still says ACTIVE (a certificate suspended by an operator, or an
+    # account past its validity, signing.services.expiry): the person should look at the
+    # app or the portal (v1/v2 472, v3 404 PERSON_SHOULD_VIEW_SMART_ID_PORTAL).
     held = [a for a in accounts if a.state == Account.State.ACTIVE and a.pk not in good]
     active = [a for a in accounts if a.state == Account.State.ACTIVE and a.pk in good]
     if not active and held:
@@ -478,10 +481,12 @@ def transaction_certificate_der(tx: Transaction) -> bytes | None:
 
 
 def certificate_der(account: Account, purpose: str) -> bytes | None:
-    """The DER certificate of the account's key for ``purpose`` (AUTH or SIGN), if any."""
+    """The DER certificate of the account's key for ``purpose`` (AUTH or SIGN), if any
+    (after a re-key: the current key's)."""
     key = (
         SplitKey.objects.select_related("certificate")
-        .filter(account=account, purpose=purpose)
+        .filter(account=account, purpose=purpose, certificate__isnull=False)
+        .order_by("-pk")
         .first()
     )
     if key is None or key.certificate is None:

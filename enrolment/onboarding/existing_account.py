@@ -22,6 +22,7 @@ from enrolment.onboarding.common import OnboardingError, StepFailed, StepRetry
 from pki.models import Certificate
 from signing import engine
 from signing.models import Transaction
+from signing.services.expiry import is_expired
 from signing.services.transactions import transaction_create
 
 RP_NAME = "Open eID registration"
@@ -44,6 +45,7 @@ def usable_account(document_number: str) -> Account:
         account is None
         or account.state != Account.State.ACTIVE
         or account.level != Account.Level.QUALIFIED
+        or is_expired(account)  # an expired account vouches for nothing
     ):
         raise OnboardingError(
             "Registration with an existing account needs an active qualified account.",

@@ -162,6 +162,8 @@ from signing.engine.transport import (
     onboarding_ticket_aad,
     public_key_der,
     registration_aad,
+    renewal_aad,
+    renewal_statement,
     transaction_aad,
 )
 from signing.engine.transport import open_secret as transport_open_secret
@@ -264,6 +266,8 @@ __all__ = [
     "random_code",
     "refresh_token",
     "registration_aad",
+    "renewal_aad",
+    "renewal_statement",
     "request_device_id",
     "seal_client_share",
     "seal_response",

@@ -21,6 +21,7 @@ check failed but never anything about the plaintext.
 from __future__ import annotations
 
 import base64
+import hashlib
 import secrets
 from collections.abc import Mapping
 
@@ -93,6 +94,34 @@ def registration_aad(registration_id: str, purpose: str) -> bytes:
     if purpose not in _PURPOSES:
         raise InvalidLength("purpose must be AUTH or SIGN")
     return f"registration:{registration_id}:{purpose}".encode()
+
+
+def renewal_aad(reference: str, part: str) -> bytes:
+    """AAD of a re-key's signatures (docs/app-api.md §8): ``renewal:<documentNumber>:proof``
+    for the old signing key's proof, ``renewal:<renewalId>:<purpose>`` for a new key's
+    certificate request."""
+    if not isinstance(reference, str) or not reference:
+        raise InvalidLength("renewal reference must be a non-empty string")
+    if part not in _PURPOSES | {"proof"}:
+        raise InvalidLength("part must be AUTH, SIGN or proof")
+    return f"renewal:{reference}:{part}".encode()
+
+
+def renewal_statement(document_number: str, n1_auth: bytes, n1_sign: bytes) -> bytes:
+    """What the old signing key (PIN2) signs to ask for a re-key: the account and the two
+    new client moduli it is to get (SHA-256 of this, PKCS#1 v1.5)."""
+    if not isinstance(document_number, str) or not document_number:
+        raise InvalidLength("document number must be a non-empty string")
+    if not isinstance(n1_auth, bytes) or not isinstance(n1_sign, bytes):
+        raise InvalidLength("the moduli must be bytes")
+    return "\n".join(
+        [
+            "openeid-renewal-v1",
+            document_number,
+            hashlib.sha256(n1_auth).hexdigest(),
+            hashlib.sha256(n1_sign).hexdigest(),
+        ]
+    ).encode()
 
 
 def transaction_aad(transaction_id: str) -> bytes:

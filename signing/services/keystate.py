@@ -201,6 +201,7 @@ def key_refresh(
     """RefreshOTP: rotate the one-time token without signing (clone detection when idle)."""
     key = (
         SplitKey.objects.select_for_update()
+        .current()
         .filter(account__device=device, account__document_number=document_number, purpose=purpose)
         .first()
     )

@@ -185,6 +185,7 @@ def eligible_account(session: RpSession, device: Device) -> Account:
         state=SplitKey.State.ACTIVE,
         revoked=False,
         certificate__status=Certificate.Status.GOOD,
+        certificate__not_after__gt=timezone.now(),  # an expired account answers nothing
     ).exists()
     if not matches or LEVELS[account.level] < LEVELS.get(level, 99) or not usable:
         raise NoSuitableAccount("No account on this device can answer this session.")

@@ -255,3 +255,22 @@ def test_sealed_secret_sizes(transport_key: ec.EllipticCurvePrivateKey, bad: obj
         transport_open_secret({}, transport_key, b"", 65)
     with pytest.raises(InvalidInput):
         transport_open_secret({}, transport_key, "aad", 8)  # type: ignore[arg-type]
+
+
+def test_renewal_helpers() -> None:
+    from signing.engine import renewal_aad, renewal_statement
+
+    assert renewal_aad("PNOEE-1-AB12-Q", "proof") == b"renewal:PNOEE-1-AB12-Q:proof"
+    assert renewal_aad("r-1", "SIGN") == b"renewal:r-1:SIGN"
+    for reference, part in (("", "AUTH"), ("r", "other"), (None, "proof")):
+        with pytest.raises(InvalidInput):
+            renewal_aad(reference, part)  # type: ignore[arg-type]
+    statement = renewal_statement("DN", b"\x01", b"\x02")
+    lines = statement.decode().split("\n")
+    assert lines[:2] == ["openeid-renewal-v1", "DN"] and len(lines) == 4
+    # Each new modulus is bound: swapping them or changing one changes the statement.
+    assert statement != renewal_statement("DN", b"\x02", b"\x01")
+    assert statement != renewal_statement("DN", b"\x01", b"\x03")
+    for number, auth, sign in (("", b"", b""), ("DN", "x", b""), ("DN", b"", None)):
+        with pytest.raises(InvalidInput):
+            renewal_statement(number, auth, sign)  # type: ignore[arg-type]

@@ -1,0 +1,445 @@
+"""Re-key of an ACTIVE account from its app (docs/app-api.md §8): new keys, new certificates.
+
+Three steps, like a registration's §2.2-2.4, on the same building blocks:
+
+1. ``renewal_start`` — the old signing key (PIN2) signs the request for the two new
+   client moduli (``engine.renewal_statement``). The signature runs the ordinary protocol
+   on the old key: a wrong PIN counts toward its lock (and nine revoke it) exactly as in a
+   transaction. Only a good signature creates the renewal: each new n1 is paired with a
+   server half from the pool, the new keys wait beside the old ones.
+2. ``renewal_submit_shares`` — d1″ of both new keys; the certificate requests to sign.
+3. ``renewal_complete`` — both new keys sign their certificate requests (the new PINs).
+   In **one database transaction**: both signatures verify, the old certificates are
+   revoked as *superseded*, the new ones issued, the old server shares destroyed, the new
+   keys activated, waiting transactions ended. Any failure rolls all of it back: the old
+   keys keep working and no certificate exists that nothing uses.
+
+A renewal nobody completes within ``RENEWAL_TTL`` is abandoned by the housekeeping task
+(its waiting keys are deleted: they never signed anything and hold no certificate).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Account
+from audit.services import audit_record
+from pki import services as pki
+from pki.models import Certificate
+from signing import engine, keys
+from signing.models import KeyRenewal, SplitKey, Transaction
+from signing.services.errors import BadRequest, NotFound, SigningError, WrongState
+from signing.services.expiry import account_valid_until, validity
+from signing.services.keystate import Answer, answer_for, decrypt_s1p, int_from, key_length, sign
+from signing.services.lifecycle import close_account
+from signing.services.registration import (
+    PURPOSES,
+    NewKey,
+    _check_token,
+    _csr_der,
+    _csr_info,
+    _identity,
+)
+from signing.services.transactions import finish
+
+RENEWAL_TTL = timedelta(minutes=15)
+
+
+class RenewalFailed(SigningError):
+    """A new key's certificate request did not verify, or issuance failed: nothing changed."""
+
+    code = "renewal_failed"
+
+
+def _actor(account: Account) -> str:
+    return f"device:{account.device_id}"
+
+
+def _active_account(account: Account) -> Account:
+    row = Account.objects.select_for_update().select_related("person").get(pk=account.pk)
+    if row.state != Account.State.ACTIVE:
+        raise WrongState("Only an active account can be renewed.")
+    if validity(account_valid_until(row)).expired:
+        raise WrongState("The account has expired; register again.", code="account_expired")
+    return row
+
+
+def _abandon(renewal: KeyRenewal) -> None:
+    """Drop an unfinished renewal: its waiting keys never signed and hold no certificate."""
+    SplitKey.objects.filter(renewal=renewal).exclude(state=SplitKey.State.ACTIVE).delete()
+    renewal.state = KeyRenewal.State.ABANDONED
+    renewal.save(update_fields=["state"])
+
+
+@dataclass(frozen=True)
+class Started:
+    """The old key's answer, and the renewal with its new keys when the proof was good."""
+
+    answer: Answer
+    renewal: KeyRenewal | None = None
+    keys: Mapping[str, NewKey] | None = None
+
+
+@transaction.atomic
+def renewal_start(
+    *,
+    account: Account,
+    moduli: Mapping[str, bytes],
+    envelope: object,
+    token: bytes,
+    rnonce: bytes,
+) -> Started:
+    """Step 1: the old PIN2 key proves the request, then the new keys get server halves.
+
+    A refused proof (wrong PIN, locked, revoked, clone) commits the old key's new state
+    and nothing else. A good proof with an unusable n1 rolls everything back (the old key's
+    token included), so the app keeps its old token.
+    """
+    account = _active_account(account)
+    if set(moduli) != set(PURPOSES):
+        raise BadRequest("Send n1 for both AUTH and SIGN.")
+    bits = settings.SPLITKEY_BITS
+    size = (bits + 7) // 8
+    n1 = {p: int_from(moduli[p], length=size, what="n1") for p in PURPOSES}
+    old = (
+        SplitKey.objects.select_for_update()
+        .filter(account=account, purpose=SplitKey.Purpose.SIGN, state=SplitKey.State.ACTIVE)
+        .first()
+    )
+    if old is None:
+        raise WrongState("The account has no active signing key.")
+    s1_prime = decrypt_s1p(
+        envelope, aad=engine.renewal_aad(account.document_number, "proof"), key=old
+    )
+    statement = engine.renewal_statement(
+        account.document_number, moduli[SplitKey.Purpose.AUTH], moduli[SplitKey.Purpose.SIGN]
+    )
+    outcome = sign(
+        old,
+        digest=hashlib.sha256(statement).digest(),
+        hash_alg="SHA256",
+        padding="PKCS1v15",
+        salt=None,
+        s1_prime=s1_prime,
+        token=token,
+        rnonce=rnonce,
+        now=timezone.now(),
+    )
+    answer = answer_for(outcome)
+    actor = _actor(account)
+    if outcome.status != engine.OutcomeStatus.SIGNED:
+        audit_record(
+            actor=actor,
+            action=f"key.{outcome.status.value}",
+            object_type="signing.SplitKey",
+            object_id=old.pk,
+            data={"fails": outcome.fails, "operation": "renewal"},
+        )
+        if outcome.revoke:
+            reason = "clone" if outcome.status == engine.OutcomeStatus.CLONE else "pin_tries"
+            close_account(account, actor=actor, reason=reason)
+        return Started(answer=answer)
+    for previous in KeyRenewal.objects.select_for_update().filter(
+        account=account, state=KeyRenewal.State.OPEN
+    ):
+        _abandon(previous)  # a new start (or a retransmit of this one) replaces it
+    renewal = KeyRenewal.objects.create(account=account, expires_at=timezone.now() + RENEWAL_TTL)
+    created: dict[str, NewKey] = {}
+    for purpose in PURPOSES:
+        n2_hex, wrapped_half = keys.pool_take(bits=bits)
+        n2 = int(n2_hex, 16)
+        others = {n1[p] for p in PURPOSES if p != purpose}
+        known = others | (
+            {n1[purpose]}
+            if SplitKey.objects.filter(n1=format(n1[purpose], "x")).exists()
+            else set()
+        )
+        try:
+            engine.validate_client_modulus(n1[purpose], bits, n2, known=known)
+            composite = engine.composite_public_key(n1[purpose], n2)
+        except engine.ModulusRejected as exc:
+            raise BadRequest(f"n1 rejected: {exc.reason.value}.", code="modulus_rejected") from None
+        state, first_token = engine.new_key_state()
+        key = SplitKey(
+            account=account,
+            renewal=renewal,
+            purpose=purpose,
+            bits=bits,
+            n1=format(n1[purpose], "x"),
+            n2=n2_hex,
+            wrapped_server_half=wrapped_half,
+            token_hash=state.token_hash,
+        )
+        key.save()
+        created[purpose] = NewKey(n=composite.n, token=first_token)
+    audit_record(
+        actor=actor,
+        action="renewal.started",
+        object_type="accounts.Account",
+        object_id=account.pk,
+        data={"renewal": str(renewal.pk), "bits": bits},
+    )
+    return Started(answer=answer, renewal=renewal, keys=created)
+
+
+def _open_renewal(device_id: UUID | str, renewal_id: UUID | str) -> tuple[KeyRenewal, Account]:
+    renewal = (
+        KeyRenewal.objects.select_for_update()
+        .select_related("account")
+        .filter(pk=renewal_id, account__device_id=device_id)
+        .first()
+    )
+    if renewal is None:
+        raise NotFound("No such renewal.")
+    return renewal, renewal.account
+
+
+def _new_keys(renewal: KeyRenewal) -> dict[str, SplitKey]:
+    return {
+        k.purpose: k
+        for k in SplitKey.objects.select_for_update().filter(renewal=renewal).order_by("purpose")
+    }
+
+
+def _require_open(renewal: KeyRenewal, now: datetime) -> None:
+    if renewal.state != KeyRenewal.State.OPEN or renewal.expires_at <= now:
+        raise WrongState("The renewal is finished or has expired; start again.")
+
+
+@dataclass(frozen=True)
+class RenewalCsr:
+    token: bytes
+    tbs: bytes
+    digest: bytes
+
+
+@transaction.atomic
+def renewal_submit_shares(
+    *, device_id: UUID | str, renewal_id: UUID | str, shares: Mapping[str, tuple[bytes, bytes]]
+) -> dict[str, RenewalCsr]:
+    """Step 2: d1″ (wrapped) per new key, a new token, the certificate request to sign."""
+    renewal, account = _open_renewal(device_id, renewal_id)
+    _require_open(renewal, timezone.now())
+    if set(shares) != set(PURPOSES):
+        raise BadRequest("Send d1″ for both AUTH and SIGN.")
+    found = _new_keys(renewal)
+    if set(found) != set(PURPOSES) or any(
+        k.state != SplitKey.State.AWAITING_SHARE for k in found.values()
+    ):
+        raise WrongState("The shares were already submitted.")
+    for purpose in PURPOSES:
+        _check_token(found[purpose], shares[purpose][1])
+    result: dict[str, RenewalCsr] = {}
+    for purpose in PURPOSES:
+        key = found[purpose]
+        d1pp = int_from(shares[purpose][0], length=key_length(key), what="d1″")
+        if not 0 < d1pp < int(key.n1, 16):
+            raise BadRequest("d1″ is out of range.")
+        key.wrapped_d1pp = keys.wrap_d1pp(key, d1pp)
+        composite = engine.composite_public_key(int(key.n1, 16), int(key.n2, 16))
+        key.csr_info = _csr_info(composite, account.document_number)
+        key.state = SplitKey.State.AWAITING_CSR
+        new_token, token_hash = engine.new_token()
+        key.token_hash = token_hash
+        key.save(update_fields=["wrapped_d1pp", "csr_info", "state", "token_hash"])
+        tbs = bytes(key.csr_info)
+        result[purpose] = RenewalCsr(token=new_token, tbs=tbs, digest=hashlib.sha256(tbs).digest())
+    audit_record(
+        actor=_actor(account),
+        action="renewal.shares_submitted",
+        object_type="accounts.Account",
+        object_id=account.pk,
+        data={"renewal": str(renewal.pk)},
+    )
+    return result
+
+
+@dataclass(frozen=True)
+class Completed:
+    """The new keys' answers: a new token and the certificate per purpose."""
+
+    account: Account
+    keys: Mapping[str, Answer]
+
+
+@transaction.atomic
+def renewal_complete(
+    *,
+    device_id: UUID | str,
+    renewal_id: UUID | str,
+    signatures: Mapping[str, tuple[object, bytes, bytes]],
+) -> Completed:
+    """Step 3: both certificate-request signatures; the swap, all or nothing.
+
+    ``signatures`` maps AUTH and SIGN to (s1′ envelope, token, rnonce). A retransmit of a
+    completed renewal (the same rnonces) gets the identical answer.
+    """
+    renewal, account = _open_renewal(device_id, renewal_id)
+    if set(signatures) != set(PURPOSES):
+        raise BadRequest("Send the signatures of both AUTH and SIGN.")
+    account = Account.objects.select_for_update().select_related("person").get(pk=account.pk)
+    found = _new_keys(renewal)
+    if renewal.state == KeyRenewal.State.COMPLETE:
+        return _replayed(renewal, account, found, signatures)
+    now = timezone.now()
+    _require_open(renewal, now)
+    if account.state != Account.State.ACTIVE:
+        raise WrongState("Only an active account can be renewed.")
+    if set(found) != set(PURPOSES) or any(
+        k.state != SplitKey.State.AWAITING_CSR for k in found.values()
+    ):
+        raise WrongState("The shares of the new keys were not submitted.")
+    actor = _actor(account)
+    signed: dict[str, tuple[engine.Outcome, bytes]] = {}
+    for purpose in PURPOSES:
+        key = found[purpose]
+        envelope, token, rnonce = signatures[purpose]
+        s1_prime = decrypt_s1p(envelope, aad=engine.renewal_aad(str(renewal.pk), purpose), key=key)
+        info = bytes(key.csr_info or b"")
+        outcome = sign(
+            key,
+            digest=hashlib.sha256(info).digest(),
+            hash_alg="SHA256",
+            padding="PKCS1v15",
+            salt=None,
+            s1_prime=s1_prime,
+            token=token,
+            rnonce=rnonce,
+            now=now,
+        )
+        if outcome.status != engine.OutcomeStatus.SIGNED or outcome.signature is None:
+            # Raising rolls back everything, this key's state included: the new key is not
+            # in use, so a failed check is the app's fault, not a PIN guess on a live key.
+            raise RenewalFailed(
+                f"The {purpose} certificate request signature of the new key did not verify."
+            )
+        signed[purpose] = (outcome, info)
+    old_keys = list(
+        SplitKey.objects.select_for_update()
+        .filter(account=account, state=SplitKey.State.ACTIVE)
+        .exclude(renewal=renewal)
+    )
+    for certificate in Certificate.objects.filter(
+        split_key__in=old_keys, status__in=[Certificate.Status.GOOD, Certificate.Status.ON_HOLD]
+    ).order_by("pk"):
+        pki.certificate_revoke(
+            certificate=certificate, reason=Certificate.Reason.SUPERSEDED, actor=actor
+        )
+    for key in old_keys:
+        _destroy_superseded(key, now)
+    answers: dict[str, Answer] = {}
+    for purpose in PURPOSES:
+        key = found[purpose]
+        outcome, info = signed[purpose]
+        assert outcome.signature is not None
+        try:
+            certificate = pki.certificate_issue(
+                csr_der=_csr_der(info, outcome.signature),
+                identity=_identity(account),
+                document_number=account.document_number,
+                purpose=purpose,
+                qualified=account.is_qualified,
+                allowed_key_bits=set(engine.composite_bit_lengths(key.bits)),
+                actor=actor,
+            )
+        except pki.PkiError as exc:
+            raise RenewalFailed(f"The {purpose} certificate could not be issued: {exc}") from None
+        key.certificate = certificate
+        key.state = SplitKey.State.ACTIVE
+        key.save(update_fields=["certificate", "state"])
+        answers[purpose] = Answer(
+            status="OK", token=outcome.new_token, certificate=bytes(certificate.der)
+        )
+    for tx in Transaction.objects.select_for_update().filter(
+        account=account, state=Transaction.State.PENDING
+    ):
+        finish(tx, Transaction.Result.DOCUMENT_UNUSABLE)  # made for the old keys
+    renewal.state = KeyRenewal.State.COMPLETE
+    renewal.completed_at = now
+    renewal.save(update_fields=["state", "completed_at"])
+    audit_record(
+        actor=actor,
+        action="renewal.completed",
+        object_type="accounts.Account",
+        object_id=account.pk,
+        data={
+            "renewal": str(renewal.pk),
+            "superseded": [k.pk for k in old_keys],
+            "keys": {p: found[p].pk for p in PURPOSES},
+        },
+    )
+    return Completed(account=account, keys=answers)
+
+
+def _destroy_superseded(key: SplitKey, now: datetime) -> None:
+    """The old key after a re-key: shares gone, revoked (any later use answers REVOKED)."""
+    key.wrapped_d1pp = None
+    key.wrapped_server_half = None
+    key.state = SplitKey.State.DESTROYED
+    key.destroyed_at = now
+    key.revoked = True
+    key.revoke_reason = ""  # superseded: neither a clone nor PIN tries
+    key.save(
+        update_fields=[
+            "wrapped_d1pp",
+            "wrapped_server_half",
+            "state",
+            "destroyed_at",
+            "revoked",
+            "revoke_reason",
+        ]
+    )
+
+
+def _replayed(
+    renewal: KeyRenewal,
+    account: Account,
+    found: Mapping[str, SplitKey],
+    signatures: Mapping[str, tuple[object, bytes, bytes]],
+) -> Completed:
+    """The identical answer to a retransmit of a completed renewal, else 409."""
+    answers: dict[str, Answer] = {}
+    for purpose in PURPOSES:
+        key = found.get(purpose)
+        envelope, token, rnonce = signatures[purpose]
+        if key is None or key.certificate is None or key.state != SplitKey.State.ACTIVE:
+            raise WrongState("The renewal is finished.")
+        s1_prime = decrypt_s1p(envelope, aad=engine.renewal_aad(str(renewal.pk), purpose), key=key)
+        outcome = sign(
+            key,
+            digest=hashlib.sha256(bytes(key.csr_info or b"")).digest(),
+            hash_alg="SHA256",
+            padding="PKCS1v15",
+            salt=None,
+            s1_prime=s1_prime,
+            token=token,
+            rnonce=rnonce,
+            now=timezone.now(),
+        )
+        if not outcome.replayed or outcome.status != engine.OutcomeStatus.SIGNED:
+            raise WrongState("The renewal is finished.")
+        answers[purpose] = Answer(
+            status="OK", token=outcome.new_token, certificate=bytes(key.certificate.der)
+        )
+    return Completed(account=account, keys=answers)
+
+
+def renewals_expire_abandoned(*, now: datetime | None = None) -> int:
+    """Abandon open renewals past their time (their waiting keys are deleted)."""
+    now = now or timezone.now()
+    count = 0
+    with transaction.atomic():
+        for renewal in KeyRenewal.objects.select_for_update().filter(
+            state=KeyRenewal.State.OPEN, expires_at__lte=now
+        )[:500]:
+            _abandon(renewal)
+            count += 1
+    return count
