@@ -64,12 +64,13 @@ def test_an_expired_account_is_refused_everywhere(
     with time_machine.travel(timezone.now() + timedelta(days=1, minutes=1)):
         # v1 and v2: 472 (the person should look at the app or the portal), by person and
         # by document; v3: 404 PERSON_SHOULD_VIEW_SMART_ID_PORTAL.
-        for path, body in [
+        starts: list[tuple[str, dict[str, Any]]] = [
             (f"v2/authentication/etsi/{ALICE_ID}", V2_AUTH),
             (f"v2/authentication/document/{number}", V2_AUTH),
             (f"v2/signature/etsi/{ALICE_ID}", V2_AUTH | {"certificateLevel": "QUALIFIED"}),
             (f"v1/authentication/etsi/{ALICE_ID}", V1_AUTH),
-        ]:
+        ]
+        for path, body in starts:
             response = _post(platform, path, body)
             assert response.status_code == 472, (path, response.text)
         v3 = _post(

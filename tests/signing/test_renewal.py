@@ -187,10 +187,10 @@ def test_an_interrupted_renewal_leaves_the_old_keys_working(platform: Platform, 
             raise RuntimeError("CA went away")
         return real_issue(**kwargs)
 
-    target = {
-        "issue": mock.patch.object(renewal_service.pki, "certificate_issue", issue_then_fail),
-        "revoke": mock.patch.object(
-            renewal_service.pki, "certificate_revoke", side_effect=RuntimeError("boom")
+    target: Any = {
+        "issue": mock.patch("signing.services.renewal.pki.certificate_issue", issue_then_fail),
+        "revoke": mock.patch(
+            "signing.services.renewal.pki.certificate_revoke", side_effect=RuntimeError("boom")
         ),
         "destroy": mock.patch.object(
             renewal_service, "_destroy_superseded", side_effect=RuntimeError("boom")
