@@ -1,4 +1,8 @@
-"""Operators add and manage relying parties here; every change is audited."""
+"""Operators add and manage relying parties here; every change is audited.
+
+RP managers (``smartid.roles``) add and change relying parties (their addresses and
+permissions) and read their sessions; nobody deletes one (sessions refer to it).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,9 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from api.rp.models import RelyingParty
+from api.rp.models import RelyingParty, RpSession
 from audit.services import audit_record
+from core.admin import ReadOnlyAdmin, admin_actor
 
 
 @admin.register(RelyingParty)
@@ -16,12 +21,7 @@ class RelyingPartyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("display_name", "name", "uuid", "active", "allow_advanced", "created_at")
     list_filter = ("active", "allow_advanced", "can_sign")
     search_fields = ("name", "display_name", "uuid")
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return bool(request.user.is_active and request.user.is_superuser)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(request.user.is_active and request.user.is_superuser)
+    show_full_result_count = False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # sessions refer to it: deactivate instead
@@ -29,7 +29,7 @@ class RelyingPartyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def save_model(self, request: HttpRequest, obj: RelyingParty, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         audit_record(
-            actor=f"admin:{request.user.get_username()}",
+            actor=admin_actor(request),
             action="rp.updated" if change else "rp.created",
             object_type="rp.RelyingParty",
             object_id=obj.pk,
@@ -41,3 +41,16 @@ class RelyingPartyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 "allow_advanced": obj.allow_advanced,
             },
         )
+
+
+@admin.register(RpSession)
+class RpSessionAdmin(ReadOnlyAdmin):
+    """The RP API's sessions, read-only; a device link's token and HMAC key never show."""
+
+    list_display = ("id", "kind", "relying_party", "api_version", "flow", "created_at")
+    list_filter = ("kind", "api_version", "flow", "certificate_level")
+    list_select_related = ("relying_party",)
+    date_hierarchy = "created_at"
+    search_fields = ("id__exact",)
+    search_help_text = "The exact session id."
+    exclude = ("session_token", "session_secret", "fingerprint")
