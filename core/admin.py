@@ -28,13 +28,13 @@ def admin_actor(request: HttpRequest) -> str:
     return f"admin:{request.user.get_username()}"
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    """No add, change or delete in the admin; actions call services.
+class StrictAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Admin pages for big tables whose refusals are refusals.
 
-    Pages are for big tables: no second, unfiltered count (``show_full_result_count``),
-    and searches use exact lookups on indexed columns (``search_fields`` such as
-    ``"document_number__exact"``), each field searched on its own so that every query can
-    use its index (an ``OR`` across a join cannot).
+    No second, unfiltered count (``show_full_result_count``), and searches use exact
+    lookups on indexed columns (``search_fields`` such as ``"document_number__exact"``),
+    each field searched on its own so that every query can use its index (an ``OR``
+    across a join cannot).
 
     A POST naming an action the user may not run is a 403, and a malformed selected id a
     400 (Django would answer a redirect and a server error); either way nothing happens.
@@ -42,7 +42,51 @@ class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     show_full_result_count = False
     list_per_page = 50
-    #: permission -> fields shown only to users holding it (no role holds these).
+
+    # --- searches that use indexes ----------------------------------------------------
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        term = search_term.strip()
+        fields = self.get_search_fields(request)
+        if not term or not fields:
+            return queryset, False
+        hits: set[Any] = set()
+        for field in fields:
+            try:
+                found = queryset.filter(**{field: term}).order_by().values_list("pk", flat=True)
+                hits.update(found[:SEARCH_HITS_PER_FIELD])
+            except (ValidationError, ValueError):
+                continue  # not a value of this field's type (e.g. a name for a UUID)
+        return queryset.filter(pk__in=hits), False
+
+    # --- actions ----------------------------------------------------------------------
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        if request.method == "POST":
+            pk_field = self.model._meta.pk
+            for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
+                try:
+                    pk_field.to_python(value)
+                except Exception:  # noqa: BLE001 -- any invalid id is the client's error
+                    return HttpResponseBadRequest("Invalid selection.")
+            for name in request.POST.getlist("action"):
+                if name and name not in self.get_actions(request):
+                    raise PermissionDenied
+        return super().changelist_view(request, extra_context)
+
+
+class ReadOnlyAdmin(StrictAdmin):
+    """No add, change or delete in the admin; actions call services.
+
+    ``restricted_fields`` maps a permission to the fields only its holders see (no role
+    holds those permissions: docs/operations-roles.md).
+    """
+
+    #: permission -> fields shown only to users holding it.
     restricted_fields: Mapping[str, Sequence[str]] = {}
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -79,41 +123,6 @@ class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def get_list_display(self, request: HttpRequest) -> Any:
         hidden = self.hidden_fields(request)
         return [f for f in super().get_list_display(request) if f not in hidden]
-
-    # --- searches that use indexes ----------------------------------------------------
-
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
-    ) -> tuple[QuerySet[Any], bool]:
-        term = search_term.strip()
-        fields = self.get_search_fields(request)
-        if not term or not fields:
-            return queryset, False
-        hits: set[Any] = set()
-        for field in fields:
-            try:
-                found = queryset.filter(**{field: term}).order_by().values_list("pk", flat=True)
-                hits.update(found[:SEARCH_HITS_PER_FIELD])
-            except (ValidationError, ValueError):
-                continue  # not a value of this field's type (e.g. a name for a UUID)
-        return queryset.filter(pk__in=hits), False
-
-    # --- actions ----------------------------------------------------------------------
-
-    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
-        if not self.has_view_or_change_permission(request):
-            raise PermissionDenied
-        if request.method == "POST":
-            pk_field = self.model._meta.pk
-            for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
-                try:
-                    pk_field.to_python(value)
-                except Exception:  # noqa: BLE001 -- any invalid id is the client's error
-                    return HttpResponseBadRequest("Invalid selection.")
-            for name in request.POST.getlist("action"):
-                if name and name not in self.get_actions(request):
-                    raise PermissionDenied
-        return super().changelist_view(request, extra_context)
 
 
 def ask_then_apply(

@@ -16,7 +16,7 @@ from django.utils.html import format_html_join
 from accounts.models import Account, Person
 from audit.lookups import AuditedLookupAdmin
 from audit.services import audit_record
-from core.admin import ReadOnlyAdmin, admin_actor
+from core.admin import ReadOnlyAdmin, StrictAdmin, admin_actor
 from enrolment.models import (
     Application,
     Branch,
@@ -101,7 +101,7 @@ class RegistrationTicketAdmin(AuditedLookupAdmin):
 
 
 @admin.register(RegistrationAuthority)
-class RegistrationAuthorityAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class RegistrationAuthorityAdmin(StrictAdmin):
     """Configuration made by operators; every change is audited."""
 
     list_display = ("code", "name")
@@ -122,7 +122,7 @@ class RegistrationAuthorityAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(Branch)
-class BranchAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class BranchAdmin(StrictAdmin):
     """Configuration made by operators; every change is audited."""
 
     list_display = ("code", "name", "authority")

@@ -13,15 +13,14 @@ from django.http import HttpRequest
 
 from api.rp.models import RelyingParty, RpSession
 from audit.services import audit_record
-from core.admin import ReadOnlyAdmin, admin_actor
+from core.admin import ReadOnlyAdmin, StrictAdmin, admin_actor
 
 
 @admin.register(RelyingParty)
-class RelyingPartyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class RelyingPartyAdmin(StrictAdmin):
     list_display = ("display_name", "name", "uuid", "active", "allow_advanced", "created_at")
     list_filter = ("active", "allow_advanced", "can_sign")
-    search_fields = ("name", "display_name", "uuid")
-    show_full_result_count = False
+    search_fields = ("name__iexact", "display_name__icontains", "uuid__exact")
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # sessions refer to it: deactivate instead

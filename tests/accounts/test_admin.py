@@ -261,7 +261,7 @@ def test_model_permissions_read_audited_but_never_write(
         assert (record.action, record.actor, record.data) == (
             "admin.lookup",
             "admin:olga",
-            {"subject": subject},
+            {"subject": subject, "page": "detail"},
         ), url
     closing = staff_client.post(
         ACCOUNT_LIST, {"action": "close_account", "_selected_action": [account.pk]}
