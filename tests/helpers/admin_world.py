@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 from django.contrib.auth.models import Group, User
 from django.db.models import Model
@@ -39,10 +40,20 @@ SECRET = bytes(range(200, 232))
 RESTRICTED_MARKS = ("ca-key-label-matrix", "turn-left-matrix", "0.4242")
 
 
+M = TypeVar("M", bound=Model)
+
+
 @dataclass
 class World:
     users: dict[str, User]
     objects: dict[str, Model]
+
+    def row(self, prefix: str, model: type[M]) -> M:
+        """The world's row of one admin (``accounts_account``), fresh from the database."""
+        obj = self.objects[prefix]
+        assert isinstance(obj, model)
+        obj.refresh_from_db()
+        return obj
 
 
 def admin_world(office: Office) -> World:

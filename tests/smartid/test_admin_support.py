@@ -119,8 +119,7 @@ def test_every_lookup_is_audited_with_whom(world: World) -> None:
 
 def test_a_search_is_audited_and_exact(world: World) -> None:
     client = _client(world, "support")
-    account = world.objects["accounts_account"]
-    assert isinstance(account, Account)
+    account = world.row("accounts_account", Account)
     for term, found in (
         (ALICE.semantics_identifier, True),
         (account.document_number, True),
@@ -171,9 +170,7 @@ def test_suspension_needs_a_reason_and_a_verified_caller(
     response = client.post(_suspend_url(world), form)
     assert response.status_code == 400
     assert error in html.unescape(response.content.decode())
-    account = world.objects["accounts_account"]
-    account.refresh_from_db()
-    assert account.state == Account.State.ACTIVE
+    assert world.row("accounts_account", Account).state == Account.State.ACTIVE
     assert AuditRecord.objects.count() == audits
 
 
@@ -188,11 +185,8 @@ def test_support_suspends_with_a_reason(world: World) -> None:
     )
     assert response.status_code == 302
     assert response["Location"] == reverse("admin:accounts_account_change", args=[account.pk])
-    account.refresh_from_db()
-    assert account.state == Account.State.SUSPENDED
-    certificate = world.objects["pki_certificate"]
-    certificate.refresh_from_db()
-    assert certificate.status == Certificate.Status.ON_HOLD
+    assert world.row("accounts_account", Account).state == Account.State.SUSPENDED
+    assert world.row("pki_certificate", Certificate).status == Certificate.Status.ON_HOLD
     record = AuditRecord.objects.filter(action="account.state_changed").latest("sequence")
     assert record.actor == "admin:sam"
     assert record.data == {
