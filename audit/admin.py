@@ -24,8 +24,11 @@ class AuditRecordAdmin(ReadOnlyAdmin):
     """Read-only: the log is written by services only."""
 
     list_display = ("sequence", "created_at", "actor", "action", "object_type", "object_id")
-    list_filter = ("action", "object_type")
+    # No list filters: each would read every row for its distinct values on every page
+    # (the exact searches below find an action, an actor or an object instead).
     date_hierarchy = "created_at"
+    # Newest first, along the created_at index (which a month's page also ranges over).
+    ordering = ("-created_at", "-sequence")
     search_fields = ("actor__exact", "object_id__exact", "action__exact")
     search_help_text = "An exact actor (admin:olga), object id or action (admin.lookup)."
 
