@@ -26,6 +26,12 @@ class AuditRecord(models.Model):
 
     class Meta:
         ordering = ["sequence"]
+        # For the admin: its date hierarchy (min/max, ranges) and its exact searches.
+        indexes = [
+            models.Index(fields=["created_at"], name="audit_created_at"),
+            models.Index(fields=["actor"], name="audit_actor"),
+            models.Index(fields=["object_id"], name="audit_object_id"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.action} {self.object_type}:{self.object_id}"

@@ -55,8 +55,10 @@ def _revoked_entries(ca: CertificateAuthority) -> list[x509.RevokedCertificate]:
 
 
 @transaction.atomic
-def crl_publish(*, ca: CertificateAuthority, actor: str = "system") -> RevocationList:
-    """Publish a full CRL with the next CRL number.
+def crl_publish(
+    *, ca: CertificateAuthority, actor: str = "system", note: str = ""
+) -> RevocationList:
+    """Publish a full CRL with the next CRL number (``note``: an operator's reason).
 
     The CA row is locked for the whole job, so two jobs never take the same number
     and numbers strictly increase (RFC 5280 §5.2.3).
@@ -97,7 +99,7 @@ def crl_publish(*, ca: CertificateAuthority, actor: str = "system") -> Revocatio
         action="crl.published",
         object_type="pki.RevocationList",
         object_id=published.pk,
-        data={"ca": locked.slug, "number": number},
+        data={"ca": locked.slug, "number": number, **({"note": note} if note else {})},
     )
     return published
 

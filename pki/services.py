@@ -420,7 +420,7 @@ _RELEASE = _StatusChange(
 
 
 def _change_status(
-    certificate: Certificate, change: _StatusChange, *, reason: str, actor: str
+    certificate: Certificate, change: _StatusChange, *, reason: str, actor: str, note: str = ""
 ) -> Certificate:
     row = _locked(certificate)
     if row.status not in change.allowed_from:
@@ -433,6 +433,8 @@ def _change_status(
     data: dict[str, object] = {"serial": row.serial_number}
     if change.audit_reason:
         data.update(reason=reason, previous_status=previous)
+    if note:
+        data["note"] = note
     audit_record(
         actor=actor,
         action=change.action,
@@ -444,26 +446,31 @@ def _change_status(
     return row
 
 
+# ``note``: an operator's words on why (the admin asks for them), kept in the audit record.
+
+
 @transaction.atomic
-def certificate_revoke(*, certificate: Certificate, reason: str, actor: str) -> Certificate:
+def certificate_revoke(
+    *, certificate: Certificate, reason: str, actor: str, note: str = ""
+) -> Certificate:
     """Revoke for good (from GOOD or ON_HOLD); suspending is ``certificate_hold``."""
     if reason not in Certificate.Reason.values or reason == Certificate.Reason.CERTIFICATE_HOLD:
         raise InvalidTransition("Not a revocation reason; use certificate_hold to suspend.")
-    return _change_status(certificate, _REVOKE, reason=reason, actor=actor)
+    return _change_status(certificate, _REVOKE, reason=reason, actor=actor, note=note)
 
 
 @transaction.atomic
-def certificate_hold(*, certificate: Certificate, actor: str) -> Certificate:
+def certificate_hold(*, certificate: Certificate, actor: str, note: str = "") -> Certificate:
     """Suspend: OCSP and the CRL say revoked with reason certificateHold."""
     return _change_status(
-        certificate, _HOLD, reason=Certificate.Reason.CERTIFICATE_HOLD, actor=actor
+        certificate, _HOLD, reason=Certificate.Reason.CERTIFICATE_HOLD, actor=actor, note=note
     )
 
 
 @transaction.atomic
-def certificate_release(*, certificate: Certificate, actor: str) -> Certificate:
+def certificate_release(*, certificate: Certificate, actor: str, note: str = "") -> Certificate:
     """Resume from hold: the certificate is good again and leaves the next CRL."""
-    return _change_status(certificate, _RELEASE, reason="", actor=actor)
+    return _change_status(certificate, _RELEASE, reason="", actor=actor, note=note)
 
 
 __all__ = [

@@ -223,7 +223,11 @@ class Transaction(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["account", "state"])]
+        indexes = [
+            models.Index(fields=["account", "state"]),
+            # The admin's date hierarchy (min/max and month ranges of a big table).
+            models.Index(fields=["created_at"], name="transaction_created_at"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.id} ({self.state})"

@@ -1,4 +1,8 @@
-"""Operators add and manage relying parties here; every change is audited."""
+"""Operators add and manage relying parties here; every change is audited.
+
+RP managers (``smartid.roles``) add and change relying parties (their addresses and
+permissions) and read their sessions; nobody deletes one (sessions refer to it).
+"""
 
 from __future__ import annotations
 
@@ -13,21 +17,16 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from api.rp import metering
-from api.rp.models import RelyingParty, Usage
+from api.rp.models import RelyingParty, RpSession, Usage
 from audit.services import audit_record
+from core.admin import ReadOnlyAdmin, StrictAdmin, admin_actor
 
 
 @admin.register(RelyingParty)
-class RelyingPartyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class RelyingPartyAdmin(StrictAdmin):
     list_display = ("display_name", "name", "uuid", "active", "allow_advanced", "created_at")
     list_filter = ("active", "allow_advanced", "can_sign")
-    search_fields = ("name", "display_name", "uuid")
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return bool(request.user.is_active and request.user.is_superuser)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(request.user.is_active and request.user.is_superuser)
+    search_fields = ("name__iexact", "display_name__icontains", "uuid__exact")
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # sessions refer to it: deactivate instead
@@ -35,7 +34,7 @@ class RelyingPartyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def save_model(self, request: HttpRequest, obj: RelyingParty, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         audit_record(
-            actor=f"admin:{request.user.get_username()}",
+            actor=admin_actor(request),
             action="rp.updated" if change else "rp.created",
             object_type="rp.RelyingParty",
             object_id=obj.pk,
@@ -124,3 +123,16 @@ class UsageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             response = HttpResponse(statement.csv(), "text/csv; charset=utf-8")
             response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
         return response
+
+
+@admin.register(RpSession)
+class RpSessionAdmin(ReadOnlyAdmin):
+    """The RP API's sessions, read-only; a device link's token and HMAC key never show."""
+
+    list_display = ("id", "kind", "relying_party", "api_version", "flow", "created_at")
+    list_filter = ("kind", "api_version", "flow", "certificate_level")
+    list_select_related = ("relying_party",)
+    date_hierarchy = "created_at"
+    search_fields = ("id__exact",)
+    search_help_text = "The exact session id."
+    exclude = ("session_token", "session_secret", "fingerprint")

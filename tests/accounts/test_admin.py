@@ -63,9 +63,14 @@ def admin_client(transactional_db: None) -> Client:
 
 @pytest.fixture
 def staff_client(transactional_db: None) -> Client:
-    """Staff with every accounts permission — but not a superuser."""
+    """Staff with every model permission of ``accounts`` (add, change, delete, view), but
+    none of the custom ones a role grants for actions, and not a superuser."""
     user = User.objects.create_user("olga", "olga@example.test", "pw", is_staff=True)
-    user.user_permissions.set(Permission.objects.filter(content_type__app_label="accounts"))
+    user.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="accounts", codename__regex=r"^(add|change|delete|view)_"
+        )
+    )
     client = Client()
     client.force_login(user)
     return client
@@ -237,18 +242,27 @@ def test_close_account_action_revokes_and_closes(admin_client: Client, account: 
 # --- who may do what ------------------------------------------------------------------
 
 
-def test_plain_staff_gets_403_on_persons_and_accounts(
+def test_model_permissions_read_audited_but_never_write(
     staff_client: Client, account: Account
 ) -> None:
+    """Model permissions open the pages (each look audited) and nothing else: closing an
+    account and making a ticket need a role's custom permission, and the pages stay
+    read-only whatever add/change/delete permission the user has."""
     person = account.person
     tickets = RegistrationTicket.objects.count()
-    for url in (
-        PERSON_LIST,
-        ACCOUNT_LIST,
-        f"{PERSON_LIST}{person.pk}/change/",
-        f"{ACCOUNT_LIST}{account.pk}/change/",
+    for url in (PERSON_LIST, ACCOUNT_LIST):
+        assert staff_client.get(url).status_code == 200, url
+    for url, subject in (
+        (f"{PERSON_LIST}{person.pk}/change/", person.semantics_identifier),
+        (f"{ACCOUNT_LIST}{account.pk}/change/", person.semantics_identifier),
     ):
-        assert staff_client.get(url).status_code == 403, url
+        assert staff_client.get(url).status_code == 200, url
+        record = AuditRecord.objects.latest("sequence")
+        assert (record.action, record.actor, record.data) == (
+            "admin.lookup",
+            "admin:olga",
+            {"subject": subject, "page": "detail"},
+        ), url
     closing = staff_client.post(
         ACCOUNT_LIST, {"action": "close_account", "_selected_action": [account.pk]}
     )
@@ -257,9 +271,24 @@ def test_plain_staff_gets_403_on_persons_and_accounts(
         PERSON_LIST, {"action": "create_ticket", "_selected_action": [person.pk]}
     )
     assert ticketing.status_code == 403
+    for url in (PERSON_LIST, ACCOUNT_LIST):
+        assert staff_client.post(f"{url}add/", {}).status_code == 403, url
+    assert staff_client.post(f"{ACCOUNT_LIST}{account.pk}/change/", {}).status_code == 403
+    assert (
+        staff_client.post(f"{PERSON_LIST}{person.pk}/delete/", {"post": "yes"}).status_code == 403
+    )
     account.refresh_from_db()
     assert account.state == Account.State.ACTIVE
     assert RegistrationTicket.objects.count() == tickets
+    assert Person.objects.filter(pk=person.pk).exists()
+
+
+def test_staff_without_permissions_gets_403(account: Account) -> None:
+    user = User.objects.create_user("charlie", "c@example.test", "pw", is_staff=True)
+    client = Client()
+    client.force_login(user)
+    for url in (PERSON_LIST, ACCOUNT_LIST, f"{ACCOUNT_LIST}{account.pk}/change/"):
+        assert client.get(url).status_code == 403, url
 
 
 def test_anonymous_is_sent_to_login(account: Account) -> None:

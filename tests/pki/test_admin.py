@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
 from audit.models import AuditRecord
 from pki import services
-from pki.models import Certificate, CertificateAuthority
+from pki.models import Certificate, CertificateAuthority, RevocationList
 from tests.pki import factories as f
 
 
@@ -41,13 +43,31 @@ def staff_client(db: None) -> Client:
     return client
 
 
-def test_revoke_action_goes_through_the_service(
+def _confirm(client: Client, action: str, certificate: Certificate, **form: str) -> Any:
+    """The second step of a reasoned action: the form filled in and confirmed."""
+    return client.post(
+        "/admin/pki/certificate/",
+        {"action": action, "_selected_action": [certificate.pk], "confirm": "yes", **form},
+        follow=True,
+    )
+
+
+def test_revoke_action_asks_for_a_reason_then_goes_through_the_service(
     admin_client: Client, certificate: Certificate
 ) -> None:
-    response = admin_client.post(
-        "/admin/pki/certificate/",
-        {"action": "revoke_compromised", "_selected_action": [certificate.pk]},
-        follow=True,
+    audits = AuditRecord.objects.count()
+    asked = admin_client.post(
+        "/admin/pki/certificate/", {"action": "revoke", "_selected_action": [certificate.pk]}
+    )
+    assert asked.status_code == 200
+    page = asked.content.decode()
+    assert "Revoke certificates" in page and str(certificate) in page
+    assert 'name="reason"' in page and 'name="note"' in page
+    certificate.refresh_from_db()
+    assert certificate.status == "GOOD" and AuditRecord.objects.count() == audits
+
+    response = _confirm(
+        admin_client, "revoke", certificate, reason="key_compromise", note="phone reported stolen"
     )
     assert response.status_code == 200
     certificate.refresh_from_db()
@@ -55,31 +75,82 @@ def test_revoke_action_goes_through_the_service(
     assert certificate.revocation_reason == "key_compromise"
     record = AuditRecord.objects.get(action="certificate.revoked")
     assert record.actor == "admin:root"
+    assert record.data["note"] == "phone reported stolen"
+    assert record.data["reason"] == "key_compromise"
+
+
+@pytest.mark.parametrize(
+    ("form", "error"),
+    [
+        ({"reason": "key_compromise", "note": ""}, "This field is required."),
+        ({"reason": "key_compromise", "note": "abc"}, "at least 5 characters"),
+        ({"reason": "certificate_hold", "note": "a good reason"}, "Select a valid choice."),
+        ({"reason": "key_compromise", "note": "x" * 201}, "at most 200 characters"),
+    ],
+)
+def test_a_bad_reason_is_a_form_error_and_changes_nothing(
+    admin_client: Client, certificate: Certificate, form: dict[str, str], error: str
+) -> None:
+    audits = AuditRecord.objects.count()
+    response = admin_client.post(
+        "/admin/pki/certificate/",
+        {"action": "revoke", "_selected_action": [certificate.pk], "confirm": "yes", **form},
+    )
+    assert response.status_code == 400
+    assert error in response.content.decode()
+    certificate.refresh_from_db()
+    assert certificate.status == "GOOD"
+    assert AuditRecord.objects.count() == audits
 
 
 def test_hold_and_release_actions(admin_client: Client, certificate: Certificate) -> None:
-    admin_client.post(
-        "/admin/pki/certificate/", {"action": "hold", "_selected_action": [certificate.pk]}
-    )
+    _confirm(admin_client, "hold", certificate, note="owner called: lost phone")
     certificate.refresh_from_db()
     assert certificate.status == "ON_HOLD"
-    admin_client.post(
-        "/admin/pki/certificate/", {"action": "release", "_selected_action": [certificate.pk]}
-    )
+    held = AuditRecord.objects.get(action="certificate.held")
+    assert held.data["note"] == "owner called: lost phone"
+    _confirm(admin_client, "release", certificate, note="owner found the phone")
     certificate.refresh_from_db()
     assert certificate.status == "GOOD"
+    released = AuditRecord.objects.get(action="certificate.released")
+    assert released.data["note"] == "owner found the phone"
 
 
 def test_invalid_transition_is_a_message_not_an_error(
     admin_client: Client, certificate: Certificate
 ) -> None:
+    response = _confirm(admin_client, "release", certificate, note="release it please")
+    assert response.status_code == 200
+    assert "Only a certificate on hold can be released" in response.content.decode()
+
+
+def test_publish_crl_action_asks_for_a_reason(
+    admin_client: Client, certificate: Certificate
+) -> None:
+    ca = certificate.issuer
+    before = RevocationList.objects.filter(issuer=ca).count()
+    asked = admin_client.post(
+        "/admin/pki/certificateauthority/", {"action": "publish_crl", "_selected_action": [ca.pk]}
+    )
+    assert asked.status_code == 200 and "Publish CRLs" in asked.content.decode()
+    assert RevocationList.objects.filter(issuer=ca).count() == before
     response = admin_client.post(
-        "/admin/pki/certificate/",
-        {"action": "release", "_selected_action": [certificate.pk]},
+        "/admin/pki/certificateauthority/",
+        {
+            "action": "publish_crl",
+            "_selected_action": [ca.pk],
+            "confirm": "yes",
+            "note": "relying party asked for a fresh CRL",
+        },
         follow=True,
     )
     assert response.status_code == 200
-    assert "Only a certificate on hold can be released" in response.content.decode()
+    latest = RevocationList.objects.filter(issuer=ca).order_by("-number").first()
+    assert latest is not None and RevocationList.objects.filter(issuer=ca).count() == before + 1
+    assert f"CRL number {latest.number} published" in response.content.decode()
+    record = AuditRecord.objects.filter(action="crl.published").latest("sequence")
+    assert record.actor == "admin:root"
+    assert record.data["note"] == "relying party asked for a fresh CRL"
 
 
 def test_nothing_can_be_edited_or_added(admin_client: Client, certificate: Certificate) -> None:
