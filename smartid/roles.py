@@ -106,12 +106,14 @@ ROLES: tuple[Role, ...] = (
     Role(
         "rp-manager",
         "RP manager",
-        "Adds and changes relying parties (addresses, permissions) and reads RP sessions.",
+        "Adds and changes relying parties (addresses, permissions), reads RP sessions and "
+        "their monthly usage, and prints usage statements.",
         (
             "rp.view_relyingparty",
             "rp.add_relyingparty",
             "rp.change_relyingparty",
             "rp.view_rpsession",
+            "rp.view_usage",
         ),
     ),
 )

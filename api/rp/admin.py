@@ -61,7 +61,7 @@ class StatementForm(forms.Form):
 
 
 @admin.register(Usage)
-class UsageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class UsageAdmin(ReadOnlyAdmin):
     """The monthly counts (read-only: beat recounts them) and the statements built from them."""
 
     list_display = (
@@ -79,21 +79,6 @@ class UsageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     show_full_result_count = False
     change_list_template = "admin/rp/usage/change_list.html"
 
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return bool(request.user.is_active and request.user.is_superuser)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(request.user.is_active and request.user.is_superuser)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     def get_urls(self) -> list[Any]:
         statement = self.admin_site.admin_view(self.statement_view)
         return [path("statement/", statement, name="rp_usage_statement"), *super().get_urls()]
@@ -109,7 +94,7 @@ class UsageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         rp, month = form.cleaned_data["relying_party"], form.cleaned_data["month"]
         statement = metering.statement(rp, month)
         audit_record(
-            actor=f"admin:{request.user.get_username()}",
+            actor=admin_actor(request),
             action="rp.statement",
             object_type="rp.RelyingParty",
             object_id=rp.pk,

@@ -4,7 +4,7 @@ admin URL matrix and the support desk's tests meet the same world)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import TypeVar
 
 from django.contrib.auth.models import Group, User
@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from accounts.services import account_set_state
-from api.rp.models import RpSession
+from api.rp.models import RpSession, Usage
 from audit.models import AuditRecord
 from enrolment import applications as ra
 from enrolment.models import OnboardingApplication, RegistrationTicket, RegistryPerson
@@ -155,6 +155,15 @@ def admin_world(office: Office) -> World:
             certificate_level="QUALIFIED",
             session_token="matrixsessiontoken",
             session_secret=SECRET,
+        ),
+        "rp_usage": Usage.objects.create(
+            month=date(2026, 11, 1),
+            relying_party=relying_party,
+            api_version=3,
+            kind=RpSession.Kind.AUTHENTICATION,
+            certificate_level="QUALIFIED",
+            end_result="OK",
+            count=7,
         ),
         "auth_user": User.objects.create_user("victim", "v@example.test", "pw-victim"),
         "auth_group": Group.objects.create(name="Victim group"),

@@ -117,6 +117,8 @@ TABLE: dict[str, tuple[Any, ...]] = {
     # Relying parties (never deleted: their sessions refer to them) and their sessions.
     **editable("rp_relyingparty", ["rp", "super"]),
     **read_only("rp_rpsession", ["rp", "super"]),
+    **read_only("rp_usage", ["rp", "super"]),
+    "rp_usage_statement GET": exp(["rp", "super"]),  # the form (no month chosen yet)
     # The RA office's configuration, officers and the population registry.
     **editable("enrolment_registrationauthority", ["super"]),
     **editable("enrolment_branch", ["super"]),
@@ -159,6 +161,7 @@ ACTIONS: dict[str, tuple[Any, ...]] = {
             "audit_auditrecord",
             "rp_relyingparty",
             "rp_rpsession",
+            "rp_usage",
         )
     },
 }
