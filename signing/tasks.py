@@ -1,4 +1,8 @@
-"""Celery tasks of the signing service (thin: they call services)."""
+"""Celery tasks of the signing service (thin: they call services).
+
+``issue_certificates`` is defined beside its service (``signing.services.issuance``, which
+explains why) and registered by this import.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,10 @@ from celery import shared_task
 from django.conf import settings
 
 from signing.keys import pool_fill
+from signing.services.issuance import issuance_stalled, issue_certificates
 from signing.services.transactions import transactions_expire_due
+
+__all__ = ["expire_transactions", "fill_key_pool", "issue_certificates", "resume_issuance"]
 
 
 @shared_task(acks_late=True)
@@ -19,3 +26,14 @@ def fill_key_pool() -> int:
 def expire_transactions() -> int:
     """End overdue transactions with TIMEOUT, so waiting relying parties learn it."""
     return transactions_expire_due()
+
+
+@shared_task
+def resume_issuance() -> int:
+    """Send stalled issuances to a worker again (a message lost with Redis, or an embedded
+    run that failed); harmless for one that is merely slow: the task is idempotent.
+    """
+    stalled = issuance_stalled()
+    for account_id in stalled:
+        issue_certificates.delay(account_id)
+    return len(stalled)

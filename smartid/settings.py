@@ -177,6 +177,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_interval": 5,
     "unacked_restore_throttle": 1,
 }
+# Test hook: the process SIGKILLs itself at this fault point (``core.faults``), e.g.
+# "issuance:after-sign" in the worker-kill test. Empty in every real deployment; refused
+# in live (smartid.E009).
+FAULT_KILL_AT = env_str("SMARTID_FAULT_KILL_AT")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
@@ -191,6 +195,9 @@ CELERY_TASK_QUEUES = tuple(
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {
     "signing.tasks.fill_key_pool": {"queue": "issuance"},
+    "signing.tasks.issue_certificates": {"queue": "issuance"},
+    "pki.tasks.revoke_certificate": {"queue": "issuance"},
+    "signing.tasks.resume_issuance": {"queue": "housekeeping"},
     "enrolment.tasks.onboarding_process": {"queue": "biometrics"},
     "enrolment.tasks.onboarding_housekeeping": {"queue": "housekeeping"},
     "signing.tasks.expire_transactions": {"queue": "housekeeping"},
@@ -203,6 +210,7 @@ CELERY_BEAT_SCHEDULE = {
     "publish-crls": {"task": "pki.tasks.publish_all_crls", "schedule": 3600.0},
     "fill-key-pool": {"task": "signing.tasks.fill_key_pool", "schedule": 60.0},
     "expire-transactions": {"task": "signing.tasks.expire_transactions", "schedule": 5.0},
+    "resume-issuance": {"task": "signing.tasks.resume_issuance", "schedule": 60.0},
     "rp-usage": {"task": "api.rp.tasks.aggregate_rp_usage", "schedule": 3600.0},
     "rp-session-purge": {"task": "api.rp.tasks.purge_rp_sessions", "schedule": 86400.0},
     "onboarding-housekeeping": {
