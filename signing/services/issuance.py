@@ -182,13 +182,15 @@ def issue_certificates(self: Task, account_id: int) -> int:  # type: ignore[type
     database, the key store, a missing CA) is retried with a growing delay.
     """
     try:
-        return len(certificates_issue(account_id=account_id))
+        count = len(certificates_issue(account_id=account_id))
     except IssuanceFailed:
         logger.exception("issuance for account %s failed for good", account_id)
         return 0
     except Exception as exc:
         logger.exception("issuance for account %s failed; retrying", account_id)
         raise self.retry(exc=exc, countdown=min(5 * 2**self.request.retries, 300)) from None
+    logger.info("issuance for account %s: %d issued (task %s)", account_id, count, self.request.id)
+    return count
 
 
 def issuance_enqueue(*, account_id: int) -> None:

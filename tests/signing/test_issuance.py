@@ -7,9 +7,7 @@ The real worker killed with SIGKILL is tests/signing/test_issuance_worker.py.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -19,49 +17,18 @@ from django.db.models import F
 
 from accounts.models import Account
 from audit.models import AuditRecord
-from audit.services import audit_chain_verify
 from core.faults import fault_point
-from device import ProtocolError, RegistrationResult
+from device import ProtocolError
 from device.app import DeviceApp
-from pki.models import Certificate
 from signing import tasks
 from signing.models import SplitKey
 from signing.services import issuance
 from signing.services.lifecycle import account_close
+from tests.helpers.issuance import Registering, assert_exactly_once, issued
 from tests.helpers.platform import Platform, send_signed
-from tests.personas import BOB, PIN1, PIN2
+from tests.personas import BOB
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _wait(condition: Callable[[], bool], what: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
-def _issued(document_number: str) -> list[Certificate]:
-    return list(Certificate.objects.filter(document_number=document_number).order_by("purpose"))
-
-
-def _issued_audits(certificate: Certificate) -> int:
-    return AuditRecord.objects.filter(
-        action="certificate.issued", object_id=str(certificate.pk)
-    ).count()
-
-
-def assert_exactly_once(document_number: str) -> list[Certificate]:
-    """One certificate per purpose, distinct serials, one issuance audit record each."""
-    certificates = _issued(document_number)
-    assert [c.purpose for c in certificates] == ["AUTH", "SIGN"]
-    assert len({c.serial_number for c in certificates}) == 2
-    assert all(_issued_audits(c) == 1 for c in certificates)
-    for key in SplitKey.objects.filter(account__document_number=document_number):
-        assert key.state == SplitKey.State.ACTIVE and key.certificate is not None
-    assert audit_chain_verify() is None
-    return certificates
 
 
 @pytest.fixture
@@ -70,46 +37,6 @@ def queued(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     sent: list[int] = []
     monkeypatch.setattr(issuance.issue_certificates, "delay", sent.append)
     return sent
-
-
-@dataclass
-class Registering:
-    """``app.register`` in a thread: it blocks on §2.5 until the certificates come."""
-
-    app: DeviceApp
-    result: RegistrationResult | None = None
-    error: BaseException | None = None
-    thread: threading.Thread = field(init=False)
-
-    def start(self, ticket: str) -> None:
-        def run() -> None:
-            try:
-                self.result = self.app.register(ticket, PIN1, PIN2)
-            except BaseException as exc:  # noqa: BLE001 -- handed to the test
-                self.error = exc
-
-        self.thread = threading.Thread(target=run, daemon=True)
-        self.thread.start()
-
-    def account(self) -> Account:
-        """The account, once both CSRs are signed and waiting for their certificates."""
-
-        def both_issuing() -> bool:
-            states = SplitKey.objects.filter(account__device_id=self.app.device_id).values_list(
-                "state", flat=True
-            )
-            return self.app.device_id is not None and sorted(states) == ["ISSUING"] * 2
-
-        _wait(both_issuing, "both certificate requests signed")
-        return Account.objects.get(device_id=self.app.device_id)
-
-    def finish(self) -> RegistrationResult:
-        self.thread.join(timeout=60)
-        assert not self.thread.is_alive(), "register() still waiting"
-        if self.error is not None:
-            raise self.error
-        assert self.result is not None
-        return self.result
 
 
 @pytest.fixture
@@ -163,7 +90,7 @@ def test_the_app_waits_on_its_long_poll_until_a_worker_issued(
     flow = registering()
     account = flow.account()
     assert queued == [account.pk, account.pk]  # one message per CSR signature
-    assert _issued(account.document_number) == []
+    assert issued(account.document_number) == []
     not_yet = _poll(flow.app, account)
     assert not_yet.status_code == 200
     assert not_yet.json() == {
@@ -209,7 +136,7 @@ def test_a_run_that_dies_leaves_nothing_and_the_next_issues_once(
     monkeypatch.setattr(issuance, "fault_point", die)
     with pytest.raises(Killed):
         issuance.certificates_issue(account_id=account.pk)
-    assert _issued(account.document_number) == []
+    assert issued(account.document_number) == []
     assert not AuditRecord.objects.filter(action="certificate.issued").exists()
     assert set(SplitKey.objects.filter(account=account).values_list("state", flat=True)) == {
         "ISSUING"
@@ -221,9 +148,7 @@ def test_a_run_that_dies_leaves_nothing_and_the_next_issues_once(
     assert_exactly_once(account.document_number)
 
 
-@pytest.mark.skipif(
-    "connection.vendor != 'postgresql'", reason="row locks: PostgreSQL (CI) only"
-)
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="row locks: PostgreSQL (CI) only")
 def test_two_deliveries_at_once_issue_once(
     registering: Callable[[], Registering], queued: list[int]
 ) -> None:
@@ -256,7 +181,7 @@ def test_an_account_closed_while_issuing_gets_no_certificate(
     account = flow.account()
     account_close(account=account, actor="test", reason="closed by owner")
     assert tasks.issue_certificates.apply(args=[account.pk]).get() == 0
-    assert _issued(account.document_number) == []
+    assert issued(account.document_number) == []
     with pytest.raises(ProtocolError, match="could not issue the certificates"):
         flow.finish()
 
