@@ -72,13 +72,16 @@ class Registering:
         """The account, once both CSRs are signed and waiting for their certificates."""
 
         def both_issuing() -> bool:
-            states = SplitKey.objects.filter(account__device_id=self.app.device_id).values_list(
+            device_id = self.app.device_id
+            if device_id is None:
+                return False
+            states = SplitKey.objects.filter(account__device_id=device_id).values_list(
                 "state", flat=True
             )
-            return self.app.device_id is not None and sorted(states) == ["ISSUING"] * 2
+            return sorted(states) == ["ISSUING"] * 2
 
         wait_until(both_issuing, "both certificate requests signed")
-        return Account.objects.get(device_id=self.app.device_id)
+        return Account.objects.get(device_id=str(self.app.device_id))
 
     def finish(self, seconds: float = 60) -> RegistrationResult:
         self.thread.join(timeout=seconds)

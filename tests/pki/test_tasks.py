@@ -28,8 +28,8 @@ def _revocations(certificate: Certificate) -> int:
 
 def test_revoking_twice_revokes_once(ca_hierarchy: list[CertificateAuthority]) -> None:
     certificate = _issue()
-    first = tasks.revoke_certificate.apply(args=[certificate.pk, "superseded", "test"]).get()
-    again = tasks.revoke_certificate.apply(args=[certificate.pk, "key_compromise", "test"]).get()
+    first = tasks.revoke_certificate.apply(args=(certificate.pk, "superseded", "test")).get()
+    again = tasks.revoke_certificate.apply(args=(certificate.pk, "key_compromise", "test")).get()
     assert first == again == Certificate.Status.REVOKED
     certificate.refresh_from_db()
     # The first delivery decided; the second changed nothing (reason, time, audit).
@@ -39,7 +39,7 @@ def test_revoking_twice_revokes_once(ca_hierarchy: list[CertificateAuthority]) -
 
 def test_a_held_certificate_is_revoked(ca_hierarchy: list[CertificateAuthority]) -> None:
     certificate = services.certificate_hold(certificate=_issue(), actor="test")
-    assert tasks.revoke_certificate.apply(args=[certificate.pk, "unspecified", "test"]).get() == (
+    assert tasks.revoke_certificate.apply(args=(certificate.pk, "unspecified", "test")).get() == (
         Certificate.Status.REVOKED
     )
     assert _revocations(certificate) == 1
@@ -50,9 +50,9 @@ def test_a_bad_reason_or_an_unknown_certificate_changes_nothing(
 ) -> None:
     certificate = _issue()
     for reason in ("certificate_hold", "because"):
-        assert tasks.revoke_certificate.apply(args=[certificate.pk, reason, "test"]).get() == (
+        assert tasks.revoke_certificate.apply(args=(certificate.pk, reason, "test")).get() == (
             "REFUSED"
         )
-    assert tasks.revoke_certificate.apply(args=[10**9, "superseded", "test"]).get() == "MISSING"
+    assert tasks.revoke_certificate.apply(args=(10**9, "superseded", "test")).get() == "MISSING"
     certificate.refresh_from_db()
     assert certificate.status == Certificate.Status.GOOD and _revocations(certificate) == 0

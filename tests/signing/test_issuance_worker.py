@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,11 @@ def _received(log: Path) -> set[str]:
     return set(re.findall(r"signing\.tasks\.issue_certificates\[([0-9a-f-]{36})\] received", text))
 
 
+def _ran(log: Path, task_id: str) -> Callable[[], bool]:
+    """The task's own log line (issue_certificates logs its task id when it is done)."""
+    return lambda: f"(task {task_id})" in log.read_text(errors="replace")
+
+
 @pytest.mark.parametrize("point", ["issuance:before-sign", "issuance:after-sign"])
 def test_a_worker_killed_during_issuance_issues_exactly_once(
     platform: Platform, tmp_path: Path, point: str
@@ -41,12 +47,13 @@ def test_a_worker_killed_during_issuance_issues_exactly_once(
         flow = Registering(platform.device())
         flow.start(platform.ticket())
 
-        assert first.process is not None
-        wait_for(lambda: first.process.poll() is not None, 90, "the worker to kill itself", log)
-        assert first.process.returncode == -signal.SIGKILL
+        process = first.process
+        assert process is not None
+        wait_for(lambda: process.poll() is not None, 90, "the worker to kill itself", log)
+        assert process.returncode == -signal.SIGKILL
         killed = _received(log)
         assert killed, "the killed worker had received an issuance"
-        account = Account.objects.get(device_id=flow.app.device_id)
+        account = Account.objects.get(device_id=str(flow.app.device_id))
         # Nothing of the killed run committed: no certificate, no audit record.
         assert issued(account.document_number) == []
         assert not AuditRecord.objects.filter(action="certificate.issued").exists()
@@ -59,13 +66,8 @@ def test_a_worker_killed_during_issuance_issues_exactly_once(
         certificates = assert_exactly_once(account.document_number)
         assert {c.purpose: bytes(c.der) for c in certificates} == result.certificates
         # The killed worker's message came back and ran (a no-op, or the issuing run).
-        for task_id in killed:
-            wait_for(
-                lambda task_id=task_id: f"(task {task_id})" in log.read_text(errors="replace"),
-                60,
-                f"the redelivery of {task_id}",
-                log,
-            )
+        for task_id in sorted(killed):
+            wait_for(_ran(log, task_id), 60, f"the redelivery of {task_id}", log)
         assert_exactly_once(account.document_number)
     account.refresh_from_db()
     assert account.state == Account.State.ACTIVE
