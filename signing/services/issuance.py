@@ -194,12 +194,21 @@ def issue_certificates(self: Task, account_id: int) -> int:  # type: ignore[type
 
 
 def issuance_enqueue(*, account_id: int) -> None:
-    """Issue the account's waiting certificates in a worker once this transaction commits.
+    """Issue the account's waiting certificates: in a worker once this transaction commits,
+    or — the embedded mode, eager tasks — right here, synchronously, inside it.
 
-    ``robust``: in the embedded mode the task runs right here, after the commit; its
-    failure must not turn the committed request into an error (the key stays ``ISSUING``
-    and is sent again, see :func:`issuance_stalled`).
+    Eager, no worker has to see the commit, and running now keeps the caller's transaction
+    whole (the demo registers a device inside one); each key's issuance is a savepoint.
+    Either way a failure does not fail the committed request: the key stays ``ISSUING``
+    and is sent again (:func:`issuance_stalled`), and the app keeps waiting on §2.5. With
+    a broker, ``robust`` covers a broker that is down at the moment of the commit.
     """
+    if issue_certificates.app.conf.task_always_eager:
+        try:
+            issue_certificates.delay(account_id)
+        except Exception:
+            logger.exception("issuance for account %s failed; it will be sent again", account_id)
+        return
     transaction.on_commit(lambda: issue_certificates.delay(account_id), robust=True)
 
 

@@ -183,7 +183,7 @@ def registration_sign_csr(
     a worker afterwards (``signing.services.issuance``: the key is ``ISSUING`` until then)
     and the account becomes ACTIVE when both certificates exist. The answer carries the
     certificate when it is already there (a retransmit, or the embedded mode, where the
-    task runs as this transaction commits: see :func:`registration_certificate`).
+    task runs inside this transaction: see :func:`registration_certificate`).
     """
     account = Account.objects.select_for_update().select_related("person").get(pk=account.pk)
     key = SplitKey.objects.select_for_update().filter(account=account, purpose=purpose).first()

@@ -15,7 +15,7 @@ import pytest
 from django.db import connection
 from django.db.models import F
 
-from accounts.models import Account
+from accounts.models import Account, Person
 from audit.models import AuditRecord
 from core.faults import fault_point
 from device import ProtocolError
@@ -182,6 +182,22 @@ def test_an_account_closed_while_issuing_gets_no_certificate(
     account_close(account=account, actor="test", reason="closed by owner")
     assert tasks.issue_certificates.apply(args=(account.pk,)).get() == 0
     assert issued(account.document_number) == []
+    with pytest.raises(ProtocolError, match="could not issue the certificates"):
+        flow.finish()
+
+
+def test_a_request_the_ca_refuses_ends_the_registration(
+    registering: Callable[[], Registering], queued: list[int]
+) -> None:
+    flow = registering()
+    account = flow.account()
+    Person.objects.filter(pk=account.person_id).update(given_name="")  # an invalid subject
+    assert tasks.issue_certificates.apply(args=(account.pk,)).get() == 0  # no retry either
+    account.refresh_from_db()
+    assert account.state == Account.State.REVOKED
+    assert issued(account.document_number) == []
+    states = set(SplitKey.objects.filter(account=account).values_list("state", flat=True))
+    assert states == {SplitKey.State.DESTROYED}
     with pytest.raises(ProtocolError, match="could not issue the certificates"):
         flow.finish()
 
