@@ -34,7 +34,12 @@ from device.answers import AccountStatus, ConfirmResult, RegistrationResult, Tra
 from device.devicelinks import DeviceLinks, OpenedLink
 from device.errors import InputError
 from device.maintenance import Maintenance
-from device.registration import DEFAULT_MIN_KEY_BITS, ProgressCallback, Registration
+from device.registration import (
+    DEFAULT_CERTIFICATE_WAIT,
+    DEFAULT_MIN_KEY_BITS,
+    ProgressCallback,
+    Registration,
+)
 from device.renewal import Renewal, RenewalResult
 from device.session import Session
 from device.state import AccountRecord, DeviceState, MemoryStore, StateStore
@@ -52,7 +57,8 @@ class DeviceApp:
     :class:`~device.state.MemoryStore` by default). ``min_key_bits`` is the smallest key size
     accepted from the service's ``keyBits`` (the service decides; the app refuses to go
     below this floor); ``kdf`` the scrypt cost for the PIN-encrypted shares; ``clock`` the
-    Unix time source for ``X-Timestamp``.
+    Unix time source for ``X-Timestamp``; ``certificate_wait`` how many seconds registration
+    waits for the certificates the CA issues after the CSR signatures (§2.5).
     """
 
     def __init__(
@@ -65,12 +71,18 @@ class DeviceApp:
         platform: str = "reference-cli",
         name: str = "reference device",
         clock: Callable[[], float] = time.time,
+        certificate_wait: float = DEFAULT_CERTIFICATE_WAIT,
     ) -> None:
         if type(min_key_bits) is not int or not 1024 <= min_key_bits <= MAX_BITS:
             raise InputError(f"min_key_bits must be between 1024 and {MAX_BITS}")
         self.session = Session(client, store if store is not None else MemoryStore(), clock=clock)
         self._registration = Registration(
-            self.session, min_key_bits=min_key_bits, kdf=kdf, platform=platform, name=name
+            self.session,
+            min_key_bits=min_key_bits,
+            kdf=kdf,
+            platform=platform,
+            name=name,
+            certificate_wait=certificate_wait,
         )
         self._renewal = Renewal(self.session, kdf=kdf)
         self._transactions = Transactions(self.session)
@@ -113,8 +125,9 @@ class DeviceApp:
         *,
         progress: ProgressCallback | None = None,
     ) -> RegistrationResult:
-        """Run §2.1-2.4: redeem the ticket, make both keys, sign both CSRs with the split
-        protocol, store the certificates. PIN1 (AUTH) is 4-12 digits, PIN2 (SIGN) 5-12.
+        """Run §2.1-2.5: redeem the ticket, make both keys, sign both CSRs with the split
+        protocol, wait for the certificates and store them. PIN1 (AUTH) is 4-12 digits,
+        PIN2 (SIGN) 5-12.
         """
         return self._registration.register(ticket, pin1, pin2, progress=progress)
 

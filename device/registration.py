@@ -1,5 +1,6 @@
 """Registration (docs/app-api.md §2): redeem the ticket, make both keys, hand the service
-its shares, sign both certificate requests with the split protocol, keep the certificates.
+its shares, sign both certificate requests with the split protocol, wait for the
+certificates (the CA issues them in a worker) and keep them.
 
 Each step checks the service's answer before the next one spends anything: the composite
 modulus must contain this device's n1, the certificate request must be for that modulus,
@@ -8,6 +9,7 @@ and the certificate that comes back must be for it too.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +20,7 @@ from device.answers import SUPPORTED_INTERACTIONS, RegistrationResult, parse_res
 from device.checks import check_csr
 from device.errors import InputError, ProtocolError, StateError
 from device.pins import PIN_MIN_LENGTH, check_pin
-from device.retransmit import key_call, new_rnonce
+from device.retransmit import key_call, new_rnonce, store_certificate
 from device.session import Session
 from device.state import PURPOSES, AccountRecord, KeyRecord, b64
 from device.wire import (
@@ -28,6 +30,7 @@ from device.wire import (
     field,
     json_object,
     lower_uuid,
+    required_string,
     string,
     to_json,
     token,
@@ -51,6 +54,10 @@ from signing.engine.client import MAX_BITS
 DEFAULT_MIN_KEY_BITS = 3072
 #: Longest ticket code the app sends.
 MAX_TICKET_LENGTH = 64
+#: How long the app waits for its certificates after §2.4 (the CA works in a queue).
+DEFAULT_CERTIFICATE_WAIT = 300.0
+#: One §2.5 long poll.
+CERTIFICATE_POLL_SECONDS = 30.0
 
 ProgressCallback = Callable[[str], None]
 
@@ -98,8 +105,12 @@ class Registration:
         kdf: KdfParams,
         platform: str,
         name: str,
+        certificate_wait: float = DEFAULT_CERTIFICATE_WAIT,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._session = session
+        self._certificate_wait = certificate_wait
+        self._clock = clock
         self._min_key_bits = min_key_bits
         self._kdf = kdf
         self._platform = platform
@@ -113,8 +124,9 @@ class Registration:
         *,
         progress: ProgressCallback | None = None,
     ) -> RegistrationResult:
-        """Run §2.1-2.4: redeem the ticket, make both keys, sign both CSRs with the split
-        protocol, store the certificates. PIN1 (AUTH) is 4-12 digits, PIN2 (SIGN) 5-12.
+        """Run §2.1-2.5: redeem the ticket, make both keys, sign both CSRs with the split
+        protocol, wait for the certificates and store them. PIN1 (AUTH) is 4-12 digits,
+        PIN2 (SIGN) 5-12.
         """
         pins = {"AUTH": check_pin(pin1, "AUTH"), "SIGN": check_pin(pin2, "SIGN")}
         if not isinstance(ticket, str) or not 0 < len(ticket) <= MAX_TICKET_LENGTH:
@@ -136,9 +148,8 @@ class Registration:
         say("sending the server shares")
         requests = self._send_shares(redeemed, records, d1pp)
         transport_key = load_p256_public_key(redeemed.transport_key)
-        certificates = {}
         for purpose in PURPOSES:
-            certificates[purpose] = self._sign_certificate_request(
+            self._sign_certificate_request(
                 redeemed,
                 account,
                 records[purpose],
@@ -147,6 +158,7 @@ class Registration:
                 transport_key,
                 say,
             )
+        certificates = self._await_certificates(redeemed, account, say)
         say("done")
         return RegistrationResult(
             document_number=redeemed.document_number,
@@ -334,9 +346,10 @@ class Registration:
         request: CertificateRequest,
         transport_key: ec.EllipticCurvePublicKey,
         say: ProgressCallback,
-    ) -> bytes:
+    ) -> None:
         """§2.4: the first split signature proves the PIN and the shares; the answer
-        carries the certificate (checked and stored by :func:`device.retransmit.key_call`).
+        carries the certificate when the CA has issued it already (checked and stored by
+        :func:`device.retransmit.key_call`), else :meth:`_await_certificates` fetches it.
         """
         purpose = record.purpose
         if request.padding == "PSS" and request.salt is None:
@@ -372,8 +385,54 @@ class Registration:
         result = parse_result(answer)
         if not result.ok:
             raise ProtocolError(f"the {purpose} certificate request was answered {result.status}")
-        assert record.certificate is not None  # noqa: S101 - stored by key_call
-        return record.certificate
+
+    # -- §2.5 the certificates -------------------------------------------------------------
+
+    def _await_certificates(
+        self, redeemed: Redeemed, account: AccountRecord, say: ProgressCallback
+    ) -> dict[str, bytes]:
+        """§2.5: long-poll until the CA has issued every certificate the §2.4 answers did not
+        carry (a worker issues them), at most ``certificate_wait`` seconds; store them.
+        """
+        deadline = self._clock() + self._certificate_wait
+        while True:
+            with self._session.lock:
+                missing = [p for p, k in account.keys.items() if k.certificate is None]
+            if not missing:
+                return {p: k.certificate for p, k in account.keys.items() if k.certificate}
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                raise ProtocolError(
+                    f"the service has not issued the {'/'.join(missing)} certificate in "
+                    f"{self._certificate_wait:.0f} s; try again later"
+                )
+            say(f"waiting for the {'/'.join(missing)} certificate")
+            timeout_ms = int(min(remaining, CERTIFICATE_POLL_SECONDS) * 1000)
+            answer = self._session.send(
+                "GET",
+                f"{redeemed.path}/certificates?timeoutMs={timeout_ms}",
+                None,
+                device_id=redeemed.device_id,
+                retry=True,
+                timeout=timeout_ms / 1000 + 15,
+            )
+            ready = field(answer, "ready")
+            if not isinstance(ready, bool):
+                raise ProtocolError("'ready' must be true or false")
+            certificates = json_object(field(answer, "certificates"), "certificates")
+            summary = json_object(field(answer, "account"), "account")
+            with self._session.lock:
+                for purpose in missing:
+                    if certificates.get(purpose) is not None:
+                        store_certificate(
+                            account.keys[purpose], base64_field(certificates, purpose)
+                        )
+                account.state = required_string(summary, "state")
+                self._session.save()
+            if ready and any(account.keys[p].certificate is None for p in missing):
+                raise ProtocolError(
+                    f"the service could not issue the certificates (account {account.state})"
+                )
 
 
 def _composite_modulus(

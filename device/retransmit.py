@@ -87,12 +87,19 @@ def _apply(account: AccountRecord, key: KeyRecord, kind: str, answer: Mapping[st
         if status == "CLONE_DETECTED":
             account.state = "CLOSED"
     if kind == "csr" and status == "OK":
-        assert key.n is not None  # noqa: S101 - set at §2.2
-        certificate = base64_field(answer, "certificate")
-        check_certificate(certificate, n=key.n)
-        key.certificate = certificate
-        key.state = "ACTIVE"
+        if answer.get("certificate") is None:
+            key.state = "ISSUING"  # the CA is still at work: §2.5 brings it
+        else:
+            store_certificate(key, base64_field(answer, "certificate"))
         summary = json_object(field(answer, "account"), "account")
         account.state = required_string(summary, "state")
     elif kind == "confirm" and status == "OK":
         key.state = "ACTIVE"
+
+
+def store_certificate(key: KeyRecord, certificate: bytes) -> None:
+    """Keep a key's certificate (§2.4, §2.5) once it is checked to be for the key's n."""
+    assert key.n is not None  # noqa: S101 - set at §2.2
+    check_certificate(certificate, n=key.n)
+    key.certificate = certificate
+    key.state = "ACTIVE"

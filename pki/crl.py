@@ -1,13 +1,16 @@
 """Certificate revocation lists (RFC 5280 §5): publishing a full CRL, serving a fresh one.
 
-Apart from ``pki.services`` because a status change there enqueues the publishing task
-(``pki.tasks``), which calls this module: services → tasks → crl, no cycle.
+Apart from ``pki.services`` because a status change there enqueues the publishing task,
+which calls this module. The task (``publish_crl``) is defined here, beside what it runs,
+and registered under its old name ``pki.tasks.publish_crl``: ``pki.tasks`` also holds the
+revocation task, which calls ``pki.services`` — services → crl, tasks → services, no cycle.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from celery import shared_task
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -117,3 +120,14 @@ def crl_current(ca: CertificateAuthority) -> RevocationList:
         # fetched after a revocation always lists it, workers or not.
         return crl_publish(ca=ca, actor="system")
     return latest
+
+
+@shared_task(
+    name="pki.tasks.publish_crl", bind=True, max_retries=5, default_retry_delay=10, acks_late=True
+)
+def publish_crl(self: object, ca_id: int) -> int:
+    """Publish a new CRL of one CA. A repeat only publishes a newer CRL: harmless."""
+    ca = CertificateAuthority.objects.filter(pk=ca_id).first()
+    if ca is None:
+        return 0
+    return crl_publish(ca=ca, actor="task:publish_crl").number

@@ -30,8 +30,8 @@ from audit.services import audit_record
 from core import metrics
 from core.clock import now_whole_seconds
 from core.errors import DomainError
-from pki import ocsp, profiles, tasks
-from pki.crl import crl_publish
+from pki import ocsp, profiles
+from pki.crl import crl_publish, publish_crl
 from pki.keystore import get_keystore
 from pki.models import Certificate, CertificateAuthority
 from pki.signer import sign_certificate
@@ -375,7 +375,7 @@ def _after_status_change(certificate: Certificate, actor: str) -> None:
     serial, issuer_id = certificate.serial_number, certificate.issuer_id
     CertificateAuthority.objects.filter(pk=issuer_id).update(status_version=F("status_version") + 1)
     transaction.on_commit(lambda: ocsp.status_changed(issuer_id, serial))
-    transaction.on_commit(lambda: tasks.publish_crl.delay(issuer_id))
+    transaction.on_commit(lambda: publish_crl.delay(issuer_id))
 
 
 def _locked(certificate: Certificate) -> Certificate:

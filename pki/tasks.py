@@ -1,20 +1,21 @@
-"""Celery tasks of the CA: thin interfaces over the services (docs/style.md point 9)."""
+"""Celery tasks of the CA: thin interfaces over the services (docs/style.md point 9).
+
+``publish_crl`` is defined in ``pki.crl`` (see there why) and registered by this import.
+"""
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 
-from pki.crl import crl_publish
-from pki.models import CertificateAuthority
+from pki.crl import crl_publish, publish_crl
+from pki.models import Certificate, CertificateAuthority
+from pki.services import InvalidTransition, certificate_revoke
 
+__all__ = ["publish_all_crls", "publish_crl", "revoke_certificate"]
 
-@shared_task(bind=True, max_retries=5, default_retry_delay=10, acks_late=True)
-def publish_crl(self: object, ca_id: int) -> int:
-    """Publish a new CRL of one CA. A repeat only publishes a newer CRL: harmless."""
-    ca = CertificateAuthority.objects.filter(pk=ca_id).first()
-    if ca is None:
-        return 0
-    return crl_publish(ca=ca, actor="task:publish_crl").number
+logger = logging.getLogger(__name__)
 
 
 @shared_task
@@ -25,3 +26,27 @@ def publish_all_crls() -> int:
         crl_publish(ca=ca, actor="task:publish_all_crls")
         count += 1
     return count
+
+
+@shared_task(acks_late=True, max_retries=5, default_retry_delay=10)
+def revoke_certificate(certificate_id: int, reason: str, actor: str) -> str:
+    """Revoke one certificate in a worker (the queue ``issuance``: it is the CA's work).
+
+    For revocations that need not share a transaction with a state change of their own
+    (an operator's bulk revocation, re-key's superseded certificate); closing an account
+    revokes in its own transaction instead. Idempotent: a certificate already revoked
+    is left as it is — no second audit record, no new CRL — so a redelivered or doubled
+    message has one effect. Returns the certificate's status afterwards.
+    """
+    if reason not in Certificate.Reason.values or reason == Certificate.Reason.CERTIFICATE_HOLD:
+        logger.error("revoke_certificate %s: %r is not a revocation reason", certificate_id, reason)
+        return "REFUSED"
+    certificate = Certificate.objects.filter(pk=certificate_id).first()
+    if certificate is None:
+        return "MISSING"
+    try:
+        return certificate_revoke(certificate=certificate, reason=reason, actor=actor).status
+    except InvalidTransition:
+        # Revoked already (by an earlier delivery of this message, or by someone else).
+        certificate.refresh_from_db(fields=["status"])
+        return certificate.status

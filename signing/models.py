@@ -83,6 +83,8 @@ class SplitKey(models.Model):
     class State(models.TextChoices):
         AWAITING_SHARE = "AWAITING_SHARE", "Waiting for the app's d1″"
         AWAITING_CSR = "AWAITING_CSR", "Waiting for the signed certificate request"
+        # The CSR is signed (``csr_signature``); a worker issues the certificate.
+        ISSUING = "ISSUING", "Waiting for its certificate"
         ACTIVE = "ACTIVE", "Active"
         DESTROYED = "DESTROYED", "Destroyed"
 
@@ -101,6 +103,10 @@ class SplitKey(models.Model):
     csr_info = models.BinaryField(
         null=True, editable=False, help_text="DER CertificationRequestInfo"
     )
+    # The first split signature, over ``csr_info``: with it the issuance task rebuilds the
+    # PKCS#10 request. ``csr_signed_at`` dates it (a stalled issuance is sent again).
+    csr_signature = models.BinaryField(null=True, editable=False)
+    csr_signed_at = models.DateTimeField(null=True, blank=True)
     certificate = models.OneToOneField(
         "pki.Certificate", null=True, blank=True, on_delete=models.PROTECT, related_name="split_key"
     )

@@ -1,4 +1,8 @@
-"""Celery tasks of the signing service (thin: they call services)."""
+"""Celery tasks of the signing service (thin: they call services).
+
+``issue_certificates`` is defined beside its service (``signing.services.issuance``, which
+explains why) and registered by this import.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,17 @@ from django.conf import settings
 
 from signing.keys import pool_fill
 from signing.services.expiry import expiry_notices_send, registrations_expire_abandoned
+from signing.services.issuance import issuance_stalled, issue_certificates
 from signing.services.renewal import renewals_expire_abandoned
 from signing.services.transactions import transactions_expire_due
+
+__all__ = [
+    "account_expiry_housekeeping",
+    "expire_transactions",
+    "fill_key_pool",
+    "issue_certificates",
+    "resume_issuance",
+]
 
 
 @shared_task(acks_late=True)
@@ -31,3 +44,14 @@ def account_expiry_housekeeping() -> dict[str, int]:
         "registrations_closed": registrations_expire_abandoned(),
         "renewals_abandoned": renewals_expire_abandoned(),
     }
+
+
+@shared_task
+def resume_issuance() -> int:
+    """Send stalled issuances to a worker again (a message lost with Redis, or an embedded
+    run that failed); harmless for one that is merely slow: the task is idempotent.
+    """
+    stalled = issuance_stalled()
+    for account_id in stalled:
+        issue_certificates.delay(account_id)
+    return len(stalled)

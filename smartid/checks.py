@@ -72,6 +72,10 @@ def live_mode_check(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> l
         )
     if not settings.SESSION_COOKIE_SECURE:
         errors.append(Error("SMARTID_SECURE_COOKIES must stay on in live mode.", id="smartid.E008"))
+    if settings.FAULT_KILL_AT:
+        errors.append(
+            Error("SMARTID_FAULT_KILL_AT is a test hook; leave it empty.", id="smartid.E009")
+        )
     return errors
 
 

@@ -186,6 +186,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Beat keeps a heartbeat in Redis and refuses to be the second beat (smartid/beat.py).
 CELERY_BEAT_SCHEDULER = "smartid.beat:HeartbeatScheduler"
+# Test hook: the process SIGKILLs itself at this fault point (``core.faults``), e.g.
+# "issuance:after-sign" in the worker-kill test. Empty in every real deployment; refused
+# in live (smartid.E009).
+FAULT_KILL_AT = env_str("SMARTID_FAULT_KILL_AT")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
@@ -200,6 +204,9 @@ CELERY_TASK_QUEUES = tuple(
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {
     "signing.tasks.fill_key_pool": {"queue": "issuance"},
+    "signing.tasks.issue_certificates": {"queue": "issuance"},
+    "pki.tasks.revoke_certificate": {"queue": "issuance"},
+    "signing.tasks.resume_issuance": {"queue": "housekeeping"},
     "enrolment.tasks.onboarding_process": {"queue": "biometrics"},
     "enrolment.tasks.onboarding_housekeeping": {"queue": "housekeeping"},
     "signing.tasks.expire_transactions": {"queue": "housekeeping"},
@@ -214,6 +221,7 @@ CELERY_BEAT_SCHEDULE = {
     "fill-key-pool": {"task": "signing.tasks.fill_key_pool", "schedule": 60.0},
     "expire-transactions": {"task": "signing.tasks.expire_transactions", "schedule": 5.0},
     "account-expiry": {"task": "signing.tasks.account_expiry_housekeeping", "schedule": 3600.0},
+    "resume-issuance": {"task": "signing.tasks.resume_issuance", "schedule": 60.0},
     "rp-usage": {"task": "api.rp.tasks.aggregate_rp_usage", "schedule": 3600.0},
     "rp-session-purge": {"task": "api.rp.tasks.purge_rp_sessions", "schedule": 86400.0},
     "onboarding-housekeeping": {

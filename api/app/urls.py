@@ -12,6 +12,10 @@ urlpatterns = [
         "registrations/<uuid:registration_id>/keys/<str:purpose>/csr-signature",
         views.RegistrationCsrSignature.as_view(),
     ),
+    path(
+        "registrations/<uuid:registration_id>/certificates",
+        views.registration_certificates,
+    ),
     path("transactions/pending", views.pending_transactions),
     path("transactions/<uuid:transaction_id>", views.TransactionDetail.as_view()),
     path("transactions/<uuid:transaction_id>/confirm", views.TransactionConfirm.as_view()),

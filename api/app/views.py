@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import time
 from datetime import datetime
 from typing import Any
@@ -36,11 +37,14 @@ from signing.engine import (
 from signing.engine.acsp import PROTOCOL as ACSP_V2
 from signing.models import SplitKey, Transaction
 from signing.services.answers import transaction_confirm, transaction_refuse
-from signing.services.channels import device_channel
+from signing.services.channels import device_channel, registration_channel
 from signing.services.errors import NotFound
 from signing.services.expiry import validity, with_valid_until
 from signing.services.keystate import key_refresh, key_summary
 from signing.services.registration import (
+    IssuanceStatus,
+    registration_certificate,
+    registration_issuance_status,
     registration_sign_csr,
     registration_submit_moduli,
     registration_submit_shares,
@@ -248,7 +252,7 @@ class SignatureInput(serializers.Serializer[Any]):
 
 
 class RegistrationCsrSignature(DeviceAPIView):
-    """§2.4 — the first split signature; issues the certificate."""
+    """§2.4 — the first split signature; the certificate follows (in the answer, or §2.5)."""
 
     def post(self, request: Request, registration_id: Any, purpose: str) -> Response:
         account = self.registration(request, registration_id)
@@ -263,6 +267,11 @@ class RegistrationCsrSignature(DeviceAPIView):
             token=ser.validated_data["token"],
             rnonce=ser.validated_data["rnonce"],
         )
+        if answer.status == "OK" and answer.certificate is None:
+            # Issued already when the task ran as the request committed (embedded mode)
+            # or a worker was quick; otherwise the app waits on §2.5.
+            certificate = registration_certificate(account=account, purpose=purpose)
+            answer = dataclasses.replace(answer, certificate=certificate)
         account.refresh_from_db()
         body = answer.as_json()
         body["account"] = {"documentNumber": account.document_number, "state": account.state}
@@ -432,3 +441,40 @@ async def pending_transactions(request: HttpRequest) -> JsonResponse:
     load = db_to_async(lambda: [transaction_json(t) for t in pending_for_device(device)])
     found = await events.long_poll(device_channel(device.pk), load, done=bool, deadline=deadline)
     return JsonResponse({"transactions": found})
+
+
+def _issuance_json(status: IssuanceStatus) -> dict[str, Any]:
+    return {
+        "ready": status.ready,
+        "account": {"documentNumber": status.document_number, "state": status.state},
+        "certificates": {p: b64encode(der) for p, der in sorted(status.certificates.items())},
+    }
+
+
+@csrf_exempt  # authenticated by the device signature, not by a session cookie
+async def registration_certificates(request: HttpRequest, registration_id: Any) -> JsonResponse:
+    """§2.5 — wait until no certificate of the registration is being issued, or the deadline."""
+    if request.method != "GET":
+        return JsonResponse(error_body(405, "Method not allowed", "method_not_allowed"), status=405)
+    try:
+        device = await db_to_async(authenticate_device)(
+            "GET", request.get_full_path(), request.body, request.headers, client_address(request)
+        )
+    except DeviceAuthError as exc:
+        return JsonResponse(error_body(401, exc.message, exc.error), status=401)
+    timeout = _poll_timeout(request)
+    if timeout is None:
+        return JsonResponse(
+            error_body(400, f"timeoutMs must be 0..{MAX_POLL_MS}.", "invalid_request"), status=400
+        )
+    account = await db_to_async(
+        lambda: Account.objects.filter(uuid=registration_id, device=device).first()
+    )()
+    if account is None:
+        return JsonResponse(error_body(404, "No such registration.", "not_found"), status=404)
+    deadline = time.monotonic() + timeout
+    load = db_to_async(lambda: registration_issuance_status(account=account))
+    found = await events.long_poll(
+        registration_channel(account.uuid), load, done=lambda s: s.ready, deadline=deadline
+    )
+    return JsonResponse(_issuance_json(found))

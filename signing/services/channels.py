@@ -26,3 +26,8 @@ def publish_on_commit(*channels: str) -> None:
     """Wake the channels' waiters once the current database transaction commits."""
     for channel in channels:
         transaction.on_commit(functools.partial(events.publish, channel))
+
+
+def registration_channel(registration_id: uuid.UUID | str) -> str:
+    """Woken when a certificate of the registration is issued (or the issuance fails)."""
+    return f"registration:{registration_id}"

@@ -45,7 +45,13 @@ def _destroy_keys(account: Account, *, reason: str) -> None:
 
 
 def close_account(account: Account, *, actor: str, reason: str) -> None:
-    """Revoke the certificates, destroy the server shares, close the account (REVOKED)."""
+    """Revoke the certificates, destroy the server shares, close the account (REVOKED).
+
+    The account row is locked first, as the issuance task locks it before it issues a
+    certificate: a certificate issued concurrently is then either revoked here or never
+    issued, never left good on a closed account.
+    """
+    row = Account.objects.select_for_update().get(pk=account.pk)
     for certificate in Certificate.objects.filter(split_key__account=account).exclude(
         status=Certificate.Status.REVOKED
     ):
@@ -57,7 +63,6 @@ def close_account(account: Account, *, actor: str, reason: str) -> None:
             actor=actor,
         )
     _destroy_keys(account, reason=reason)
-    row = Account.objects.select_for_update().get(pk=account.pk)
     if row.state != Account.State.REVOKED:
         account_set_state(account=row, state=Account.State.REVOKED, actor=actor, reason=reason)
     for tx in Transaction.objects.select_for_update().filter(

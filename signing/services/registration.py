@@ -1,8 +1,9 @@
 """Registration of an account's keys (docs/app-api.md §2): moduli, shares, CSR signature.
 
 The app sends n1 per purpose and gets the composite modulus n and a one-time token; then
-its share d1″, for a CSR to sign; its first split signature, on that CSR, issues the
-certificate. The account becomes ACTIVE when both certificates exist.
+its share d1″, for a CSR to sign; its first split signature, on that CSR, goes to the CA,
+which issues the certificate in a worker (``signing.services.issuance``). The account
+becomes ACTIVE when both certificates exist.
 """
 
 from __future__ import annotations
@@ -19,13 +20,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account
-from accounts.services import account_set_state
 from audit.services import audit_record
-from pki import services as pki
-from pki.profiles import SubjectIdentity
 from signing import engine, keys
 from signing.models import SplitKey
 from signing.services.errors import BadRequest, NotFound, WrongState
+from signing.services.issuance import issuance_enqueue
 from signing.services.keystate import Answer, answer_for, decrypt_s1p, int_from, key_length, sign
 from signing.services.lifecycle import close_account
 
@@ -174,42 +173,23 @@ def registration_submit_shares(
     return result
 
 
-def _identity(account: Account) -> SubjectIdentity:
-    person = account.person
-    return SubjectIdentity(
-        semantics_identifier=person.semantics_identifier,
-        given_name=person.given_name,
-        surname=person.surname,
-        country=person.country,
-        date_of_birth=person.date_of_birth,
-    )
-
-
-def _csr_der(info: bytes, signature: bytes) -> bytes:
-    request = acsr.CertificationRequest(
-        {
-            "certification_request_info": acsr.CertificationRequestInfo.load(info),
-            "signature_algorithm": {"algorithm": "sha256_rsa"},
-            "signature": signature,
-        }
-    )
-    return bytes(request.dump())
-
-
 @transaction.atomic
 def registration_sign_csr(
     *, account: Account, purpose: str, envelope: object, token: bytes, rnonce: bytes
 ) -> Answer:
-    """Step 4: the first split signature (PIN1 or PIN2) on the CSR; issue the certificate.
+    """Step 4: the first split signature (PIN1 or PIN2) on the CSR; hand it to the CA.
 
-    The account becomes ACTIVE when both certificates exist. Everything — the key state,
-    the certificate, the account state — commits together or not at all.
+    The key state and the signed request commit together; the certificate is issued by
+    a worker afterwards (``signing.services.issuance``: the key is ``ISSUING`` until then)
+    and the account becomes ACTIVE when both certificates exist. The answer carries the
+    certificate when it is already there (a retransmit, or the embedded mode, where the
+    task runs inside this transaction: see :func:`registration_certificate`).
     """
     account = Account.objects.select_for_update().select_related("person").get(pk=account.pk)
     key = SplitKey.objects.select_for_update().filter(account=account, purpose=purpose).first()
     if key is None:
         raise NotFound("No such key.")
-    if key.state == SplitKey.State.ACTIVE and key.certificate is not None:
+    if key.state in (SplitKey.State.ISSUING, SplitKey.State.ACTIVE):
         # A retransmit after a lost answer: the engine answers from its cache.
         pass
     elif key.state != SplitKey.State.AWAITING_CSR or account.state != Account.State.PENDING:
@@ -235,26 +215,57 @@ def registration_sign_csr(
     if outcome.status != engine.OutcomeStatus.SIGNED:
         return answer
     assert outcome.signature is not None
-    if outcome.replayed and key.certificate is not None:
-        return Answer(status="OK", token=outcome.new_token, certificate=bytes(key.certificate.der))
-    bits = key.bits
-    certificate = pki.certificate_issue(
-        csr_der=_csr_der(info, outcome.signature),
-        identity=_identity(account),
-        document_number=account.document_number,
-        purpose=purpose,
-        qualified=account.is_qualified,
-        allowed_key_bits=set(engine.composite_bit_lengths(bits)),
+    if outcome.replayed:
+        return answer
+    if key.state != SplitKey.State.AWAITING_CSR:
+        raise WrongState("This key is not waiting for its certificate request signature.")
+    key.csr_signature = outcome.signature
+    key.csr_signed_at = timezone.now()
+    key.state = SplitKey.State.ISSUING
+    key.save(update_fields=["csr_signature", "csr_signed_at", "state"])
+    audit_record(
         actor=f"device:{account.device_id}",
+        action="keys.csr_signed",
+        object_type="signing.SplitKey",
+        object_id=key.pk,
+        data={"purpose": purpose},
     )
-    key.certificate = certificate
-    key.state = SplitKey.State.ACTIVE
-    key.save(update_fields=["certificate", "state"])
-    if all(k.state == SplitKey.State.ACTIVE for k in SplitKey.objects.filter(account=account)):
-        account_set_state(
-            account=account,
-            state=Account.State.ACTIVE,
-            actor=f"device:{account.device_id}",
-            reason="both certificates issued",
-        )
-    return Answer(status="OK", token=outcome.new_token, certificate=bytes(certificate.der))
+    issuance_enqueue(account_id=account.pk)
+    return answer
+
+
+def registration_certificate(*, account: Account, purpose: str) -> bytes | None:
+    """DER of the key's certificate once issued, else None (still ``ISSUING``)."""
+    key = (
+        SplitKey.objects.filter(account=account, purpose=purpose)
+        .select_related("certificate")
+        .first()
+    )
+    if key is None or key.certificate is None:
+        return None
+    return bytes(key.certificate.der)
+
+
+@dataclass(frozen=True)
+class IssuanceStatus:
+    """What the app's certificate long poll answers (docs/app-api.md §2.5)."""
+
+    state: str
+    document_number: str
+    certificates: dict[str, bytes]
+    #: No key is waiting for its certificate: each has one, or the registration ended.
+    ready: bool
+
+
+def registration_issuance_status(*, account: Account) -> IssuanceStatus:
+    """The certificates issued so far, and whether any is still being issued."""
+    account.refresh_from_db(fields=["state"])
+    keys = list(SplitKey.objects.filter(account=account).select_related("certificate"))
+    return IssuanceStatus(
+        state=account.state,
+        document_number=account.document_number,
+        certificates={
+            k.purpose: bytes(k.certificate.der) for k in keys if k.certificate is not None
+        },
+        ready=not any(k.state == SplitKey.State.ISSUING for k in keys),
+    )

@@ -38,16 +38,10 @@ from signing import engine, keys
 from signing.models import KeyRenewal, SplitKey, Transaction
 from signing.services.errors import BadRequest, NotFound, SigningError, WrongState
 from signing.services.expiry import account_valid_until, validity
+from signing.services.issuance import csr_der, identity_of
 from signing.services.keystate import Answer, answer_for, decrypt_s1p, int_from, key_length, sign
 from signing.services.lifecycle import close_account
-from signing.services.registration import (
-    PURPOSES,
-    NewKey,
-    _check_token,
-    _csr_der,
-    _csr_info,
-    _identity,
-)
+from signing.services.registration import PURPOSES, NewKey, _check_token, _csr_info
 from signing.services.transactions import finish
 
 RENEWAL_TTL = timedelta(minutes=15)
@@ -342,8 +336,8 @@ def renewal_complete(
         assert outcome.signature is not None
         try:
             certificate = pki.certificate_issue(
-                csr_der=_csr_der(info, outcome.signature),
-                identity=_identity(account),
+                csr_der=csr_der(info, outcome.signature),
+                identity=identity_of(account),
                 document_number=account.document_number,
                 purpose=purpose,
                 qualified=account.is_qualified,

@@ -128,6 +128,7 @@ class FakeKey:
     tbs: bytes | None = None
     certificate: bytes | None = None
     active: bool = False
+    signed: bool = False  # the CSR is signed; the certificate may still be on its way
     answers: dict[bytes, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -177,6 +178,12 @@ class FakeServer:
         self.tamper: dict[str, Any] = {}
         self.half_pool = [generate_server_half(key_bits) for _ in range(2)]
         self.clock_offset = 0
+        #: True: §2.4 answers without the certificate, as with a real worker; §2.5 issues
+        #: it after ``not_ready_polls`` answers of "not yet"; ``refuse_issuance`` closes
+        #: the registration instead.
+        self.queued_issuance = False
+        self.not_ready_polls = 0
+        self.refuse_issuance = False
 
     # -- helpers for tests ---------------------------------------------------------------
 
@@ -238,6 +245,7 @@ class FakeServer:
                 r"/app/v1/registrations/([0-9a-f-]{36})/keys/(AUTH|SIGN)/csr-signature",
                 self.csr_signature,
             ),
+            ("GET", r"/app/v1/registrations/([0-9a-f-]{36})/certificates", self.certificates),
             ("GET", r"/app/v1/transactions/pending", self.pending),
             ("GET", r"/app/v1/transactions/([0-9a-f-]{36})", self.transaction),
             ("POST", r"/app/v1/transactions/([0-9a-f-]{36})/confirm", self.confirm),
@@ -438,14 +446,44 @@ class FakeServer:
             csr_der = der(0x30, key.tbs + SHA256_WITH_RSA + der(0x03, b"\x00" + outcome.signature))
             csr = x509.load_der_x509_csr(csr_der)
             assert csr.is_signature_valid, "the split signature over the CSR must verify"
-            key.certificate = self.issue(key.composite.n, purpose)
-            key.active = True
-            if all(k.active for k in account.keys.values()):
-                account.state = "ACTIVE"
-            answer["certificate"] = b64(key.certificate)
+            key.signed = True
+            if not self.queued_issuance:
+                self._issue_key(account, key)
+                answer["certificate"] = b64(key.certificate or b"")
             answer["account"] = {"documentNumber": account.document_number, "state": account.state}
         key.answers[rnonce] = answer
         return 200, answer
+
+    def _issue_key(self, account: FakeAccount, key: FakeKey) -> None:
+        key.certificate = self.issue(key.composite.n, key.purpose)
+        key.active = True
+        if all(k.active for k in account.keys.values()):
+            account.state = "ACTIVE"
+
+    def certificates(
+        self, request: httpx.Request, body: dict[str, Any], rid: str
+    ) -> tuple[int, dict[str, Any]]:
+        account = self.registration(request, rid)
+        waiting = [k for k in account.keys.values() if k.signed and k.certificate is None]
+        if waiting and self.not_ready_polls > 0:
+            self.not_ready_polls -= 1
+            # A long poll that ends at its deadline (kept short: this is a test double).
+            time.sleep(min(int(request.url.params.get("timeoutMs", "0")), 200) / 1000)
+        elif waiting and self.refuse_issuance:
+            account.state = "REVOKED"
+            for key in waiting:
+                key.signed = False
+        else:
+            for key in waiting:
+                self._issue_key(account, key)
+        ready = not any(k.signed and k.certificate is None for k in account.keys.values())
+        return 200, {
+            "ready": ready,
+            "account": {"documentNumber": account.document_number, "state": account.state},
+            "certificates": {
+                p: b64(k.certificate) for p, k in account.keys.items() if k.certificate is not None
+            },
+        }
 
     def issue(self, n: int, purpose: str) -> bytes:
         now = datetime.now(UTC)

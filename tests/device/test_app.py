@@ -67,6 +67,65 @@ def test_registration_end_to_end(app: DeviceApp, server: FakeServer) -> None:
     assert "X-Signature" not in server.requests[0].headers
 
 
+def test_certificates_issued_later_are_awaited_on_the_long_poll(
+    app: DeviceApp, server: FakeServer
+) -> None:
+    """A worker issues the certificates: §2.4 answers without them, §2.5 says "not yet"
+    twice, then brings both; the app checks and keeps them.
+    """
+    server.queued_issuance, server.not_ready_polls = True, 2
+    messages: list[str] = []
+    result = app.register(server.add_ticket(), PIN1, PIN2, progress=messages.append)
+    assert result.state == "ACTIVE"
+    polls = [r for r in server.requests if r.url.path.endswith("/certificates")]
+    assert len(polls) == 3 and all("X-Signature" in r.headers for r in polls)
+    assert all(0 < int(r.url.params["timeoutMs"]) <= 30_000 for r in polls)
+    account = server.accounts[result.document_number]
+    local = app.local_accounts()[0]
+    assert local.state == "ACTIVE"
+    for purpose in ("AUTH", "SIGN"):
+        assert result.certificates[purpose] == account.keys[purpose].certificate
+        assert local.keys[purpose].state == "ACTIVE"
+        assert local.keys[purpose].certificate == result.certificates[purpose]
+    assert "waiting for the AUTH/SIGN certificate" in messages
+
+
+def test_a_certificate_for_another_key_from_the_long_poll_is_refused(
+    app: DeviceApp, server: FakeServer
+) -> None:
+    server.queued_issuance = True
+
+    def swap(answer: dict[str, Any]) -> dict[str, Any]:
+        certificates = answer.get("certificates", {})
+        if "AUTH" in certificates:
+            certificates["AUTH"], certificates["SIGN"] = certificates["SIGN"], certificates["AUTH"]
+        return answer
+
+    server.tamper["/certificates"] = swap
+    with pytest.raises(ProtocolError):
+        app.register(server.add_ticket(), PIN1, PIN2)
+    assert all(k.certificate is None for k in app.local_accounts()[0].keys.values())
+
+
+def test_a_refused_issuance_fails_the_registration(app: DeviceApp, server: FakeServer) -> None:
+    server.queued_issuance, server.refuse_issuance = True, True
+    with pytest.raises(ProtocolError, match="could not issue the certificates"):
+        app.register(server.add_ticket(), PIN1, PIN2)
+    assert app.local_accounts()[0].state == "REVOKED"
+
+
+def test_the_app_stops_waiting_for_certificates_after_its_deadline(
+    client: httpx.Client, server: FakeServer
+) -> None:
+    server.queued_issuance, server.not_ready_polls = True, 1000
+    app = make_app(client, certificate_wait=0.5)
+    with pytest.raises(ProtocolError, match="has not issued the AUTH/SIGN certificate"):
+        app.register(server.add_ticket(), PIN1, PIN2)
+    polls = [r for r in server.requests if r.url.path.endswith("/certificates")]
+    assert polls and all(int(r.url.params["timeoutMs"]) <= 500 for r in polls)
+    assert app.local_accounts()[0].state == "PENDING"
+
+
 def test_the_state_never_holds_secret_key_material(
     client: httpx.Client, server: FakeServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -21,6 +21,14 @@ def make_app(
     store: StateStore | None = None,
     *,
     clock: Callable[[], float] = time.time,
+    certificate_wait: float = 60.0,
 ) -> DeviceApp:
     """A device with small keys (the fake server asks for 1024 bits) and a cheap KDF."""
-    return DeviceApp(client, store or MemoryStore(), min_key_bits=1024, kdf=CHEAP_KDF, clock=clock)
+    return DeviceApp(
+        client,
+        store or MemoryStore(),
+        min_key_bits=1024,
+        kdf=CHEAP_KDF,
+        clock=clock,
+        certificate_wait=certificate_wait,
+    )

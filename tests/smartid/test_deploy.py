@@ -56,6 +56,9 @@ def test_every_task_goes_to_a_declared_queue() -> None:
     ("task", "queue"),
     [
         ("signing.tasks.fill_key_pool", "issuance"),
+        ("signing.tasks.issue_certificates", "issuance"),
+        ("pki.tasks.revoke_certificate", "issuance"),
+        ("signing.tasks.resume_issuance", "housekeeping"),
         ("enrolment.tasks.onboarding_process", "biometrics"),
         ("signing.tasks.expire_transactions", "housekeeping"),
         ("pki.tasks.publish_crl", "housekeeping"),

@@ -29,6 +29,7 @@ def test_fully_configured_live_mode_passes(tmp_path: Path) -> None:
         ({"REDIS_URL": None}, "smartid.E004"),
         ({"SMARTID_KEYSTORE": "file"}, "smartid.E005"),
         ({"ALLOWED_HOSTS": None}, "smartid.E006"),
+        ({"SMARTID_FAULT_KILL_AT": "issuance:after-sign"}, "smartid.E009"),
         ({"SMARTID_PKCS11_PIN": None}, "smartid.E010"),
     ],
 )
