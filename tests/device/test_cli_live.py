@@ -84,7 +84,9 @@ def test_register_status_wait_approve_refuse_and_wrong_pin(cli: Cli, platform: P
     status = cli("status")
     assert status.returncode == 0, status.stderr
     lines = status.stdout.splitlines()
-    assert f"{account.document_number}  ACTIVE  QUALIFIED" in lines
+    valid_until = account.keys.get(purpose="AUTH").certificate.not_after  # type: ignore[union-attr]
+    expected = f"{account.document_number}  ACTIVE  QUALIFIED  valid until "
+    assert expected + valid_until.strftime("%Y-%m-%dT%H:%M:%SZ") in lines
     assert "  AUTH (PIN1): ACTIVE, 9 tries left" in lines
     assert "  SIGN (PIN2): ACTIVE, 9 tries left" in lines
 
