@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
         ("pki", "0001_initial"),
         ("signing", "0001_initial"),
         ("enrolment", "0004_onboarding"),
-        ("rp", "0001_initial"),
+        ("rp", "0004_usage_metering"),
     ]
 
     # Reversing keeps the groups (an operator's membership is not ours to drop).
