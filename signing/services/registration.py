@@ -111,6 +111,35 @@ class CsrToSign:
     digest: bytes
 
 
+def store_shares(
+    found: Mapping[str, SplitKey],
+    shares: Mapping[str, tuple[bytes, bytes]],
+    *,
+    document_number: str,
+) -> dict[str, CsrToSign]:
+    """Each key's d1″ (wrapped), its certificate request to sign and a new token, for keys
+    waiting for their shares (a registration's, or a re-key's new ones): every token is
+    checked before anything is stored."""
+    for purpose in PURPOSES:
+        _check_token(found[purpose], shares[purpose][1])
+    result: dict[str, CsrToSign] = {}
+    for purpose in PURPOSES:
+        key = found[purpose]
+        d1pp = int_from(shares[purpose][0], length=key_length(key), what="d1″")
+        if not 0 < d1pp < int(key.n1, 16):
+            raise BadRequest("d1″ is out of range.")
+        key.wrapped_d1pp = keys.wrap_d1pp(key, d1pp)
+        composite = engine.composite_public_key(int(key.n1, 16), int(key.n2, 16))
+        key.csr_info = _csr_info(composite, document_number)
+        key.state = SplitKey.State.AWAITING_CSR
+        token, token_hash = engine.new_token()
+        key.token_hash = token_hash
+        key.save(update_fields=["wrapped_d1pp", "csr_info", "state", "token_hash"])
+        tbs = bytes(key.csr_info)
+        result[purpose] = CsrToSign(token=token, tbs=tbs, digest=hashlib.sha256(tbs).digest())
+    return result
+
+
 def _csr_info(composite: engine.CompositeKey, document_number: str) -> bytes:
     info = acsr.CertificationRequestInfo(
         {
@@ -146,23 +175,7 @@ def registration_submit_shares(
         k.state != SplitKey.State.AWAITING_SHARE for k in found.values()
     ):
         raise WrongState("The shares were already submitted, or the moduli were not.")
-    for purpose in PURPOSES:
-        _check_token(found[purpose], shares[purpose][1])
-    result: dict[str, CsrToSign] = {}
-    for purpose in PURPOSES:
-        key = found[purpose]
-        d1pp = int_from(shares[purpose][0], length=key_length(key), what="d1″")
-        if not 0 < d1pp < int(key.n1, 16):
-            raise BadRequest("d1″ is out of range.")
-        key.wrapped_d1pp = keys.wrap_d1pp(key, d1pp)
-        composite = engine.composite_public_key(int(key.n1, 16), int(key.n2, 16))
-        key.csr_info = _csr_info(composite, account.document_number)
-        key.state = SplitKey.State.AWAITING_CSR
-        token, token_hash = engine.new_token()
-        key.token_hash = token_hash
-        key.save(update_fields=["wrapped_d1pp", "csr_info", "state", "token_hash"])
-        tbs = bytes(key.csr_info)
-        result[purpose] = CsrToSign(token=token, tbs=tbs, digest=hashlib.sha256(tbs).digest())
+    result = store_shares(found, shares, document_number=account.document_number)
     audit_record(
         actor=f"device:{account.device_id}",
         action="keys.shares_submitted",

@@ -39,9 +39,9 @@ from signing.models import KeyRenewal, SplitKey, Transaction
 from signing.services.errors import BadRequest, NotFound, SigningError, WrongState
 from signing.services.expiry import account_valid_until, validity
 from signing.services.issuance import csr_der, identity_of
-from signing.services.keystate import Answer, answer_for, decrypt_s1p, int_from, key_length, sign
+from signing.services.keystate import Answer, answer_for, decrypt_s1p, int_from, sign
 from signing.services.lifecycle import close_account
-from signing.services.registration import PURPOSES, NewKey, _check_token, _csr_info
+from signing.services.registration import PURPOSES, CsrToSign, NewKey, store_shares
 from signing.services.transactions import finish
 
 RENEWAL_TTL = timedelta(minutes=15)
@@ -208,11 +208,8 @@ def _require_open(renewal: KeyRenewal, now: datetime) -> None:
         raise WrongState("The renewal is finished or has expired; start again.")
 
 
-@dataclass(frozen=True)
-class RenewalCsr:
-    token: bytes
-    tbs: bytes
-    digest: bytes
+#: A new key's certificate request to sign (the same as a registration's).
+RenewalCsr = CsrToSign
 
 
 @transaction.atomic
@@ -229,23 +226,7 @@ def renewal_submit_shares(
         k.state != SplitKey.State.AWAITING_SHARE for k in found.values()
     ):
         raise WrongState("The shares were already submitted.")
-    for purpose in PURPOSES:
-        _check_token(found[purpose], shares[purpose][1])
-    result: dict[str, RenewalCsr] = {}
-    for purpose in PURPOSES:
-        key = found[purpose]
-        d1pp = int_from(shares[purpose][0], length=key_length(key), what="d1″")
-        if not 0 < d1pp < int(key.n1, 16):
-            raise BadRequest("d1″ is out of range.")
-        key.wrapped_d1pp = keys.wrap_d1pp(key, d1pp)
-        composite = engine.composite_public_key(int(key.n1, 16), int(key.n2, 16))
-        key.csr_info = _csr_info(composite, account.document_number)
-        key.state = SplitKey.State.AWAITING_CSR
-        new_token, token_hash = engine.new_token()
-        key.token_hash = token_hash
-        key.save(update_fields=["wrapped_d1pp", "csr_info", "state", "token_hash"])
-        tbs = bytes(key.csr_info)
-        result[purpose] = RenewalCsr(token=new_token, tbs=tbs, digest=hashlib.sha256(tbs).digest())
+    result = store_shares(found, shares, document_number=account.document_number)
     audit_record(
         actor=_actor(account),
         action="renewal.shares_submitted",
