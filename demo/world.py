@@ -313,6 +313,25 @@ def demo_relying_parties_create() -> list[str]:
 
 
 @contextlib.contextmanager
+def _eager_issuance() -> Iterator[None]:
+    """Certificates issued inside the registration's transaction, broker or not.
+
+    A demo registration is all or nothing (one transaction), so no worker could see its
+    keys before the commit, and the app would wait for certificates that come only after
+    it gave up. With a broker (the multi-node test's demo data) the issuance task therefore
+    runs here, as in the embedded mode (``signing.services.issuance.issuance_enqueue``).
+    """
+    from smartid.celery import app
+
+    saved = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager = saved
+
+
+@contextlib.contextmanager
 def _one_connection() -> Iterator[None]:
     """Let in-process requests run inside the caller's database transaction.
 
@@ -386,7 +405,7 @@ def _register(
 ) -> None:
     """Person, ticket and a device that registers through the app API: all or nothing."""
     try:
-        with _one_connection(), transaction.atomic():
+        with _one_connection(), _eager_issuance(), transaction.atomic():
             person = person_get_or_create(
                 semantics_identifier=identity.semantics_identifier,
                 given_name=identity.given_name,
