@@ -61,4 +61,7 @@ def test_the_policy_age_is_the_operators(registry: None, settings: Any) -> None:
 
 
 def test_a_new_device_for_an_existing_account_is_no_new_registration(registry: None) -> None:
-    step_registry(_application(Source.EXISTING_ACCOUNT, MARI))
+    application = _application(Source.EXISTING_ACCOUNT, MARI)
+    answer = step_registry(application)  # no StepFailed for the 15-year-old
+    assert answer == {"warnings": []}
+    assert application.identity["date_of_birth"] == "2011-01-15"  # confirmed by the registry
