@@ -62,6 +62,7 @@ sys.path.insert(0, str(ROOT))
 KEY_BITS = 3072
 PIN1, PIN2 = "1234", "12345"
 WARM_UP = 3
+IDLE_SECONDS = 3.0
 DEFAULT_REDIS = "redis://127.0.0.1:6379/14"
 
 
@@ -72,13 +73,18 @@ def _free_port() -> int:
         return port
 
 
-def _cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (all its threads), from /proc/<pid>/stat."""
+def _cpu_times(pid: int) -> tuple[float, float]:
+    """(utime, stime) of a process (all its threads) in seconds, from /proc/<pid>/stat."""
     raw = Path(f"/proc/{pid}/stat").read_text()
     # The command name may contain spaces; the fields after its ")" are fixed.
     fields = raw[raw.rindex(")") + 2 :].split()
-    utime, stime = int(fields[11]), int(fields[12])
-    return (utime + stime) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads)."""
+    return sum(_cpu_times(pid))
 
 
 @contextmanager
@@ -320,12 +326,21 @@ def run(flows: int, kdf_name: str, workdir: Path, database_url: str, redis_url: 
 
         for _ in range(WARM_UP):  # imports, the transport key, the Redis subscriber
             one_flow()
-        cpu_before = _cpu_seconds(server.pid)
+        cpu_before = _cpu_times(server.pid)
         results = []
         for _ in range(flows):
             results.append(one_flow())
             time_crypto()  # the server is idle meanwhile (the app waits in its long poll)
-        server_cpu = _cpu_seconds(server.pid) - cpu_before
+        cpu_after = _cpu_times(server.pid)
+        server_cpu = sum(cpu_after) - sum(cpu_before)
+        server_user = cpu_after[0] - cpu_before[0]
+        # What the server burns while nothing happens (the app waits in its long poll):
+        # part of every flow's CPU above, since the crypto is timed between the flows.
+        idle_before, idle_start = _cpu_seconds(server.pid), time.perf_counter()
+        time.sleep(IDLE_SECONDS)
+        idle_cpu_per_s = (_cpu_seconds(server.pid) - idle_before) / (
+            time.perf_counter() - idle_start
+        )
         stop.set()
         device.join(timeout=10)
     finally:
@@ -376,6 +391,8 @@ def run(flows: int, kdf_name: str, workdir: Path, database_url: str, redis_url: 
         ),
         ("engine: server_complete_digest alone", f"{complete_ms:.1f}", "same key"),
         ("server CPU per completed signature", f"{cpu_per_flow:.1f}", "uvicorn utime+stime / N"),
+        ("  of which user time", f"{server_user / flows * 1000:.1f}", "utime / N"),
+        ("server CPU while idle, ms per s", f"{idle_cpu_per_s * 1000:.1f}", "the app in its poll"),
         (
             "ratio server CPU / engine completion",
             f"{cpu_per_flow / complete_ms:.2f}",

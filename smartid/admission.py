@@ -76,11 +76,18 @@ class Admission:
             condition.notify_all()
 
 
-def admitted(app: App) -> App:
-    """``app`` behind this process's admission control (off when the cap is 0)."""
+def admitted(app: App, admission: Any = None) -> App:
+    """``app`` behind this process's admission control (off when the cap is 0).
+
+    ``admission``: another application returned by this function, whose places ``app``
+    shares (one count per process, whichever handler serves the request).
+    """
     if settings.MAX_CONCURRENT_REQUESTS <= 0:
         return app
-    admission = Admission(settings.MAX_CONCURRENT_REQUESTS, settings.ADMISSION_WAIT_MS / 1000)
+    if admission is not None:
+        admission = admission.admission
+    else:
+        admission = Admission(settings.MAX_CONCURRENT_REQUESTS, settings.ADMISSION_WAIT_MS / 1000)
 
     async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

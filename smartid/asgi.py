@@ -26,11 +26,15 @@ django_application = get_asgi_application()
 
 from smartid.admission import admitted  # noqa: E402 -- needs the settings
 from smartid.checks import refuse_unsafe_start  # noqa: E402 -- needs the apps loaded
+from smartid.machine import MachineHandler  # noqa: E402 -- needs the settings
 from smartid.middleware import ServiceUnavailableMiddleware  # noqa: E402
 
 refuse_unsafe_start()
 
 LONG_POLL_PATHS = re.compile(r"^/(v[123]/session/|app/v1/transactions/pending$)")
+#: The machine endpoints with sync views (smartid/machine.py); the app's certificate long
+#: polls are async views and stay with Django's handler.
+MACHINE_PATHS = re.compile(r"^/(v[123]|app/v1)/(?!(registrations|renewals)/[^/]+/certificates$)")
 
 # Django's stubs and the ASGI spec disagree on these types; they are plain ASGI here.
 Scope = Any
@@ -61,13 +65,19 @@ _long_polls = LongPollHandler()
 # Everything but the long polls: at most MAX_CONCURRENT_REQUESTS inside Django at once,
 # the rest shed with 503 (smartid/admission.py).
 _admitted = admitted(django_application)
+_machine = admitted(MachineHandler(), admission=_admitted)
 
 
 async def _route(scope: Scope, receive: Receive, send: Send) -> None:
-    if scope["type"] == "http" and LONG_POLL_PATHS.match(scope.get("path", "")):
-        await _long_polls(scope, receive, send)
-    else:
-        await _admitted(scope, receive, send)
+    if scope["type"] == "http":
+        path = scope.get("path", "")
+        if LONG_POLL_PATHS.match(path):
+            await _long_polls(scope, receive, send)
+            return
+        if MACHINE_PATHS.match(path):
+            await _machine(scope, receive, send)
+            return
+    await _admitted(scope, receive, send)
 
 
 application: Any = _route
