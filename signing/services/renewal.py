@@ -61,7 +61,7 @@ RENEWAL_TTL = timedelta(minutes=15)
 
 
 class RenewalFailed(SigningError):
-    """A new key's certificate request did not verify, or issuance failed: nothing changed."""
+    """A new key's certificate request signature did not verify: nothing changed."""
 
     code = "renewal_failed"
 
