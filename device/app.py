@@ -58,7 +58,8 @@ class DeviceApp:
     accepted from the service's ``keyBits`` (the service decides; the app refuses to go
     below this floor); ``kdf`` the scrypt cost for the PIN-encrypted shares; ``clock`` the
     Unix time source for ``X-Timestamp``; ``certificate_wait`` how many seconds registration
-    waits for the certificates the CA issues after the CSR signatures (§2.5).
+    and re-key wait for the certificates the CA issues after the CSR signatures (§2.5,
+    §8.4).
     """
 
     def __init__(
@@ -84,7 +85,7 @@ class DeviceApp:
             name=name,
             certificate_wait=certificate_wait,
         )
-        self._renewal = Renewal(self.session, kdf=kdf)
+        self._renewal = Renewal(self.session, kdf=kdf, certificate_wait=certificate_wait)
         self._transactions = Transactions(self.session)
         self._maintenance = Maintenance(self.session)
         self._device_links = DeviceLinks(self.session)

@@ -2,23 +2,31 @@
 
 The current PIN2 key signs the request for the two new client moduli (a wrong PIN counts
 toward its lock like any signature); the service pairs them with new server halves; the
-new keys sign their certificate requests with the new PINs, and the service swaps the
-keys in one database transaction. The local account keeps its old keys until the
-service's final answer has been checked, so a renewal that fails on the way leaves the
-app exactly as it was.
+new keys sign their certificate requests with the new PINs, and a worker of the service
+issues the new certificates and swaps the keys in one database transaction; the app waits
+for that on its long poll (§8.4). The local account keeps its old keys until the new
+certificates have come and been checked, so a renewal that fails on the way leaves the
+app exactly as it was (the service's old keys work until the swap).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from device.answers import ConfirmResult, parse_result
 from device.checks import check_certificate, check_csr
 from device.errors import ProtocolError, StateError
 from device.pins import PIN_MIN_LENGTH, check_pin
-from device.registration import ProgressCallback, _composite_modulus, _prefixed
+from device.registration import (
+    CERTIFICATE_POLL_SECONDS,
+    DEFAULT_CERTIFICATE_WAIT,
+    ProgressCallback,
+    _composite_modulus,
+    _prefixed,
+)
 from device.retransmit import key_call, new_rnonce, recover
 from device.session import Session
 from device.state import PURPOSES, AccountRecord, KeyRecord, b64
@@ -52,9 +60,18 @@ class RenewalResult:
 class Renewal:
     """The §8 flow of one account of this device."""
 
-    def __init__(self, session: Session, *, kdf: KdfParams) -> None:
+    def __init__(
+        self,
+        session: Session,
+        *,
+        kdf: KdfParams,
+        certificate_wait: float = DEFAULT_CERTIFICATE_WAIT,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._session = session
         self._kdf = kdf
+        self._certificate_wait = certificate_wait
+        self._clock = clock
 
     def renew(
         self,
@@ -109,7 +126,14 @@ class Renewal:
         say("sending the server shares of the new keys")
         digests = self._send_shares(account, renewal_id, records, d1pp, size)
         say("signing the certificate requests with the new PINs")
-        certificates, valid_until = self._complete(account, renewal_id, records, digests, pins)
+        answer = self._complete(account, renewal_id, records, digests, pins)
+        if any(r.certificate is None for r in records.values()):
+            say("waiting for the new certificates")
+            answer = self._await_certificates(account, renewal_id, records)
+        certificates = {p: r.certificate for p, r in records.items() if r.certificate}
+        summary = json_object(field(answer, "account"), "account")
+        valid_until = summary.get("validUntil")
+        valid_until = valid_until if isinstance(valid_until, str) else None
         with self._session.lock:
             account.keys = records  # the old keys are destroyed at the service
             self._session.save()
@@ -203,8 +227,9 @@ class Renewal:
         records: Mapping[str, KeyRecord],
         digests: Mapping[str, bytes],
         pins: Mapping[str, str],
-    ) -> tuple[dict[str, bytes], str | None]:
-        """§8.3: both new signatures in one call; the service swaps the keys or nothing."""
+    ) -> dict[str, object]:
+        """§8.3: both new signatures in one call; new tokens, and the new certificates when
+        the service has swapped the keys already (always in the embedded mode)."""
         transport_key = self._session.transport_key()
         signatures = {}
         for purpose, record in records.items():
@@ -238,17 +263,54 @@ class Renewal:
         if answer.get("status") != "OK":
             raise ProtocolError(f"the renewal was answered {answer.get('status')!r}")
         keys = json_object(field(answer, "keys"), "keys")
-        certificates = {}
         for purpose, record in records.items():
             entry = json_object(field(keys, purpose), purpose)
             new_token = token(entry)
             if new_token is None:
                 raise ProtocolError(f"no token for the new {purpose} key")
-            certificate = base64_field(entry, "certificate")
-            assert record.n is not None  # noqa: S101
-            check_certificate(certificate, n=record.n)
-            record.token, record.certificate, record.state = new_token, certificate, "ACTIVE"
-            certificates[purpose] = certificate
-        summary = json_object(field(answer, "account"), "account")
-        valid_until = summary.get("validUntil")
-        return certificates, valid_until if isinstance(valid_until, str) else None
+            record.token = new_token
+            if entry.get("certificate") is not None:
+                _keep(record, base64_field(entry, "certificate"))
+        return answer
+
+    def _await_certificates(
+        self, account: AccountRecord, renewal_id: str, records: Mapping[str, KeyRecord]
+    ) -> dict[str, object]:
+        """§8.4: long-poll until the service has swapped the keys (at most
+        ``certificate_wait`` seconds); the new certificates, checked, go on the records."""
+        deadline = self._clock() + self._certificate_wait
+        while True:
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                raise ProtocolError(
+                    f"the service has not issued the new certificates in "
+                    f"{self._certificate_wait:.0f} s; the old keys still work, try again later"
+                )
+            timeout_ms = int(min(remaining, CERTIFICATE_POLL_SECONDS) * 1000)
+            answer = self._session.send(
+                "GET",
+                f"{API}/renewals/{renewal_id}/certificates?timeoutMs={timeout_ms}",
+                None,
+                device_id=account.device_id,
+                retry=True,
+                timeout=timeout_ms / 1000 + 15,
+            )
+            ready = field(answer, "ready")
+            if not isinstance(ready, bool):
+                raise ProtocolError("'ready' must be true or false")
+            if not ready:
+                continue
+            state = field(answer, "state")
+            if state != "COMPLETE":
+                raise ProtocolError(f"the renewal ended {state!r}; the old keys still work")
+            certificates = json_object(field(answer, "certificates"), "certificates")
+            for purpose, record in records.items():
+                _keep(record, base64_field(certificates, purpose))
+            return answer
+
+
+def _keep(record: KeyRecord, certificate: bytes) -> None:
+    """A new key's certificate, checked to be for its n."""
+    assert record.n is not None  # noqa: S101 - set at §8.1
+    check_certificate(certificate, n=record.n)
+    record.certificate, record.state = certificate, "ACTIVE"

@@ -2,15 +2,21 @@
 
 CA operators revoke, hold and release certificates and publish CRLs, each time with a
 reason that the audit record keeps (``pki.revoke_certificate``, ``pki.publish_crl``).
+A revocation (final, and a CRL signed per certificate: a bulk one takes a while) is sent
+to a worker as the idempotent task ``pki.tasks.revoke_certificate`` once the request
+commits — at once where tasks are eager; a hold or release (reversible) happens in the
+request.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
@@ -20,6 +26,7 @@ from core.errors import DomainError
 from pki import services
 from pki.crl import crl_publish
 from pki.models import Certificate, CertificateAuthority, RevocationList
+from pki.tasks import revoke_certificate
 
 REVOKE = "pki.revoke_certificate"
 PUBLISH_CRL = "pki.publish_crl"
@@ -64,11 +71,15 @@ def _apply(
 def revoke(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Certificate]) -> Any:
     def apply(data: dict[str, Any]) -> None:
         def change(*, certificate: Certificate, actor: str) -> None:
-            services.certificate_revoke(
-                certificate=certificate, reason=data["reason"], actor=actor, note=data["note"]
-            )
+            if certificate.status == Certificate.Status.REVOKED:
+                raise services.InvalidTransition("Revoked already.")
+            transaction.on_commit(
+                functools.partial(
+                    revoke_certificate.delay, certificate.pk, data["reason"], actor, data["note"]
+                )
+            )  # not robust: a broker that is down is the operator's error page, not silence
 
-        _apply(modeladmin, request, queryset, change, "revoked")
+        _apply(modeladmin, request, queryset, change, "sent for revocation")
 
     return ask_then_apply(
         modeladmin,

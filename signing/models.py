@@ -31,12 +31,15 @@ class ServerKeyHalf(models.Model):
 
 class KeyRenewal(models.Model):
     """A re-key of an ACTIVE account (docs/app-api.md §8): new keys wait here until the
-    one database transaction that swaps them in (``signing.services.renewal``)."""
+    one database transaction that swaps them in (``signing.services.renewal``): the task
+    ``complete_renewal``, once the app has signed both certificate requests (``ISSUING``)."""
 
     class State(models.TextChoices):
         OPEN = "OPEN", "Waiting for the app"
+        ISSUING = "ISSUING", "Requests signed; the CA issues, then the keys are swapped"
         COMPLETE = "COMPLETE", "New keys active, old ones destroyed"
-        ABANDONED = "ABANDONED", "Abandoned (expired or replaced)"
+        ABANDONED = "ABANDONED", "Abandoned (expired, replaced, or the account left ACTIVE)"
+        FAILED = "FAILED", "The CA refused a new certificate; the old keys stay"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="renewals")
@@ -48,7 +51,9 @@ class KeyRenewal(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["account"], condition=Q(state="OPEN"), name="one_open_renewal"
+                fields=["account"],
+                condition=Q(state__in=["OPEN", "ISSUING"]),
+                name="one_open_renewal",
             )
         ]
 
@@ -59,10 +64,15 @@ class KeyRenewal(models.Model):
 class SplitKeyQuerySet(models.QuerySet["SplitKey"]):
     def current(self) -> SplitKeyQuerySet:
         """The keys the app talks to, the preferred one of each purpose first: never the
-        still-waiting new keys of an open renewal; a live key before a destroyed one (the
+        new keys of an unfinished renewal (waiting for the app or for their certificates:
+        the old keys serve until the swap); a live key before a destroyed one (the
         superseded keys of a re-key); a closed account's destroyed keys, newest first (so
         they answer REVOKED)."""
-        waiting = [SplitKey.State.AWAITING_SHARE, SplitKey.State.AWAITING_CSR]
+        waiting = [
+            SplitKey.State.AWAITING_SHARE,
+            SplitKey.State.AWAITING_CSR,
+            SplitKey.State.ISSUING,
+        ]
         return self.exclude(Q(renewal__isnull=False) & Q(state__in=waiting)).order_by(
             Case(When(state=SplitKey.State.DESTROYED, then=1), default=0), "-pk"
         )
@@ -127,7 +137,8 @@ class SplitKey(models.Model):
 
     class Meta:
         # A re-key adds new keys beside the active ones and destroys the old ones when
-        # it completes: at most one active and one waiting key per account and purpose.
+        # it completes: at most one active and one waiting key per account and purpose
+        # (a registration's key waiting for its certificate, ISSUING, included).
         constraints = [
             models.UniqueConstraint(
                 fields=["account", "purpose"],
@@ -136,7 +147,7 @@ class SplitKey(models.Model):
             ),
             models.UniqueConstraint(
                 fields=["account", "purpose"],
-                condition=Q(state__in=["AWAITING_SHARE", "AWAITING_CSR"]),
+                condition=Q(state__in=["AWAITING_SHARE", "AWAITING_CSR", "ISSUING"]),
                 name="one_waiting_key_per_purpose",
             ),
         ]

@@ -1,7 +1,8 @@
 """Celery tasks of the signing service (thin: they call services).
 
-``issue_certificates`` is defined beside its service (``signing.services.issuance``, which
-explains why) and registered by this import.
+``issue_certificates`` and ``complete_renewal`` are defined beside their services
+(``signing.services.issuance``, which explains why, and ``signing.services.renewal``) and
+registered by this import.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from django.conf import settings
 from signing.keys import pool_fill
 from signing.services.expiry import expiry_notices_send, registrations_expire_abandoned
 from signing.services.issuance import issuance_stalled, issue_certificates
-from signing.services.renewal import renewals_expire_abandoned
+from signing.services.renewal import complete_renewal, renewals_expire_abandoned, renewals_stalled
 from signing.services.transactions import transactions_expire_due
 
 __all__ = [
     "account_expiry_housekeeping",
+    "complete_renewal",
     "expire_transactions",
     "fill_key_pool",
     "issue_certificates",
@@ -48,10 +50,14 @@ def account_expiry_housekeeping() -> dict[str, int]:
 
 @shared_task
 def resume_issuance() -> int:
-    """Send stalled issuances to a worker again (a message lost with Redis, or an embedded
-    run that failed); harmless for one that is merely slow: the task is idempotent.
+    """Send stalled issuances and re-keys to a worker again (a message lost with Redis, or
+    an embedded run that failed); harmless for one that is merely slow: the tasks are
+    idempotent. The number sent.
     """
     stalled = issuance_stalled()
     for account_id in stalled:
         issue_certificates.delay(account_id)
-    return len(stalled)
+    renewals = renewals_stalled()
+    for renewal_id in renewals:
+        complete_renewal.delay(renewal_id)
+    return len(stalled) + len(renewals)

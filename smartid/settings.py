@@ -210,6 +210,7 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {
     "signing.tasks.fill_key_pool": {"queue": "issuance"},
     "signing.tasks.issue_certificates": {"queue": "issuance"},
+    "signing.tasks.complete_renewal": {"queue": "issuance"},
     "pki.tasks.revoke_certificate": {"queue": "issuance"},
     "signing.tasks.resume_issuance": {"queue": "housekeeping"},
     "enrolment.tasks.onboarding_process": {"queue": "biometrics"},

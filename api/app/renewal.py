@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import Account
-from api.app.views import Base64Field, DeviceAPIView, SignatureInput, _per_purpose, b64encode
+from api.app.auth import DeviceAuthError, authenticate_device
+from api.app.views import (
+    MAX_POLL_MS,
+    Base64Field,
+    DeviceAPIView,
+    SignatureInput,
+    _per_purpose,
+    _poll_timeout,
+    b64encode,
+)
+from api.errors import error_body
+from core import events
+from core.asyncdb import db_to_async
+from core.net import client_address
+from signing.services.channels import renewal_channel
 from signing.services.errors import NotFound
 from signing.services.expiry import account_valid_until
 from signing.services.renewal import (
+    RenewalStatus,
     renewal_complete,
     renewal_start,
+    renewal_status,
     renewal_submit_shares,
 )
 
@@ -98,8 +117,19 @@ class RenewalShares(DeviceAPIView):
         )
 
 
+def _account_json(account: Account) -> dict[str, Any]:
+    valid_until = account_valid_until(account)
+    return {
+        "documentNumber": account.document_number,
+        "state": account.state,
+        "validUntil": None
+        if valid_until is None
+        else valid_until.isoformat().replace("+00:00", "Z"),
+    }
+
+
 class RenewalComplete(DeviceAPIView):
-    """§8.3 — both new keys sign their certificate requests; the swap, all or nothing."""
+    """§8.3 — both new keys sign their certificate requests; a worker swaps the keys."""
 
     def post(self, request: Request, renewal_id: Any) -> Response:
         items = _items(request, SignatureInput)
@@ -108,18 +138,54 @@ class RenewalComplete(DeviceAPIView):
             renewal_id=renewal_id,
             signatures={p: (i["s1p"], i["token"], i["rnonce"]) for p, i in items.items()},
         )
-        account = completed.account
-        valid_until = account_valid_until(account)
+        completed.account.refresh_from_db(fields=["state"])
         return Response(
             {
                 "status": "OK",
+                "state": completed.renewal.state,
                 "keys": {p: answer.as_json() for p, answer in completed.keys.items()},
-                "account": {
-                    "documentNumber": account.document_number,
-                    "state": account.state,
-                    "validUntil": None
-                    if valid_until is None
-                    else valid_until.isoformat().replace("+00:00", "Z"),
-                },
+                "account": _account_json(completed.account),
             }
         )
+
+
+def _status_json(status: RenewalStatus) -> dict[str, Any]:
+    return {
+        "ready": status.ready,
+        "state": status.renewal.state,
+        "certificates": {p: b64encode(der) for p, der in sorted(status.certificates.items())},
+        "account": _account_json(status.account),
+    }
+
+
+@csrf_exempt  # authenticated by the device signature, not by a session cookie
+async def renewal_certificates(request: HttpRequest, renewal_id: Any) -> JsonResponse:
+    """§8.4 — wait until the renewal's keys are swapped (or it ended), or the deadline."""
+    if request.method != "GET":
+        return JsonResponse(error_body(405, "Method not allowed", "method_not_allowed"), status=405)
+    try:
+        device = await db_to_async(authenticate_device)(
+            "GET", request.get_full_path(), request.body, request.headers, client_address(request)
+        )
+    except DeviceAuthError as exc:
+        return JsonResponse(error_body(401, exc.message, exc.error), status=401)
+    timeout = _poll_timeout(request)
+    if timeout is None:
+        return JsonResponse(
+            error_body(400, f"timeoutMs must be 0..{MAX_POLL_MS}.", "invalid_request"), status=400
+        )
+
+    def load() -> dict[str, Any]:  # all of the database work, in a thread
+        return _status_json(renewal_status(device_id=device.pk, renewal_id=renewal_id))
+
+    try:
+        first = await db_to_async(load)()
+    except NotFound as exc:
+        return JsonResponse(error_body(404, exc.message, exc.code), status=404)
+    if first["ready"]:
+        return JsonResponse(first)
+    deadline = time.monotonic() + timeout
+    found = await events.long_poll(
+        renewal_channel(renewal_id), db_to_async(load), done=lambda s: s["ready"], deadline=deadline
+    )
+    return JsonResponse(found)

@@ -26,6 +26,7 @@ urlpatterns = [
     path("accounts/<str:document_number>/renewal", renewal.RenewalStart.as_view()),
     path("renewals/<uuid:renewal_id>/shares", renewal.RenewalShares.as_view()),
     path("renewals/<uuid:renewal_id>/complete", renewal.RenewalComplete.as_view()),
+    path("renewals/<uuid:renewal_id>/certificates", renewal.renewal_certificates),
     # RP API v3 device links (§7).
     path("device-links", devicelinks.DeviceLinkOpen.as_view()),
     # Remote onboarding (§6): authenticated by the application's bearer secret.

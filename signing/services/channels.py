@@ -31,3 +31,8 @@ def publish_on_commit(*channels: str) -> None:
 def registration_channel(registration_id: uuid.UUID | str) -> str:
     """Woken when a certificate of the registration is issued (or the issuance fails)."""
     return f"registration:{registration_id}"
+
+
+def renewal_channel(renewal_id: uuid.UUID | str) -> str:
+    """Woken when a re-key's swap commits (or it fails): the app's §8.4 long poll."""
+    return f"renewal:{renewal_id}"

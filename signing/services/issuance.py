@@ -21,8 +21,12 @@ late), finds the key still ``ISSUING`` and issues with a fresh serial. A deliver
 commit finds nothing to do. Two deliveries at once: the second waits for the account lock,
 then finds nothing to do; the constraint ``one_certificate_per_purpose`` stands behind it.
 
-Re-key reuses this as it is: put the new key in ``ISSUING`` with its signed request and
-call :func:`issuance_enqueue`.
+Re-key (``signing.services.renewal``) follows the same rules in a task of its own,
+``complete_renewal``: its two new keys are ``ISSUING`` too, but their certificates must be
+issued in the one transaction that also revokes the old certificates, destroys the old
+shares and activates the new keys (the old keys work until that commits), so the keys of
+a renewal are not this task's (:func:`certificates_issue` and :func:`issuance_stalled`
+leave them out).
 """
 
 from __future__ import annotations
@@ -88,7 +92,9 @@ def csr_der(info: bytes, signature: bytes) -> bytes:
 
 def _waiting(account_id: int) -> list[int]:
     return list(
-        SplitKey.objects.filter(account_id=account_id, state=SplitKey.State.ISSUING)
+        SplitKey.objects.filter(
+            account_id=account_id, state=SplitKey.State.ISSUING, renewal__isnull=True
+        )
         .order_by("purpose")
         .values_list("pk", flat=True)
     )
@@ -219,6 +225,7 @@ def issuance_stalled() -> list[int]:
         set(
             SplitKey.objects.filter(
                 state=SplitKey.State.ISSUING,
+                renewal__isnull=True,  # a re-key's: renewals_stalled
                 csr_signed_at__lt=cutoff,
                 account__state__in=ISSUABLE,
             ).values_list("account_id", flat=True)

@@ -9,10 +9,16 @@ Three steps, like a registration's §2.2-2.4, on the same building blocks:
    server half from the pool, the new keys wait beside the old ones.
 2. ``renewal_submit_shares`` — d1″ of both new keys; the certificate requests to sign.
 3. ``renewal_complete`` — both new keys sign their certificate requests (the new PINs).
-   In **one database transaction**: both signatures verify, the old certificates are
-   revoked as *superseded*, the new ones issued, the old server shares destroyed, the new
-   keys activated, waiting transactions ended. Any failure rolls all of it back: the old
-   keys keep working and no certificate exists that nothing uses.
+   Both signatures verify or nothing changes; then the signed requests are stored on the
+   new keys (``ISSUING``), the renewal is ``ISSUING``, and the task ``complete_renewal``
+   is enqueued when this commits (run in place when tasks are eager). The app waits on
+   its long poll (``renewal_status``, §8.4).
+4. ``renewal_issue`` (the task) — in **one database transaction**: the old certificates
+   are revoked as *superseded*, the new ones issued, the old server shares destroyed, the
+   new keys activated, waiting transactions ended. Any failure, a worker killed at any
+   point included, rolls all of it back: the old keys keep working, no certificate exists
+   that nothing uses, and the redelivered (or resumed: ``renewals_stalled``) task does it
+   again from the start. A second run finds the renewal ``COMPLETE`` and does nothing.
 
 A renewal nobody completes within ``RENEWAL_TTL`` is abandoned by the housekeeping task
 (its waiting keys are deleted: they never signed anything and hold no certificate).
@@ -21,34 +27,41 @@ A renewal nobody completes within ``RENEWAL_TTL`` is abandoned by the housekeepi
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from celery import shared_task
+from celery.app.task import Task
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account
 from audit.services import audit_record
+from core.faults import fault_point
 from pki import services as pki
 from pki.models import Certificate
 from signing import engine, keys
 from signing.models import KeyRenewal, SplitKey, Transaction
+from signing.services.channels import publish_on_commit, renewal_channel
 from signing.services.errors import BadRequest, NotFound, SigningError, WrongState
 from signing.services.expiry import account_valid_until, validity
-from signing.services.issuance import csr_der, identity_of
+from signing.services.issuance import STALLED_AFTER, csr_der, identity_of
 from signing.services.keystate import Answer, answer_for, decrypt_s1p, int_from, sign
 from signing.services.lifecycle import close_account
 from signing.services.registration import PURPOSES, CsrToSign, NewKey, store_shares
 from signing.services.transactions import finish
 
+logger = logging.getLogger(__name__)
+
 RENEWAL_TTL = timedelta(minutes=15)
 
 
 class RenewalFailed(SigningError):
-    """A new key's certificate request did not verify, or issuance failed: nothing changed."""
+    """A new key's certificate request signature did not verify: nothing changed."""
 
     code = "renewal_failed"
 
@@ -98,6 +111,8 @@ def renewal_start(
     token included), so the app keeps its old token.
     """
     account = _active_account(account)
+    if KeyRenewal.objects.filter(account=account, state=KeyRenewal.State.ISSUING).exists():
+        raise WrongState("A re-key of this account is being completed; wait for it.")
     if set(moduli) != set(PURPOSES):
         raise BadRequest("Send n1 for both AUTH and SIGN.")
     bits = settings.SPLITKEY_BITS
@@ -184,16 +199,19 @@ def renewal_start(
     return Started(answer=answer, renewal=renewal, keys=created)
 
 
-def _open_renewal(device_id: UUID | str, renewal_id: UUID | str) -> tuple[KeyRenewal, Account]:
-    renewal = (
-        KeyRenewal.objects.select_for_update()
-        .select_related("account")
-        .filter(pk=renewal_id, account__device_id=device_id)
+def _lock_renewal(device_id: UUID | str, renewal_id: UUID | str) -> tuple[KeyRenewal, Account]:
+    """The device's renewal and its account, locked account first, then the renewal (the
+    order of ``renewal_start`` and of the task): another device's renewal is 404."""
+    account_id = (
+        KeyRenewal.objects.filter(pk=renewal_id, account__device_id=device_id)
+        .values_list("account_id", flat=True)
         .first()
     )
-    if renewal is None:
+    if account_id is None:
         raise NotFound("No such renewal.")
-    return renewal, renewal.account
+    account = Account.objects.select_for_update().select_related("person").get(pk=account_id)
+    renewal = KeyRenewal.objects.select_for_update().get(pk=renewal_id)
+    return renewal, account
 
 
 def _new_keys(renewal: KeyRenewal) -> dict[str, SplitKey]:
@@ -217,7 +235,7 @@ def renewal_submit_shares(
     *, device_id: UUID | str, renewal_id: UUID | str, shares: Mapping[str, tuple[bytes, bytes]]
 ) -> dict[str, RenewalCsr]:
     """Step 2: d1″ (wrapped) per new key, a new token, the certificate request to sign."""
-    renewal, account = _open_renewal(device_id, renewal_id)
+    renewal, account = _lock_renewal(device_id, renewal_id)
     _require_open(renewal, timezone.now())
     if set(shares) != set(PURPOSES):
         raise BadRequest("Send d1″ for both AUTH and SIGN.")
@@ -239,9 +257,11 @@ def renewal_submit_shares(
 
 @dataclass(frozen=True)
 class Completed:
-    """The new keys' answers: a new token and the certificate per purpose."""
+    """The new keys' answers (a new token each; the certificate once issued) and the
+    renewal's state: ``ISSUING`` until the task has swapped the keys, then ``COMPLETE``."""
 
     account: Account
+    renewal: KeyRenewal
     keys: Mapping[str, Answer]
 
 
@@ -252,17 +272,20 @@ def renewal_complete(
     renewal_id: UUID | str,
     signatures: Mapping[str, tuple[object, bytes, bytes]],
 ) -> Completed:
-    """Step 3: both certificate-request signatures; the swap, all or nothing.
+    """Step 3: both certificate-request signatures; the swap is the task's.
 
-    ``signatures`` maps AUTH and SIGN to (s1′ envelope, token, rnonce). A retransmit of a
-    completed renewal (the same rnonces) gets the identical answer.
+    ``signatures`` maps AUTH and SIGN to (s1′ envelope, token, rnonce). Both must verify,
+    or nothing changes. Then the signed requests are stored on the new keys (``ISSUING``),
+    the renewal is ``ISSUING`` and :func:`renewal_enqueue` hands it to the task
+    ``complete_renewal``, which issues and swaps in one transaction (:func:`renewal_issue`).
+    A retransmit (the same rnonces) gets the identical answer, with the certificates once
+    they are issued.
     """
-    renewal, account = _open_renewal(device_id, renewal_id)
     if set(signatures) != set(PURPOSES):
         raise BadRequest("Send the signatures of both AUTH and SIGN.")
-    account = Account.objects.select_for_update().select_related("person").get(pk=account.pk)
+    renewal, account = _lock_renewal(device_id, renewal_id)
     found = _new_keys(renewal)
-    if renewal.state == KeyRenewal.State.COMPLETE:
+    if renewal.state in (KeyRenewal.State.ISSUING, KeyRenewal.State.COMPLETE):
         return _replayed(renewal, account, found, signatures)
     now = timezone.now()
     _require_open(renewal, now)
@@ -273,7 +296,7 @@ def renewal_complete(
     ):
         raise WrongState("The shares of the new keys were not submitted.")
     actor = _actor(account)
-    signed: dict[str, tuple[engine.Outcome, bytes]] = {}
+    tokens: dict[str, bytes | None] = {}
     for purpose in PURPOSES:
         key = found[purpose]
         envelope, token, rnonce = signatures[purpose]
@@ -296,43 +319,131 @@ def renewal_complete(
             raise RenewalFailed(
                 f"The {purpose} certificate request signature of the new key did not verify."
             )
-        signed[purpose] = (outcome, info)
+        key.csr_signature = outcome.signature
+        key.csr_signed_at = now
+        key.state = SplitKey.State.ISSUING
+        key.save(update_fields=["csr_signature", "csr_signed_at", "state"])
+        tokens[purpose] = outcome.new_token
+    renewal.state = KeyRenewal.State.ISSUING
+    renewal.save(update_fields=["state"])
+    audit_record(
+        actor=actor,
+        action="renewal.signed",
+        object_type="accounts.Account",
+        object_id=account.pk,
+        data={"renewal": str(renewal.pk), "keys": {p: found[p].pk for p in PURPOSES}},
+    )
+    renewal_enqueue(renewal_id=renewal.pk)
+    renewal.refresh_from_db(fields=["state"])
+    issued = _issued(renewal)
+    answers: dict[str, Answer] = {
+        p: Answer(status="OK", token=tokens[p], certificate=issued.get(p)) for p in PURPOSES
+    }
+    return Completed(account=account, renewal=renewal, keys=answers)
+
+
+def _issued(renewal: KeyRenewal) -> dict[str, bytes]:
+    """The new keys' certificates, once the swap has committed (else nothing)."""
+    if renewal.state != KeyRenewal.State.COMPLETE:
+        return {}
+    return {
+        k.purpose: bytes(k.certificate.der)
+        for k in SplitKey.objects.filter(renewal=renewal).select_related("certificate")
+        if k.certificate is not None
+    }
+
+
+# --- the task: issue the new certificates and swap the keys, exactly once ----------------
+
+TASK_ACTOR = "task:complete_renewal"
+
+
+class RenewalRefused(SigningError):
+    """The CA refused a new certificate for good: the renewal failed, the old keys stay."""
+
+    code = "renewal_failed"
+
+
+def renewal_issue(*, renewal_id: UUID | str) -> bool:
+    """Issue the new certificates of an ``ISSUING`` renewal and swap the keys; idempotent.
+
+    True when this run did the swap, False when there was nothing to do (another run did
+    it, or the renewal is moot). A refusal of the CA (``pki.PkiError`` but a missing CA)
+    fails the renewal and raises :class:`RenewalRefused`; anything else propagates for the
+    task to retry — the transaction is rolled back, the old keys serve meanwhile.
+    """
+    try:
+        return _swap(renewal_id)
+    except pki.CARequired:
+        raise
+    except pki.PkiError as exc:
+        _refused(renewal_id, reason=exc.code)
+        raise RenewalRefused(f"The CA refused a new certificate: {exc.message}") from exc
+
+
+@transaction.atomic
+def _swap(renewal_id: UUID | str) -> bool:
+    """The one transaction of the swap (module docstring of ``signing.services.issuance``
+    for the crash safety: it is the same).
+
+    1. lock the account, the renewal, the new keys, the old keys (account → renewal →
+       key, the order of ``renewal_start``, ``renewal_complete`` and ``close_account``);
+    2. look before signing: only a renewal still ``ISSUING`` of an account still
+       ``ACTIVE`` is swapped; a renewal of an account that left ``ACTIVE`` meanwhile
+       (closed, suspended) is abandoned;
+    3. revoke the old certificates (*superseded*), destroy the old keys' shares, issue
+       the new certificates, activate the new keys, end waiting transactions;
+    4. commit, then wake the app's long poll (``renewal_channel``).
+    """
+    account_id = (
+        KeyRenewal.objects.filter(pk=renewal_id).values_list("account_id", flat=True).first()
+    )
+    if account_id is None:
+        return False
+    account = Account.objects.select_for_update().select_related("person").get(pk=account_id)
+    renewal = KeyRenewal.objects.select_for_update().get(pk=renewal_id)
+    if renewal.state != KeyRenewal.State.ISSUING:
+        return False  # another run swapped the keys, or the renewal ended
+    found = _new_keys(renewal)
+    if account.state != Account.State.ACTIVE:
+        _abandon(renewal)
+        publish_on_commit(renewal_channel(renewal.pk))
+        return False
+    if set(found) != set(PURPOSES) or any(
+        k.state != SplitKey.State.ISSUING or k.certificate_id is not None for k in found.values()
+    ):
+        logger.error("renewal %s is ISSUING but its keys are not: left alone", renewal.pk)
+        return False
     old_keys = list(
         SplitKey.objects.select_for_update()
         .filter(account=account, state=SplitKey.State.ACTIVE)
         .exclude(renewal=renewal)
+        .order_by("pk")
     )
+    fault_point("renewal:before-sign")
+    now = timezone.now()
     for certificate in Certificate.objects.filter(
         split_key__in=old_keys, status__in=[Certificate.Status.GOOD, Certificate.Status.ON_HOLD]
     ).order_by("pk"):
         pki.certificate_revoke(
-            certificate=certificate, reason=Certificate.Reason.SUPERSEDED, actor=actor
+            certificate=certificate, reason=Certificate.Reason.SUPERSEDED, actor=TASK_ACTOR
         )
     for key in old_keys:
         _destroy_superseded(key, now)
-    answers: dict[str, Answer] = {}
     for purpose in PURPOSES:
         key = found[purpose]
-        outcome, info = signed[purpose]
-        assert outcome.signature is not None
-        try:
-            certificate = pki.certificate_issue(
-                csr_der=csr_der(info, outcome.signature),
-                identity=identity_of(account),
-                document_number=account.document_number,
-                purpose=purpose,
-                qualified=account.is_qualified,
-                allowed_key_bits=set(engine.composite_bit_lengths(key.bits)),
-                actor=actor,
-            )
-        except pki.PkiError as exc:
-            raise RenewalFailed(f"The {purpose} certificate could not be issued: {exc}") from None
+        certificate = pki.certificate_issue(
+            csr_der=csr_der(bytes(key.csr_info or b""), bytes(key.csr_signature or b"")),
+            identity=identity_of(account),
+            document_number=account.document_number,
+            purpose=purpose,
+            qualified=account.is_qualified,
+            allowed_key_bits=set(engine.composite_bit_lengths(key.bits)),
+            actor=TASK_ACTOR,
+        )
         key.certificate = certificate
         key.state = SplitKey.State.ACTIVE
         key.save(update_fields=["certificate", "state"])
-        answers[purpose] = Answer(
-            status="OK", token=outcome.new_token, certificate=bytes(certificate.der)
-        )
     for tx in Transaction.objects.select_for_update().filter(
         account=account, state=Transaction.State.PENDING
     ):
@@ -341,7 +452,7 @@ def renewal_complete(
     renewal.completed_at = now
     renewal.save(update_fields=["state", "completed_at"])
     audit_record(
-        actor=actor,
+        actor=TASK_ACTOR,
         action="renewal.completed",
         object_type="accounts.Account",
         object_id=account.pk,
@@ -351,7 +462,119 @@ def renewal_complete(
             "keys": {p: found[p].pk for p in PURPOSES},
         },
     )
-    return Completed(account=account, keys=answers)
+    publish_on_commit(renewal_channel(renewal.pk))
+    fault_point("renewal:after-sign")  # signed, swapped and written, not committed
+    return True
+
+
+@transaction.atomic
+def _refused(renewal_id: UUID | str, *, reason: str) -> None:
+    """The CA refused for good: the renewal fails, its new keys go, the old ones stay."""
+    account_id = (
+        KeyRenewal.objects.filter(pk=renewal_id).values_list("account_id", flat=True).first()
+    )
+    if account_id is None:
+        return
+    Account.objects.select_for_update().get(pk=account_id)
+    renewal = KeyRenewal.objects.select_for_update().get(pk=renewal_id)
+    if renewal.state != KeyRenewal.State.ISSUING:
+        return
+    SplitKey.objects.filter(renewal=renewal).exclude(state=SplitKey.State.ACTIVE).delete()
+    renewal.state = KeyRenewal.State.FAILED
+    renewal.save(update_fields=["state"])
+    audit_record(
+        actor=TASK_ACTOR,
+        action="renewal.failed",
+        object_type="accounts.Account",
+        object_id=account_id,
+        data={"renewal": str(renewal.pk), "reason": reason},
+    )
+    publish_on_commit(renewal_channel(renewal.pk))
+
+
+MAX_RETRIES = 10
+
+
+@shared_task(
+    name="signing.tasks.complete_renewal",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=MAX_RETRIES,
+)
+def complete_renewal(self: Task, renewal_id: str) -> bool:  # type: ignore[type-arg]
+    """Issue a re-key's certificates and swap its keys (:func:`renewal_issue`); whether
+    this run did. Registered by ``signing.tasks``, like ``issue_certificates``.
+
+    A refusal of the CA fails the renewal (nothing to retry); any other error is retried
+    with a growing delay, the old keys serving meanwhile.
+    """
+    try:
+        swapped = renewal_issue(renewal_id=renewal_id)
+    except RenewalRefused:
+        logger.exception("renewal %s failed for good", renewal_id)
+        return False
+    except Exception as exc:
+        logger.exception("renewal %s failed; retrying", renewal_id)
+        raise self.retry(exc=exc, countdown=min(5 * 2**self.request.retries, 300)) from None
+    logger.info("renewal %s: swapped=%s (task %s)", renewal_id, swapped, self.request.id)
+    return swapped
+
+
+def renewal_enqueue(*, renewal_id: UUID | str) -> None:
+    """Swap the renewal's keys: in a worker once this transaction commits, or — eager
+    tasks, the embedded mode — right here, in a savepoint of the caller's transaction
+    (as ``issuance_enqueue``, which explains why). A failure does not fail the committed
+    request: the renewal stays ``ISSUING``, the old keys serve, and it is sent again
+    (:func:`renewals_stalled`).
+    """
+    renewal_id = str(renewal_id)
+    if complete_renewal.app.conf.task_always_eager:
+        try:
+            complete_renewal.delay(renewal_id)
+        except Exception:
+            logger.exception("renewal %s failed; it will be sent again", renewal_id)
+        return
+    transaction.on_commit(lambda: complete_renewal.delay(renewal_id), robust=True)
+
+
+def renewals_stalled() -> list[str]:
+    """Renewals ``ISSUING`` for longer than ``STALLED_AFTER`` (a lost message)."""
+    cutoff = timezone.now() - STALLED_AFTER
+    return sorted(
+        str(pk)
+        for pk in KeyRenewal.objects.filter(
+            state=KeyRenewal.State.ISSUING, keys__csr_signed_at__lt=cutoff
+        )
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+
+
+@dataclass(frozen=True)
+class RenewalStatus:
+    """What the app's §8.4 long poll answers."""
+
+    renewal: KeyRenewal
+    account: Account
+    certificates: dict[str, bytes]
+
+    @property
+    def ready(self) -> bool:
+        """The swap committed, or the renewal ended without it: nothing more will come."""
+        return self.renewal.state != KeyRenewal.State.ISSUING
+
+
+def renewal_status(*, device_id: UUID | str, renewal_id: UUID | str) -> RenewalStatus:
+    """The device's renewal, and its new certificates once swapped (another's: 404)."""
+    renewal = (
+        KeyRenewal.objects.select_related("account", "account__person")
+        .filter(pk=renewal_id, account__device_id=device_id)
+        .first()
+    )
+    if renewal is None:
+        raise NotFound("No such renewal.")
+    return RenewalStatus(renewal=renewal, account=renewal.account, certificates=_issued(renewal))
 
 
 def _destroy_superseded(key: SplitKey, now: datetime) -> None:
@@ -380,12 +603,13 @@ def _replayed(
     found: Mapping[str, SplitKey],
     signatures: Mapping[str, tuple[object, bytes, bytes]],
 ) -> Completed:
-    """The identical answer to a retransmit of a completed renewal, else 409."""
+    """The identical answer to a retransmit (the certificates once issued), else 409."""
+    issued = _issued(renewal)
     answers: dict[str, Answer] = {}
     for purpose in PURPOSES:
         key = found.get(purpose)
         envelope, token, rnonce = signatures[purpose]
-        if key is None or key.certificate is None or key.state != SplitKey.State.ACTIVE:
+        if key is None or key.state not in (SplitKey.State.ISSUING, SplitKey.State.ACTIVE):
             raise WrongState("The renewal is finished.")
         s1_prime = decrypt_s1p(envelope, aad=engine.renewal_aad(str(renewal.pk), purpose), key=key)
         outcome = sign(
@@ -402,9 +626,9 @@ def _replayed(
         if not outcome.replayed or outcome.status != engine.OutcomeStatus.SIGNED:
             raise WrongState("The renewal is finished.")
         answers[purpose] = Answer(
-            status="OK", token=outcome.new_token, certificate=bytes(key.certificate.der)
+            status="OK", token=outcome.new_token, certificate=issued.get(purpose)
         )
-    return Completed(account=account, keys=answers)
+    return Completed(account=account, renewal=renewal, keys=answers)
 
 
 def renewals_expire_abandoned(*, now: datetime | None = None) -> int:

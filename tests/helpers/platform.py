@@ -64,7 +64,11 @@ class Platform:
     def url(self) -> str:
         return self.server.url
 
-    def device(self, store: MemoryStore | None = None, bits: int = KEY_BITS) -> DeviceApp:
+    def device(
+        self, store: MemoryStore | None = None, bits: int = KEY_BITS, **options: Any
+    ) -> DeviceApp:
+        """A reference app on this platform; ``options`` go to ``DeviceApp`` (for example
+        ``certificate_wait``: how long it waits for certificates a worker issues)."""
         recorder = Recorder()
         client = httpx.Client(
             base_url=self.url,
@@ -72,7 +76,7 @@ class Platform:
             event_hooks={"request": [recorder.hook], "response": [recorder.hook_response]},
         )
         self.clients.append(client)
-        app = DeviceApp(client, store=store, min_key_bits=bits, kdf=CHEAP_KDF)
+        app = DeviceApp(client, store=store, min_key_bits=bits, kdf=CHEAP_KDF, **options)
         app.recorder = recorder  # type: ignore[attr-defined]
         return app
 
@@ -92,8 +96,10 @@ class Platform:
         )
         return code
 
-    def registered(self, person: Citizen | str = ALICE) -> tuple[DeviceApp, Account]:
-        app = self.device()
+    def registered(
+        self, person: Citizen | str = ALICE, **options: Any
+    ) -> tuple[DeviceApp, Account]:
+        app = self.device(**options)
         result = app.register(self.ticket(person), PIN1, PIN2)
         account = Account.objects.get(document_number=result.document_number)
         return app, account

@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from audit.models import AuditRecord
-from pki import services
+from pki import services, tasks
 from pki.models import Certificate, CertificateAuthority, RevocationList
 from tests.pki import factories as f
 
@@ -53,7 +53,7 @@ def _confirm(client: Client, action: str, certificate: Certificate, **form: str)
 
 
 def test_revoke_action_asks_for_a_reason_then_goes_through_the_service(
-    admin_client: Client, certificate: Certificate
+    admin_client: Client, certificate: Certificate, django_capture_on_commit_callbacks: Any
 ) -> None:
     audits = AuditRecord.objects.count()
     asked = admin_client.post(
@@ -66,9 +66,14 @@ def test_revoke_action_asks_for_a_reason_then_goes_through_the_service(
     certificate.refresh_from_db()
     assert certificate.status == "GOOD" and AuditRecord.objects.count() == audits
 
-    response = _confirm(
-        admin_client, "revoke", certificate, reason="key_compromise", note="phone reported stolen"
-    )
+    with django_capture_on_commit_callbacks(execute=True):  # eager: the task runs here
+        response = _confirm(
+            admin_client,
+            "revoke",
+            certificate,
+            reason="key_compromise",
+            note="phone reported stolen",
+        )
     assert response.status_code == 200
     certificate.refresh_from_db()
     assert certificate.status == "REVOKED"
@@ -77,6 +82,45 @@ def test_revoke_action_asks_for_a_reason_then_goes_through_the_service(
     assert record.actor == "admin:root"
     assert record.data["note"] == "phone reported stolen"
     assert record.data["reason"] == "key_compromise"
+
+
+def test_the_revoke_action_sends_the_revocation_to_the_task_which_runs_once(
+    admin_client: Client,
+    certificate: Certificate,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """With a broker the action only enqueues ``revoke_certificate``; a worker revokes, and
+    a second delivery of the message is a no-op."""
+    sent: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(tasks.revoke_certificate, "delay", lambda *args: sent.append(args))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = _confirm(
+            admin_client,
+            "revoke",
+            certificate,
+            reason="key_compromise",
+            note="phone reported stolen",
+        )
+    assert sent == []  # nothing is sent before the request commits
+    for callback in callbacks:
+        callback()
+    assert "1 certificate(s) sent for revocation" in response.content.decode()
+    assert sent == [(certificate.pk, "key_compromise", "admin:root", "phone reported stolen")]
+    certificate.refresh_from_db()
+    assert certificate.status == "GOOD"  # until the worker runs
+    for _ in range(2):  # the worker's run, then a redelivery
+        result = tasks.revoke_certificate.apply(args=sent[0])
+        assert result.successful() and result.result == "REVOKED"
+    certificate.refresh_from_db()
+    assert certificate.status == "REVOKED" and certificate.revocation_reason == "key_compromise"
+    (record,) = AuditRecord.objects.filter(action="certificate.revoked")
+    assert record.actor == "admin:root" and record.data["note"] == "phone reported stolen"
+    # Asked again, the action refuses a revoked certificate and sends nothing.
+    with django_capture_on_commit_callbacks(execute=True):
+        again = _confirm(admin_client, "revoke", certificate, reason="superseded", note="once more")
+    assert "Revoked already." in again.content.decode()
+    assert len(sent) == 1
 
 
 @pytest.mark.parametrize(

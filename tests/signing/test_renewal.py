@@ -1,7 +1,9 @@
 """Re-key from the app (issue 15 item 2, docs/app-api.md §8), end to end against the live
 server: new certificates chain and verify, the old ones are revoked as superseded, the
 relying party authenticates the renewed account; a wrong PIN counts; an interrupted re-key
-leaves the old keys working and no orphan certificate."""
+leaves the old keys working and no orphan certificate. The swap is the task
+``complete_renewal`` (eager here; tests/signing/test_renewal_task.py holds it back, and
+tests/signing/test_renewal_worker.py kills a real worker during it)."""
 
 from __future__ import annotations
 
@@ -24,12 +26,15 @@ from cryptography.x509 import ocsp as cocsp
 
 from accounts.models import Account
 from api.rp.models import RelyingParty
+from audit.services import audit_record
 from device.app import DeviceApp
-from device.errors import ApiError, InputError
+from device.errors import InputError, ProtocolError
 from pki import ocsp, services
 from pki.models import Certificate
+from signing import tasks
 from signing.models import KeyRenewal, SplitKey, Transaction
 from signing.services import renewal as renewal_service
+from tests.helpers.issuance import assert_renewed_once
 from tests.helpers.platform import Platform, auth_transaction, send_signed
 from tests.personas import ALICE, PIN1, PIN2, RP_A, WRONG2
 
@@ -175,7 +180,10 @@ def test_a_wrong_pin_counts_toward_the_lock_and_renews_nothing(platform: Platfor
     ["issue", "revoke", "destroy", "finish"],
 )
 def test_an_interrupted_renewal_leaves_the_old_keys_working(platform: Platform, step: str) -> None:
-    app, account = platform.registered()
+    """The swap (the task ``complete_renewal``, eager here) fails at each of its steps on
+    every try: nothing of it stays, the old keys work, the app gives up waiting; the task
+    sent again later (a redelivery, or ``resume_issuance``) swaps exactly once."""
+    app, account = platform.registered(certificate_wait=1)
     old = {p: c.pk for p, c in _certificates(account).items()}
     certificates_before = Certificate.objects.count()
     real_issue = services.certificate_issue
@@ -183,7 +191,7 @@ def test_an_interrupted_renewal_leaves_the_old_keys_working(platform: Platform, 
 
     def issue_then_fail(**kwargs: Any) -> Certificate:
         calls["n"] += 1
-        if calls["n"] == 2:  # the first new certificate is made, the second fails
+        if calls["n"] % 2 == 0:  # each try makes the first new certificate, not the second
             raise RuntimeError("CA went away")
         return real_issue(**kwargs)
 
@@ -196,12 +204,13 @@ def test_an_interrupted_renewal_leaves_the_old_keys_working(platform: Platform, 
             renewal_service, "_destroy_superseded", side_effect=RuntimeError("boom")
         ),
         "finish": mock.patch.object(
-            renewal_service, "audit_record", side_effect=[None, None, RuntimeError("boom")]
+            renewal_service,
+            "audit_record",
+            side_effect=lambda **kw: _fail_on(kw, "renewal.completed"),
         ),
     }[step]
-    with target, pytest.raises(ApiError) as refused:
+    with target, pytest.raises(ProtocolError, match="old keys still work"):
         app.renew(account.document_number, PIN2, NEW1, NEW2)
-    assert refused.value.status == 500
     # No certificate was left behind, the old ones are untouched and the old keys sign.
     assert Certificate.objects.count() == certificates_before
     assert {p: c.pk for p, c in _certificates(account).items()} == old
@@ -212,8 +221,19 @@ def test_an_interrupted_renewal_leaves_the_old_keys_working(platform: Platform, 
     )
     tx = auth_transaction(account)
     assert _answer(app, str(tx.pk), PIN1) == "OK"
-    # And a later renewal goes through.
-    assert app.renew(account.document_number, PIN2, NEW1, NEW2).ok
+    # The renewal waits for its task; sent again, it swaps the keys exactly once.
+    renewal = KeyRenewal.objects.get(account=account)
+    assert renewal.state == KeyRenewal.State.ISSUING
+    assert tasks.complete_renewal.apply(args=(str(renewal.pk),)).result is True
+    assert_renewed_once(renewal, old)
+    assert tasks.complete_renewal.apply(args=(str(renewal.pk),)).result is False
+    assert_renewed_once(renewal, old)
+
+
+def _fail_on(kwargs: dict[str, Any], action: str) -> None:
+    if kwargs["action"] == action:
+        raise RuntimeError("boom")
+    audit_record(**kwargs)
 
 
 def test_renewal_is_the_devices_own(platform: Platform) -> None:

@@ -57,6 +57,7 @@ def test_every_task_goes_to_a_declared_queue() -> None:
     [
         ("signing.tasks.fill_key_pool", "issuance"),
         ("signing.tasks.issue_certificates", "issuance"),
+        ("signing.tasks.complete_renewal", "issuance"),
         ("pki.tasks.revoke_certificate", "issuance"),
         ("signing.tasks.resume_issuance", "housekeeping"),
         ("enrolment.tasks.onboarding_process", "biometrics"),
