@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from accounts.models import Device
+from audit.models import AuditRecord
 from audit.services import audit_record
 from signing import engine
 from signing.engine import rotation
@@ -60,7 +61,7 @@ def device_key_rotate(
             return DeviceKeyAnswer(status="UNCHANGED", key_id=key_id)
         if current != signed_with:
             raise WrongState("The device key changed while this request was on its way.")
-        if Device.objects.filter(public_key=public_key).exclude(pk=row.pk).exists():
+        if _taken(public_key, current, row):
             raise BadRequest("This key is registered already.", code="key_reused")
         row.public_key = public_key
         row.save(update_fields=["public_key"])
@@ -76,3 +77,24 @@ def device_key_rotate(
             source_ip=source_ip,
         )
     return DeviceKeyAnswer(status="ROTATED", key_id=key_id)
+
+
+def _taken(public_key: bytes, current: bytes, device: Device) -> bool:
+    """Another device holds ``public_key`` — other than one that moved to it from this
+    device's current key: one app registered several times (one device id per
+    registration, one device key) rotates them one after the other."""
+    holders = [
+        str(pk)
+        for pk in Device.objects.filter(public_key=public_key)
+        .exclude(pk=device.pk)
+        .values_list("pk", flat=True)
+    ]
+    if not holders:
+        return False
+    same_app = AuditRecord.objects.filter(
+        action="device.key_rotated",
+        object_id__in=holders,
+        data__previous_key_sha256=hashlib.sha256(current).hexdigest(),
+        data__key_sha256=hashlib.sha256(public_key).hexdigest(),
+    ).values_list("object_id", flat=True)
+    return set(holders) != set(same_app)
