@@ -250,16 +250,19 @@ def transport_decrypt_share(envelope: object, aad: bytes, length: int) -> int:
         return transport.decrypt_share(
             body, _transport_private_key(key.name, key.public_der), aad, length
         )
-    usable = [k for k in reversed(ring.keys) if k.usable(now)]
-    for position, key in enumerate(usable):
+    failure = engine.TransportError("envelope does not decrypt with any usable transport key")
+    for key in reversed(ring.keys):
+        if not key.usable(now):
+            continue
         try:
-            return transport.decrypt_share(
-                envelope, _transport_private_key(key.name, key.public_der), aad, length
-            )
-        except engine.TransportError:
-            if position == len(usable) - 1:
-                raise
-    raise TransportKeyRetired("no usable transport key")  # pragma: no cover - current is usable
+            private = _transport_private_key(key.name, key.public_der)
+        except TransportKeyRetired:  # destroyed by another process meanwhile
+            continue
+        try:
+            return transport.decrypt_share(envelope, private, aad, length)
+        except engine.TransportError as exc:
+            failure = exc
+    raise failure
 
 
 def transport_key_rotate(*, grace: timedelta, actor: str) -> TransportKey:
