@@ -78,7 +78,8 @@ def _rotation(
 
 
 def _registered_key(app: DeviceApp) -> bytes:
-    return bytes(Device.objects.get(pk=app.device_id).public_key)
+    _, device_id = credentials(app)
+    return bytes(Device.objects.get(pk=device_id).public_key)
 
 
 def _rotations() -> int:
@@ -174,7 +175,7 @@ def test_a_wrong_proof_changes_nothing(platform: Platform, case: str) -> None:
             nonce = appauth.new_nonce()
             proof = bytearray(prove_device_key(new, own_id, nonce))
             proof[-1] ^= 1
-            body = {"publicKey": _b64(public_key_der(new.public_key())), "proof": _b64(proof)}
+            body = {"publicKey": _b64(public_key_der(new.public_key())), "proof": _b64(bytes(proof))}
             response = _post(app, body, nonce=nonce)
     assert response.status_code == 400, response.text
     assert response.json()["error"] == error and response.json()["code"] == 400
