@@ -20,7 +20,7 @@ import json
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from device.errors import ApiError, ProtocolError, StateError
-from device.session import Session, _answer, _bad_signature
+from device.session import Session, answer_of, is_bad_signature
 from device.state import b64
 from device.wire import API, required_string, to_json
 from signing.engine import appauth, public_key_der
@@ -85,20 +85,18 @@ class DeviceKeys:
                     "proof": b64(prove_device_key(new, device_id, nonce)),
                 }
             )
-            response = self._session._send_once(
+            response = self._session.send_once(
                 "POST",
                 f"{API}/device/key",
                 body,
                 device_id=device_id,
-                timeout=None,
-                headers=None,
                 signing_key=signing_key,
                 nonce=nonce,
             )
-            if not _bad_signature(response):
+            if not is_bad_signature(response):
                 break
         assert response is not None  # noqa: S101 - the loop ran
-        answer = _answer(response)
+        answer = answer_of(response)
         status = required_string(answer, "status")
         if status not in {"ROTATED", "UNCHANGED"}:
             raise ProtocolError(f"unexpected device key status {json.dumps(status)}")

@@ -161,7 +161,7 @@ class Session:
                 method, path, body, device_id=device_id, timeout=timeout, headers=extra_headers
             )
             pending = self.state.pending_device_key
-            if device_id is not None and pending is not None and _bad_signature(response):
+            if device_id is not None and pending is not None and is_bad_signature(response):
                 # A device-key rotation whose answer was lost (§9.1): the service may know
                 # the new key already. The refused request changed nothing: send it again.
                 response = self._send_once(
@@ -178,6 +178,29 @@ class Session:
                 break
             self.sleep(wait)
         return _answer(response)
+
+    def send_once(
+        self,
+        method: str,
+        path: str,
+        body: bytes,
+        *,
+        device_id: str,
+        signing_key: ec.EllipticCurvePrivateKey | None,
+        nonce: str,
+    ) -> httpx.Response:
+        """One signed exchange with a chosen ``signing_key`` and ``nonce`` (a device-key
+        rotation's proof is bound to the request nonce, §9.1); no retries, no fallback."""
+        return self._send_once(
+            method,
+            path,
+            body,
+            device_id=device_id,
+            timeout=None,
+            headers=None,
+            signing_key=signing_key,
+            nonce=nonce,
+        )
 
     def _send_once(
         self,
@@ -254,7 +277,7 @@ class Session:
         )
 
 
-def _bad_signature(response: httpx.Response) -> bool:
+def is_bad_signature(response: httpx.Response) -> bool:
     """A 401 ``bad_signature``: the service does not take this key's signature."""
     if response.status_code != 401 or len(response.content) > 4096:
         return False
@@ -274,6 +297,11 @@ def _busy_wait(response: httpx.Response) -> float | None:
         return None
     seconds = int(value)
     return float(seconds) if seconds <= MAX_BUSY_WAIT else None
+
+
+def answer_of(response: httpx.Response) -> dict[str, Any]:
+    """The JSON object of an answer, or ApiError / ProtocolError (see :meth:`Session.request`)."""
+    return _answer(response)
 
 
 def _answer(response: httpx.Response) -> dict[str, Any]:

@@ -175,7 +175,10 @@ def test_a_wrong_proof_changes_nothing(platform: Platform, case: str) -> None:
             nonce = appauth.new_nonce()
             proof = bytearray(prove_device_key(new, own_id, nonce))
             proof[-1] ^= 1
-            body = {"publicKey": _b64(public_key_der(new.public_key())), "proof": _b64(bytes(proof))}
+            body = {
+                "publicKey": _b64(public_key_der(new.public_key())),
+                "proof": _b64(bytes(proof)),
+            }
             response = _post(app, body, nonce=nonce)
     assert response.status_code == 400, response.text
     assert response.json()["error"] == error and response.json()["code"] == 400
