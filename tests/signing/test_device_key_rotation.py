@@ -192,10 +192,12 @@ def _spki(key: Any) -> bytes:
 @pytest.mark.parametrize(
     ("public_key", "error"),
     [
-        (_spki(rsa.generate_private_key(public_exponent=65537, key_size=2048)), "invalid_key"),
+        # An RSA key small enough to fit the size limit: the algorithm is what is refused.
+        (_spki(rsa.generate_private_key(public_exponent=65537, key_size=1024)), "invalid_key"),  # noqa: S505
         (_spki(ec.generate_private_key(ec.SECP384R1())), "invalid_key"),
         (b"garbage", "invalid_key"),
         (b"\x30" * 300, "invalid_request"),  # longer than any P-256 SubjectPublicKeyInfo
+        (_spki(rsa.generate_private_key(public_exponent=65537, key_size=2048)), "invalid_request"),
     ],
 )
 def test_a_malformed_key_is_400_json(platform: Platform, public_key: bytes, error: str) -> None:
