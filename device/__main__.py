@@ -1,6 +1,7 @@
 """The reference app's command line: ``python -m device COMMAND``.
 
-Commands: register, onboard, wait, approve, refuse, open-link, status, refresh, renew.
+Commands: register, onboard, wait, approve, refuse, open-link, status, refresh, renew,
+rotate-device-key.
 
 Exit codes: 0 done, 1 the operation failed or the service refused it (wrong PIN, locked,
 network, protocol), 2 usage or local-state error. Errors are one line on stderr, never a
@@ -233,6 +234,11 @@ def _parser() -> argparse.ArgumentParser:
     renew.add_argument("--pin2", metavar="P", help="the current PIN2 (prompted if absent)")
     renew.add_argument("--new-pin1", metavar="P", help="the new PIN1 (prompted if absent)")
     renew.add_argument("--new-pin2", metavar="P", help="the new PIN2 (prompted if absent)")
+    commands.add_parser(
+        "rotate-device-key",
+        parents=[common],
+        help="replace the key that signs this device's requests (finishes an interrupted run)",
+    )
     return parser
 
 
@@ -496,6 +502,13 @@ class _Cli:
                     self.out(f"{account.document_number} {purpose}: {status}")
                     failed = failed or status != "OK"
         return EXIT_FAILED if failed else EXIT_OK
+
+    def rotate_device_key(self) -> int:
+        with self.store.locked():
+            app = self.app()
+            statuses = app.rotate_device_key()
+        self.out(f"New device key in use ({len(statuses)} device id(s): {', '.join(statuses)})")
+        return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None, *, client: httpx.Client | None = None) -> int:

@@ -16,7 +16,8 @@ a stale one later (which would look like a clone).
 
 :class:`DeviceApp` is a facade: each method hands over to the flow that does the work —
 :mod:`device.registration` (§2), :mod:`device.transactions` (§3),
-:mod:`device.maintenance` (§4), :mod:`device.devicelinks` (RP API v3 device links), all
+:mod:`device.maintenance` (§4), :mod:`device.devicelinks` (RP API v3 device links),
+:mod:`device.keys` (§9, rotating the device key and following the transport key), all
 sharing one :class:`~device.session.Session` (state,
 locks, signed HTTP); :mod:`device.retransmit` holds the retransmit-nonce rule above and
 :mod:`device.answers` the parsed answers. Remote onboarding is :mod:`device.onboarding`.
@@ -33,6 +34,7 @@ import httpx
 from device.answers import AccountStatus, ConfirmResult, RegistrationResult, Transaction
 from device.devicelinks import DeviceLinks, OpenedLink
 from device.errors import InputError
+from device.keys import DeviceKeys
 from device.maintenance import Maintenance
 from device.registration import (
     DEFAULT_CERTIFICATE_WAIT,
@@ -89,6 +91,7 @@ class DeviceApp:
         self._transactions = Transactions(self.session)
         self._maintenance = Maintenance(self.session)
         self._device_links = DeviceLinks(self.session)
+        self._keys = DeviceKeys(self.session)
 
     # -- the device ----------------------------------------------------------------------
 
@@ -203,6 +206,20 @@ class DeviceApp:
     def accounts(self) -> list[AccountStatus]:
         """This device's accounts and key states as the service sees them (§4)."""
         return self._maintenance.accounts()
+
+    # -- key rotation (§9) ---------------------------------------------------------------
+
+    def rotate_device_key(self) -> list[str]:
+        """Replace the device key that signs every call (§9.1), for every device id of this
+        state; safe to run again after a crash or a lost answer (it finishes the same
+        rotation). Returns the service's status per device id."""
+        return self._keys.rotate_device_key()
+
+    def update_transport_key(self) -> bool:
+        """Fetch the service's transport key and pin it if the pinned key endorsed it
+        (§9.2); True when the pin changed. A key the pin did not endorse: ProtocolError,
+        and the pin stays. :meth:`accounts` and :meth:`approve` call it when needed."""
+        return self.session.update_transport_key()
 
     # -- for callers that reach into one device ------------------------------------------
     # The demo's autoresponder sends refusals the app itself never sends (over the signed

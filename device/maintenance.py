@@ -9,7 +9,8 @@ from device.errors import InputError
 from device.retransmit import key_call, new_rnonce, recover
 from device.session import Session
 from device.state import PURPOSES, b64
-from device.wire import API, required_string
+from device.wire import API, required_string, string
+from signing.engine.rotation import key_id
 
 
 class Maintenance:
@@ -44,4 +45,11 @@ class Maintenance:
         answer = self._session.send(
             "GET", f"{API}/accounts", None, device_id=self._session.signed_device()
         )
-        return parse_accounts(answer)
+        accounts = parse_accounts(answer)
+        # §9.2: the service names its current transport key; a new one is fetched (and
+        # pinned only if the pinned key endorsed it) before the next envelope is sealed.
+        announced = string(answer, "transportKeyId", optional=True)
+        pinned = self._session.state.transport_key
+        if announced is not None and pinned is not None and announced != key_id(pinned):
+            self._session.update_transport_key()
+        return accounts

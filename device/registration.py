@@ -9,6 +9,7 @@ and the certificate that comes back must be for it too.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from device.answers import SUPPORTED_INTERACTIONS, RegistrationResult, parse_result
 from device.checks import check_csr
-from device.errors import InputError, ProtocolError, StateError
+from device.errors import ApiError, InputError, ProtocolError, StateError
 from device.pins import PIN_MIN_LENGTH, check_pin
 from device.retransmit import key_call, new_rnonce, store_certificate
 from device.session import Session
@@ -230,6 +231,11 @@ class Registration:
         transport key or a reused document number is refused).
         """
         state = self._session.state
+        if state.transport_key not in (None, redeemed.transport_key) and state.device_id:
+            # The service may have rotated it (§9.2): follow the endorsements from the pin
+            # (a service that announces none leaves the pin, and the check below refuses).
+            with contextlib.suppress(ApiError):
+                self._session.update_transport_key()
         with self._session.lock:
             if state.transport_key not in (None, redeemed.transport_key):
                 raise ProtocolError("the service's transport key changed since it was pinned")

@@ -19,14 +19,16 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from device.errors import ApiError, InputError, NetworkError, ProtocolError, StateError
 from device.state import AccountRecord, DeviceState, KeyRecord, StateStore
-from device.wire import to_json
+from device.wire import API, base64_field, field, json_object, to_json
 from signing.engine import (
     EngineError,
     load_p256_public_key,
     public_key_der,
     sign_request,
+    transport_encrypt_share,
     transport_open_secret,
 )
+from signing.engine.rotation import MAX_CHAIN, follow_transport_chain, key_id
 
 #: An answer larger than this is refused unparsed.
 MAX_RESPONSE_BYTES = 1 << 20
@@ -83,6 +85,34 @@ class Session:
             raise StateError("no pinned transport key: register first")
         return load_p256_public_key(self.state.transport_key)
 
+    def seal_share(self, s1_prime: int, length: int, aad: bytes) -> dict[str, str]:
+        """s1′ sealed to the pinned transport key, with its key id (``kid``, §9.2) so the
+        service can tell a retired key from a bad envelope."""
+        envelope = transport_encrypt_share(s1_prime, length, self.transport_key(), aad)
+        assert self.state.transport_key is not None  # noqa: S101 - transport_key() checked
+        return envelope | {"kid": key_id(self.state.transport_key)}
+
+    def update_transport_key(self, *, device_id: str | None = None) -> bool:
+        """Fetch the service's transport key (§9.2) and pin it if an unbroken chain of
+        endorsements leads to it from the key pinned now; True when the pin changed.
+
+        ProtocolError (and the old pin kept) for a key the pinned one did not endorse.
+        ``device_id`` signs the call (default: this state's).
+        """
+        pinned = self.state.transport_key
+        if pinned is None:
+            raise StateError("no pinned transport key: register first")
+        answer = self.send(
+            "GET", f"{API}/transport-key", None, device_id=device_id or self.signed_device()
+        )
+        newest = _endorsed_successor(pinned, answer)
+        if newest == pinned:
+            return False
+        with self.lock:
+            self.state.transport_key = newest
+            self.save()
+        return True
+
     def signed_device(self) -> str:
         """The device id the calls are signed for (StateError before registration)."""
         device_id = self.state.device_id
@@ -130,11 +160,47 @@ class Session:
             response = self._send_once(
                 method, path, body, device_id=device_id, timeout=timeout, headers=extra_headers
             )
+            pending = self.state.pending_device_key
+            if device_id is not None and pending is not None and is_bad_signature(response):
+                # A device-key rotation whose answer was lost (§9.1): the service may know
+                # the new key already. The refused request changed nothing: send it again.
+                response = self._send_once(
+                    method,
+                    path,
+                    body,
+                    device_id=device_id,
+                    timeout=timeout,
+                    headers=extra_headers,
+                    signing_key=pending,
+                )
             wait = _busy_wait(response)
             if wait is None or attempt == BUSY_RETRIES:
                 break
             self.sleep(wait)
         return _answer(response)
+
+    def send_once(
+        self,
+        method: str,
+        path: str,
+        body: bytes,
+        *,
+        device_id: str,
+        signing_key: ec.EllipticCurvePrivateKey | None,
+        nonce: str,
+    ) -> httpx.Response:
+        """One signed exchange with a chosen ``signing_key`` and ``nonce`` (a device-key
+        rotation's proof is bound to the request nonce, §9.1); no retries, no fallback."""
+        return self._send_once(
+            method,
+            path,
+            body,
+            device_id=device_id,
+            timeout=None,
+            headers=None,
+            signing_key=signing_key,
+            nonce=nonce,
+        )
 
     def _send_once(
         self,
@@ -145,7 +211,11 @@ class Session:
         device_id: str | None,
         timeout: float | None,
         headers: Mapping[str, str] | None,
+        signing_key: ec.EllipticCurvePrivateKey | None = None,
+        nonce: str | None = None,
     ) -> httpx.Response:
+        """One HTTP exchange, signed (when ``device_id``) with ``signing_key`` (default: the
+        device key) and ``nonce`` (default: a fresh one)."""
         extra_headers = headers
         headers = {"Accept": "application/json"} | dict(extra_headers or {})
         if body is not None:
@@ -158,7 +228,7 @@ class Session:
             timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
         )
         if device_id is not None:
-            key = self.state.device_key
+            key = signing_key or self.state.device_key
             if key is None:
                 raise StateError("no device key: register first")
             request.headers.update(
@@ -169,6 +239,7 @@ class Session:
                     body or b"",
                     device_id=device_id,
                     timestamp=int(self.clock()),
+                    nonce_b64=nonce,
                 )
             )
         try:
@@ -206,6 +277,17 @@ class Session:
         )
 
 
+def is_bad_signature(response: httpx.Response) -> bool:
+    """A 401 ``bad_signature``: the service does not take this key's signature."""
+    if response.status_code != 401 or len(response.content) > 4096:
+        return False
+    try:
+        data = json.loads(response.content)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(data, dict) and data.get("error") == "bad_signature"
+
+
 def _busy_wait(response: httpx.Response) -> float | None:
     """Seconds to wait before trying again, for a 503 that says so briefly; else None."""
     if response.status_code != 503:
@@ -215,6 +297,11 @@ def _busy_wait(response: httpx.Response) -> float | None:
         return None
     seconds = int(value)
     return float(seconds) if seconds <= MAX_BUSY_WAIT else None
+
+
+def answer_of(response: httpx.Response) -> dict[str, Any]:
+    """The JSON object of an answer, or ApiError / ProtocolError (see :meth:`Session.request`)."""
+    return _answer(response)
 
 
 def _answer(response: httpx.Response) -> dict[str, Any]:
@@ -237,3 +324,28 @@ def _answer(response: httpx.Response) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ProtocolError(f"the service answered {response.status_code} without a JSON object")
     return data
+
+
+def _endorsed_successor(pinned: bytes, answer: Mapping[str, Any]) -> bytes:
+    """The announced current key, if the chain in ``answer`` leads to it from ``pinned``."""
+    items = field(answer, "chain")
+    if not isinstance(items, list) or not 0 < len(items) <= MAX_CHAIN:
+        raise ProtocolError(f"'chain' must be a list of 1-{MAX_CHAIN} keys")
+    chain: list[tuple[bytes, bytes | None]] = []
+    for item in items:
+        entry = json_object(item, "chain entry")
+        endorsement = entry.get("endorsement")
+        chain.append(
+            (
+                base64_field(entry, "publicKey"),
+                None if endorsement is None else base64_field(entry, "endorsement"),
+            )
+        )
+    if base64_field(answer, "publicKey") != chain[-1][0]:
+        raise ProtocolError("the announced transport key is not the end of its chain")
+    try:
+        return follow_transport_chain(pinned, chain)
+    except EngineError as exc:
+        raise ProtocolError(
+            f"the announced transport key is not endorsed by the pinned one: {exc}"
+        ) from None

@@ -8,7 +8,10 @@ invariant 6):
   modulus n, the current one-time clone-detection token, the certificate, and — only while
   an answer is outstanding — the exact request that is waiting for it (so a lost answer
   can be fetched again with the same retransmit nonce instead of looking like a clone);
-* the device key (EC P-256, signs every request) and the device id;
+* the device key (EC P-256, signs every request) and the device id; during a rotation
+  (docs/app-api.md §9.1) also the new key, as ``pendingDeviceKey``, from before the request
+  that registers it until every device id of this state has it, so a crash or a lost
+  answer never leaves the app without the key the service knows;
 * the server's transport key, pinned at the first registration, and the base URL.
 
 Never d1″, p1, q1, d1, λ(n1) or s1″: there is no field for them, and :func:`state_from_dict`
@@ -116,6 +119,7 @@ class DeviceState:
     device_id: str | None = None
     transport_key: bytes | None = None
     accounts: dict[str, AccountRecord] = field(default_factory=dict)
+    pending_device_key: ec.EllipticCurvePrivateKey | None = None
 
 
 # --- serialisation -------------------------------------------------------------------
@@ -135,18 +139,35 @@ def _key_to_dict(key: KeyRecord) -> dict[str, object]:
     }
 
 
+def _pkcs8_b64(key: ec.EllipticCurvePrivateKey) -> str:
+    return b64(
+        key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+
+
+def _load_device_key(value: object, name: str) -> ec.EllipticCurvePrivateKey:
+    try:
+        loaded = serialization.load_der_private_key(unb64(value, name), None)
+    except (ValueError, TypeError):
+        raise StateError(f"the {name} does not load") from None
+    if not isinstance(loaded, ec.EllipticCurvePrivateKey) or not isinstance(
+        loaded.curve, ec.SECP256R1
+    ):
+        raise StateError(f"the {name} must be an EC P-256 key")
+    return loaded
+
+
 def state_to_dict(state: DeviceState) -> dict[str, object]:
     """The JSON-ready form of the state (integers as hex, bytes as Base64)."""
-    device_key = None
-    if state.device_key is not None:
-        device_key = b64(
-            state.device_key.private_bytes(
-                serialization.Encoding.DER,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-    return {
+    device_key = None if state.device_key is None else _pkcs8_b64(state.device_key)
+    extra: dict[str, object] = {}
+    if state.pending_device_key is not None:  # only during a rotation: older apps read the rest
+        extra["pendingDeviceKey"] = _pkcs8_b64(state.pending_device_key)
+    return extra | {
         "version": STATE_VERSION,
         "baseUrl": state.base_url,
         "device": {"id": state.device_id, "key": device_key},
@@ -250,21 +271,19 @@ def _account_from_dict(number: str, value: object) -> AccountRecord:
 
 def state_from_dict(data: object) -> DeviceState:
     """Inverse of :func:`state_to_dict`; refuses unknown or missing fields (StateError)."""
-    top = _obj(data, "state", {"version", "baseUrl", "device", "transportKey", "accounts"})
+    fields = {"version", "baseUrl", "device", "transportKey", "accounts"}
+    if isinstance(data, dict) and "pendingDeviceKey" in data:
+        fields.add("pendingDeviceKey")
+    top = _obj(data, "state", fields)
     if top["version"] != STATE_VERSION:
         raise StateError(f"unsupported state version {top['version']!r}")
     device = _obj(top["device"], "device", {"id", "key"})
     device_key = None
     if device["key"] is not None:
-        try:
-            loaded = serialization.load_der_private_key(unb64(device["key"], "device key"), None)
-        except (ValueError, TypeError):
-            raise StateError("the device key does not load") from None
-        if not isinstance(loaded, ec.EllipticCurvePrivateKey) or not isinstance(
-            loaded.curve, ec.SECP256R1
-        ):
-            raise StateError("the device key must be an EC P-256 key")
-        device_key = loaded
+        device_key = _load_device_key(device["key"], "device key")
+    pending_key = None
+    if top.get("pendingDeviceKey") is not None:
+        pending_key = _load_device_key(top["pendingDeviceKey"], "pending device key")
     transport = _opt_bytes(top["transportKey"], "transportKey")
     if transport is not None:
         try:
@@ -280,6 +299,7 @@ def state_from_dict(data: object) -> DeviceState:
         device_id=_text(device["id"], "device id", optional=True),
         transport_key=transport,
         accounts={number: _account_from_dict(number, a) for number, a in accounts.items()},
+        pending_device_key=pending_key,
     )
 
 

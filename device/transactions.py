@@ -23,7 +23,7 @@ from device.answers import (
     parse_result,
     parse_transaction,
 )
-from device.errors import InputError, ProtocolError
+from device.errors import ApiError, InputError, ProtocolError
 from device.pins import PIN_MIN_LENGTH, check_pin
 from device.retransmit import RNONCE_BYTES, key_call, recover
 from device.session import Session
@@ -33,9 +33,10 @@ from signing.engine import (
     EngineError,
     client_partial_for_digest,
     transaction_aad,
-    transport_encrypt_share,
 )
 
+#: The service's answer to an envelope sealed to a retired transport key (§9.2).
+TRANSPORT_KEY_RETIRED = "transport_key_retired"
 #: Longest wait the app asks of the service in one long poll.
 MAX_LONG_POLL_MS = 120_000
 #: Most transactions one long poll may return.
@@ -84,7 +85,26 @@ class Transactions:
         vc: str | None = None,
         rnonce: bytes | None = None,
     ) -> ConfirmResult:
-        """Confirm a transaction (§3.3); see :meth:`device.app.DeviceApp.approve`."""
+        """Confirm a transaction (§3.3); see :meth:`device.app.DeviceApp.approve`.
+
+        An envelope refused as sealed to a retired transport key (nothing was evaluated)
+        makes the app fetch the endorsed new key (§9.2) and confirm once more.
+        """
+        try:
+            return self._approve(tx, pin, vc=vc, rnonce=rnonce)
+        except ApiError as exc:
+            if exc.error != TRANSPORT_KEY_RETIRED or not self._session.update_transport_key():
+                raise
+        return self._approve(tx, pin, vc=vc, rnonce=rnonce)
+
+    def _approve(
+        self,
+        tx: Transaction | str,
+        pin: str | None,
+        *,
+        vc: str | None,
+        rnonce: bytes | None,
+    ) -> ConfirmResult:
         tx = self._resolve(tx)
         if tx.kind == CERTIFICATE_CHOICE:
             return self._choose_certificate(tx)
@@ -112,7 +132,7 @@ class Transactions:
             payload["userChallenge"] = acsp.user_challenge
             payload["digest"] = b64(acsp.digest)
         assert digest is not None and tx.hash_type is not None and tx.padding is not None  # noqa: S101
-        transport_key = self._session.transport_key()
+        self._session.transport_key()  # StateError before the PIN is used
         with self._session.key_lock(account.document_number, tx.purpose):
             recover(self._session, account, key)
             assert key.n is not None and key.token is not None  # noqa: S101 - key() checked
@@ -129,8 +149,8 @@ class Transactions:
                 )
             except EngineError as exc:
                 raise ProtocolError(f"cannot sign this transaction: {exc}") from None
-            payload["s1p"] = transport_encrypt_share(
-                s1_prime, (key.blob.bits + 7) // 8, transport_key, transaction_aad(tx.id)
+            payload["s1p"] = self._session.seal_share(
+                s1_prime, (key.blob.bits + 7) // 8, transaction_aad(tx.id)
             )
             del s1_prime
             payload["token"] = b64(key.token)

@@ -203,6 +203,7 @@ class ServerKeyHalfAdmin(KeyMaterialAdmin):
 
 @admin.register(ServiceKey)
 class ServiceKeyAdmin(KeyMaterialAdmin):
-    list_display = ("name", "created_at")
-    fields = ("name", "created_at")
+    # A rotated-out transport key: decrypts until retire_at, destroyed at retired_at.
+    list_display = ("name", "created_at", "retire_at", "retired_at")
+    fields = list_display
     readonly_fields = fields

@@ -258,8 +258,13 @@ class ServiceKey(models.Model):
 
     name = models.CharField(max_length=40, unique=True)
     public_key = models.BinaryField(editable=False, help_text="DER SubjectPublicKeyInfo")
-    wrapped_private_key = models.BinaryField(editable=False)
+    wrapped_private_key = models.BinaryField(editable=False, help_text="empty once retired")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Transport key rotation (docs/app-api.md §9.2): the previous transport key's
+    # signature over this one, and the end of its grace period once a successor exists.
+    endorsement = models.BinaryField(null=True, editable=False)
+    retire_at = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.name

@@ -10,7 +10,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from signing.keys import pool_fill
+from signing.keys import pool_fill, transport_keys_retire
 from signing.services.expiry import expiry_notices_send, registrations_expire_abandoned
 from signing.services.issuance import issuance_stalled, issue_certificates
 from signing.services.renewal import complete_renewal, renewals_expire_abandoned, renewals_stalled
@@ -40,11 +40,13 @@ def expire_transactions() -> int:
 
 @shared_task
 def account_expiry_housekeeping() -> dict[str, int]:
-    """Hourly: expiry notices, registrations never finished, renewals never completed."""
+    """Hourly: expiry notices, registrations never finished, renewals never completed,
+    transport keys whose grace period is over (docs/app-api.md §9.2)."""
     return {
         "notices": expiry_notices_send(),
         "registrations_closed": registrations_expire_abandoned(),
         "renewals_abandoned": renewals_expire_abandoned(),
+        "transport_keys_retired": len(transport_keys_retire(actor="task:housekeeping")),
     }
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from api.app import devicelinks, onboarding, renewal, views
+from api.app import devicelinks, keys, onboarding, renewal, views
 
 urlpatterns = [
     path("registrations", views.RegistrationCreate.as_view()),
@@ -27,6 +27,9 @@ urlpatterns = [
     path("renewals/<uuid:renewal_id>/shares", renewal.RenewalShares.as_view()),
     path("renewals/<uuid:renewal_id>/complete", renewal.RenewalComplete.as_view()),
     path("renewals/<uuid:renewal_id>/certificates", renewal.renewal_certificates),
+    # Key rotation (§9).
+    path("device/key", keys.DeviceKeyRotate.as_view()),
+    path("transport-key", keys.TransportKeyCurrent.as_view()),
     # RP API v3 device links (§7).
     path("device-links", devicelinks.DeviceLinkOpen.as_view()),
     # Remote onboarding (§6): authenticated by the application's bearer secret.

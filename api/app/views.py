@@ -409,7 +409,10 @@ class AccountList(DeviceAPIView):
                     "renewalDue": valid.renewal_due,
                 }
             )
-        return Response({"accounts": accounts})
+        # §9.2: the app compares it with its pin and fetches the new key when it differs.
+        return Response(
+            {"accounts": accounts, "transportKeyId": keys.transport_key_ring().current.key_id}
+        )
 
 
 # --- the long poll: a plain async view (DRF's APIView is synchronous) -----------------

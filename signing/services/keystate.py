@@ -17,7 +17,6 @@ from django.utils import timezone
 from accounts.models import Device
 from core import metrics
 from signing import engine, keys
-from signing.engine import transport
 from signing.models import SplitKey
 from signing.services.errors import BadRequest, NotFound
 
@@ -135,7 +134,13 @@ def decrypt_s1p(envelope: object, *, aad: bytes, key: SplitKey) -> int:
     """s1′ from its envelope; ``aad`` is the engine's context of the operation
     (``engine.registration_aad`` or ``engine.transaction_aad``)."""
     try:
-        return transport.decrypt_share(envelope, keys.transport_private_key(), aad, key_length(key))
+        return keys.transport_decrypt_share(envelope, aad, key_length(key))
+    except keys.TransportKeyRetired:
+        # Nothing was evaluated: the app fetches the current key (§9.2) and sends again.
+        raise BadRequest(
+            "The envelope is sealed to a retired transport key; fetch the current one.",
+            code="transport_key_retired",
+        ) from None
     except engine.EngineError:
         raise BadRequest(
             "The encrypted partial signature is malformed.", code="bad_envelope"

@@ -393,7 +393,9 @@ class FakeServer:
         salt: bytes | None,
     ) -> tuple[Any, KeyState]:
         try:
-            s1p = transport_decrypt_share(body["s1p"], self.transport_key, aad, byte_length(key.n1))
+            s1p = transport_decrypt_share(
+                _without_kid(body["s1p"]), self.transport_key, aad, byte_length(key.n1)
+            )
             sign_request = SignRequest(
                 digest=digest,
                 hash_alg=hash_type,
@@ -671,3 +673,11 @@ class FakeServer:
                 }
             )
         return 200, {"accounts": items}
+
+
+def _without_kid(envelope: Any) -> Any:
+    """The envelope without its optional transport key id (docs/app-api.md §5, §9.2): this
+    server has one transport key."""
+    if isinstance(envelope, dict):
+        return {name: value for name, value in envelope.items() if name != "kid"}
+    return envelope

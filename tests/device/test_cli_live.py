@@ -12,6 +12,7 @@ import os
 import stat
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-from accounts.models import Account
+from accounts.models import Account, Device
+from device.state import FileStore
+from signing import keys
 from signing.engine import verification_code
 from signing.models import SplitKey, Transaction
 from tests.helpers.platform import Platform, auth_transaction
@@ -179,3 +182,23 @@ def test_wait_with_nothing_pending_and_a_used_ticket(cli: Cli, platform: Platfor
     assert reused.stderr.count("\n") == 1 and "Traceback" not in reused.stderr
     assert "used" in reused.stderr.lower()
     assert Account.objects.count() == 1
+
+
+def test_rotate_device_key_and_follow_a_new_transport_key(cli: Cli, platform: Platform) -> None:
+    account = _register(cli, platform)
+    before = bytes(Device.objects.get().public_key)
+    rotated = cli("rotate-device-key")
+    assert rotated.returncode == 0, rotated.stderr
+    assert rotated.stdout.strip() == "New device key in use (1 device id(s): ROTATED)"
+    after = bytes(Device.objects.get().public_key)
+    assert after != before
+    # The operator rotates the transport key; status picks it up, approve uses it.
+    new = keys.transport_key_rotate(grace=timedelta(0), actor="test")
+    status = cli("status")
+    assert status.returncode == 0, status.stderr
+    assert FileStore(cli.state).load().transport_key == new.public_der
+    tx = auth_transaction(account)
+    approved = cli("approve", str(tx.pk), "--pin", PIN1)
+    assert approved.returncode == 0, approved.stderr
+    tx.refresh_from_db()
+    assert tx.result == "OK"

@@ -8,6 +8,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from device import DeviceApp, FileStore, MemoryStore, RegistrationResult, StateError
 from device.state import dumps, loads
@@ -115,6 +116,8 @@ def test_writes_are_atomic(
         b' "transportKey": null, "accounts": {}}',
         b'{"version": 1, "baseUrl": null, "device": {"id": null, "key": null},'
         b' "transportKey": "AAAA", "accounts": {}}',
+        b'{"version": 1, "baseUrl": null, "device": {"id": null, "key": null},'
+        b' "transportKey": null, "accounts": {}, "pendingDeviceKey": "AAAA"}',
         b"[" * 100_000,
         b" " * (1 << 20) + b"{}",
     ],
@@ -144,3 +147,13 @@ def test_the_lock_file_is_private(path: Path) -> None:
     with store.locked():
         store.save(MemoryStore().load())
     assert _mode(path.with_name("device.json.lock")) == 0o600
+
+
+def test_a_pending_device_key_is_kept_only_while_there_is_one(registered: Registered) -> None:
+    app, _ = registered
+    assert "pendingDeviceKey" not in json.loads(dumps(app._state))  # older apps read it
+    pending = ec.generate_private_key(ec.SECP256R1())
+    app._state.pending_device_key = pending
+    loaded = loads(dumps(app._state))
+    assert loaded.pending_device_key is not None
+    assert loaded.pending_device_key.private_numbers() == pending.private_numbers()
