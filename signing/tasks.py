@@ -13,7 +13,12 @@ from django.conf import settings
 from signing.keys import pool_fill
 from signing.services.expiry import expiry_notices_send, registrations_expire_abandoned
 from signing.services.issuance import issuance_stalled, issue_certificates
-from signing.services.renewal import complete_renewal, renewals_expire_abandoned, renewals_stalled
+from signing.services.renewal import (
+    complete_renewal,
+    renewals_expire_abandoned,
+    renewals_fail_overdue,
+    renewals_stalled,
+)
 from signing.services.transactions import transactions_expire_due
 
 __all__ = [
@@ -40,11 +45,13 @@ def expire_transactions() -> int:
 
 @shared_task
 def account_expiry_housekeeping() -> dict[str, int]:
-    """Hourly: expiry notices, registrations never finished, renewals never completed."""
+    """Hourly: expiry notices, registrations never finished, renewals never completed
+    (by the app, or by their task: ``ISSUING_MAX_AGE``)."""
     return {
         "notices": expiry_notices_send(),
         "registrations_closed": registrations_expire_abandoned(),
         "renewals_abandoned": renewals_expire_abandoned(),
+        "renewals_failed": renewals_fail_overdue(),
     }
 
 
