@@ -20,6 +20,7 @@ from device.errors import (
     InputError,
     NetworkError,
     ProtocolError,
+    RenewalPending,
     StateError,
 )
 from device.state import DeviceState, FileStore, MemoryStore, StateStore
@@ -39,6 +40,7 @@ __all__ = [
     "NetworkError",
     "ProtocolError",
     "RegistrationResult",
+    "RenewalPending",
     "StateError",
     "StateStore",
     "Transaction",

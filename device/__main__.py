@@ -32,6 +32,7 @@ from device.errors import (
     InputError,
     NetworkError,
     ProtocolError,
+    RenewalPending,
     StateError,
 )
 from device.onboarding import Onboarding, progress_bar
@@ -422,11 +423,31 @@ class _Cli:
         if url is not None:
             self.out(f"Callback: {url}")
 
+    def _resume_renewals(self) -> None:
+        """A re-key that waited for the service when the app last stopped: one look at
+        §8.4 each (no waiting); a swapped one is finished, an ended one dropped."""
+        with self.store.locked():
+            app = self.app()
+            for number in app.pending_renewals():
+                try:
+                    if app.resume_renewal(number, wait=0) is not None:
+                        self.out(f"Renewal of {number} finished: the new keys are in use.")
+                except RenewalPending:
+                    pass  # shown below
+                except ProtocolError as exc:
+                    _eprint(f"warning: renewal of {number}: {exc}")
+
     def status(self) -> int:
         state = self.store.load()
         if not state.accounts:
             self.out(f"No accounts in {self.store.path}.")
             return EXIT_OK
+        if not self.args.offline and any(a.renewal for a in state.accounts.values()):
+            try:
+                self._resume_renewals()
+            except (NetworkError, ApiError) as exc:
+                _eprint(f"warning: a pending renewal was not checked: {exc}")
+            state = self.store.load()
         self.out(f"Device {state.device_id} at {state.base_url}")
         remote = {}
         code = EXIT_OK
@@ -444,8 +465,10 @@ class _Cli:
                 line += f"  valid until {server.valid_until}"
                 if server.expired:
                     line += "  EXPIRED: register again"
-                elif server.renewal_due:
+                elif server.renewal_due and account.renewal is None:
                     line += "  renewal due: run 'renew'"
+            if account.renewal is not None:
+                line += "  renewal waiting for the service: run 'renew' to finish it"
             self.out(line)
             for purpose, key in account.keys.items():
                 line = f"  {purpose} ({'PIN1' if purpose == 'AUTH' else 'PIN2'}): {key.state}"
@@ -465,6 +488,8 @@ class _Cli:
     def renew(self) -> int:
         active = [a for a in self.store.load().accounts.values() if a.state == "ACTIVE"]
         chosen = [a for a in active if self.args.document_number in (None, a.document_number)]
+        if len(chosen) > 1 and len([a for a in chosen if a.renewal]) == 1:
+            chosen = [a for a in chosen if a.renewal]  # finish that one first
         if len(chosen) != 1:
             raise _Usage(
                 "name the account with --document-number"
@@ -472,6 +497,8 @@ class _Cli:
                 else "no such active account in this state"
             )
         number = chosen[0].document_number
+        if chosen[0].renewal is not None:
+            return self._resume(number)
         pin2 = self.args.pin2 or _ask_pin("current PIN2", confirm=False)
         new_pin1 = self.args.new_pin1 or _ask_pin("new PIN1 (4-12 digits)", confirm=True)
         new_pin2 = self.args.new_pin2 or _ask_pin("new PIN2 (5-12 digits)", confirm=True)
@@ -488,6 +515,23 @@ class _Cli:
         self.out(f"Renewed: {number}, new certificates valid until {result.valid_until}")
         return EXIT_OK
 
+    def _resume(self, number: str) -> int:
+        """``renew`` of an account whose last re-key waits for the service: finish it
+        (no PINs asked: the new keys were made then)."""
+        started = time.monotonic()
+
+        def progress(message: str) -> None:
+            self.out(f"  [{time.monotonic() - started:5.1f} s] {message}")
+
+        self.out(f"Finishing the renewal of {number} started earlier ...")
+        with self.store.locked():
+            result = self.app().resume_renewal(number, progress=progress)
+        if result is None:  # another process finished it meanwhile
+            self.out(f"Renewed: {number}")
+            return EXIT_OK
+        self.out(f"Renewed: {number}, new certificates valid until {result.valid_until}")
+        return EXIT_OK
+
     def refresh(self) -> int:
         failed = False
         with self.store.locked():
@@ -498,7 +542,11 @@ class _Cli:
                 for purpose, key in account.keys.items():
                     if self.args.purpose not in (None, purpose) or key.token is None:
                         continue
-                    status = app.refresh(account.document_number, purpose)
+                    try:
+                        status = app.refresh(account.document_number, purpose)
+                    except StateError as exc:  # a renewal waits for the service
+                        status = "SKIPPED"
+                        _eprint(f"warning: {exc}")
                     self.out(f"{account.document_number} {purpose}: {status}")
                     failed = failed or status != "OK"
         return EXIT_FAILED if failed else EXIT_OK

@@ -33,7 +33,7 @@ import httpx
 
 from device.answers import AccountStatus, ConfirmResult, RegistrationResult, Transaction
 from device.devicelinks import DeviceLinks, OpenedLink
-from device.errors import InputError
+from device.errors import InputError, StateError
 from device.keys import DeviceKeys
 from device.maintenance import Maintenance
 from device.registration import (
@@ -148,6 +148,29 @@ class DeviceApp:
         new PINs and new certificates replace the old ones at once, or nothing changes."""
         return self._renewal.renew(document_number, pin2, new_pin1, new_pin2, progress=progress)
 
+    def pending_renewals(self) -> dict[str, str]:
+        """The accounts whose re-key waits for the service's swap: number → renewal id."""
+        with self.session.lock:
+            return {
+                number: account.renewal.renewal_id
+                for number, account in self.session.state.accounts.items()
+                if account.renewal is not None
+            }
+
+    def resume_renewal(
+        self,
+        document_number: str,
+        *,
+        wait: float | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> RenewalResult | None:
+        """Finish a re-key whose wait ran out or whose app stopped after §8.3 (None when
+        the account has none): once the service has swapped, the new keys replace the old
+        ones; when it ended the renewal without a swap, the new keys are dropped
+        (ProtocolError); while it is still issuing, :class:`~device.errors.RenewalPending`
+        and both stay. ``wait`` seconds at most (``certificate_wait`` by default)."""
+        return self._renewal.resume(document_number, wait=wait, progress=progress)
+
     # -- transactions (§3) ---------------------------------------------------------------
 
     def pending(self, timeout_ms: int = 30_000) -> list[Transaction]:
@@ -177,6 +200,11 @@ class DeviceApp:
         ``vc`` is ignored for the other interactions (the user compares the code by eye).
         ``rnonce`` (16 bytes) is drawn when not given. A certificate choice needs no PIN.
         """
+        if self.pending_renewals():
+            tx = self._transactions._resolve(tx)
+            renewal = self.session.account(tx.document_number).renewal
+            if renewal is not None and tx.n in {k.n for k in renewal.keys.values()}:
+                self._renewal.settle(tx.document_number)  # made for the new keys: swapped
         return self._transactions.approve(tx, pin, vc=vc, rnonce=rnonce)
 
     def refuse(self, tx: Transaction | str, *, general: bool = False) -> str:
@@ -201,6 +229,13 @@ class DeviceApp:
         """Rotate a key's one-time token without signing (§4); returns ``OK`` or
         ``TOKEN_MISMATCH`` (the key is then suspect at the service).
         """
+        if document_number in self.pending_renewals() and self._renewal.settle(document_number):
+            # The service may swap any moment: the old token sent to a new key would
+            # look like a clone's.
+            raise StateError(
+                f"a renewal of {document_number} waits for the service: run 'renew' to "
+                f"finish it before refreshing its keys"
+            )
         return self._maintenance.refresh(document_number, purpose)
 
     def accounts(self) -> list[AccountStatus]:

@@ -37,3 +37,16 @@ class ApiError(DeviceError):
         self.status = status
         self.error = error
         self.message = message
+
+
+class RenewalPending(DeviceError):
+    """A re-key's new certificates did not come in time: the service is still issuing them.
+
+    The new keys wait in the state beside the current ones (which work until the service
+    swaps); ``renew`` again (:meth:`~device.app.DeviceApp.resume_renewal`) finishes it.
+    """
+
+    def __init__(self, document_number: str, renewal_id: str, message: str) -> None:
+        super().__init__(message)
+        self.document_number = document_number
+        self.renewal_id = renewal_id

@@ -4,9 +4,19 @@ The current PIN2 key signs the request for the two new client moduli (a wrong PI
 toward its lock like any signature); the service pairs them with new server halves; the
 new keys sign their certificate requests with the new PINs, and a worker of the service
 issues the new certificates and swaps the keys in one database transaction; the app waits
-for that on its long poll (§8.4). The local account keeps its old keys until the new
-certificates have come and been checked, so a renewal that fails on the way leaves the
-app exactly as it was (the service's old keys work until the swap).
+for that on its long poll (§8.4).
+
+Once §8.3 is sent the service may swap at any moment, and after its swap only the new keys
+work. So before sending §8.3 the app writes the new keys — the blobs under the new PINs, n,
+tokens — and the exact §8.3 request into its state as the account's *pending renewal*,
+beside the old keys. Whatever happens next (the wait runs out, the answer is lost, the
+process is killed), :meth:`Renewal.resume` picks it up: it sends the §8.3 request again if
+its answer never came (the service answers a repeat identically), then asks §8.4. When
+the service has swapped, the certificates are checked against the new keys and the new
+keys replace the old ones; when the renewal failed, was abandoned or is unknown to the
+service, the new keys are dropped and the old ones (never swapped at the service) stay;
+while it is still issuing, both stay. The old keys go only on the service's word that it
+swapped.
 """
 
 from __future__ import annotations
@@ -18,7 +28,7 @@ from dataclasses import dataclass
 
 from device.answers import ConfirmResult, parse_result
 from device.checks import check_certificate, check_csr
-from device.errors import ProtocolError, StateError
+from device.errors import ApiError, ProtocolError, RenewalPending, StateError
 from device.pins import PIN_MIN_LENGTH, check_pin
 from device.registration import (
     CERTIFICATE_POLL_SECONDS,
@@ -29,7 +39,7 @@ from device.registration import (
 )
 from device.retransmit import key_call, new_rnonce, recover
 from device.session import Session
-from device.state import PURPOSES, AccountRecord, KeyRecord, b64
+from device.state import PURPOSES, AccountRecord, KeyRecord, PendingRenewal, b64
 from device.wire import API, base64_field, field, json_object, lower_uuid, to_json, token
 from signing.engine import (
     ClientKeyBlob,
@@ -55,6 +65,10 @@ class RenewalResult:
     @property
     def ok(self) -> bool:
         return self.proof.ok and bool(self.certificates)
+
+
+#: A renewal the service will never swap (nothing more will come for it).
+ENDED = ("FAILED", "ABANDONED")
 
 
 class Renewal:
@@ -87,6 +101,10 @@ class Renewal:
         pins = {"AUTH": check_pin(new_pin1, "AUTH"), "SIGN": check_pin(new_pin2, "SIGN")}
         check_pin(pin2, "SIGN")
         account = self._session.account(document_number)
+        if account.renewal is not None:
+            raise StateError(
+                f"a renewal of {document_number} waits for the service: resume it first"
+            )
         old_sign = account.keys.get("SIGN")
         if account.state != "ACTIVE" or old_sign is None or old_sign.n is None:
             raise StateError(f"{document_number} is not an active account of this app")
@@ -126,19 +144,84 @@ class Renewal:
         say("sending the server shares of the new keys")
         digests = self._send_shares(account, renewal_id, records, d1pp, size)
         say("signing the certificate requests with the new PINs")
-        answer = self._complete(account, renewal_id, records, digests, pins)
-        if any(r.certificate is None for r in records.values()):
+        request = self._completion_body(renewal_id, records, digests, pins)
+        with self._session.lock:  # from here on the service may swap at any moment
+            account.renewal = PendingRenewal(renewal_id, dict(records), request=request)
+            self._session.save()
+        return self._finish(account, account.renewal, proof, say, self._certificate_wait)
+
+    def resume(
+        self,
+        document_number: str,
+        *,
+        wait: float | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> RenewalResult | None:
+        """Pick up the account's pending renewal (None when there is none): the §8.3
+        request again if its answer never came, then §8.4 for at most ``wait`` seconds
+        (the app's ``certificate_wait`` by default; 0 asks once). :class:`RenewalPending`
+        while the service is still issuing; :class:`ProtocolError` when the renewal ended
+        without a swap (the new keys are dropped, the old ones stay)."""
+        account = self._session.account(document_number)
+        pending = account.renewal
+        if pending is None:
+            return None
+
+        def say(message: str) -> None:
+            if progress is not None:
+                progress(message)
+
+        say(f"resuming renewal {pending.renewal_id}")
+        wait = self._certificate_wait if wait is None else wait
+        return self._finish(account, pending, ConfirmResult(status="OK"), say, wait)
+
+    def settle(self, document_number: str) -> bool:
+        """Before a key of the account is used: a pending renewal the service has swapped
+        is finished, one it ended is dropped (one look at §8.4, no waiting). Whether one
+        still waits for the service (its old keys serve until the swap)."""
+        try:
+            self.resume(document_number, wait=0)
+        except RenewalPending:
+            return True
+        except ProtocolError:
+            if self._session.account(document_number).renewal is not None:
+                raise
+        return False
+
+    def _finish(
+        self,
+        account: AccountRecord,
+        pending: PendingRenewal,
+        proof: ConfirmResult,
+        say: Callable[[str], None],
+        wait: float,
+    ) -> RenewalResult:
+        """§8.3 (again) if unanswered, §8.4 until swapped; then the new keys replace the
+        old ones, or — the renewal ended without a swap — the new keys are dropped."""
+        records = pending.keys
+        answer: dict[str, object] | None = None
+        if pending.request is not None:
+            answer = self._send_completion(account, pending)
+        if answer is None or any(r.certificate is None for r in records.values()):
             say("waiting for the new certificates")
-            answer = self._await_certificates(account, renewal_id, records)
+            answer = self._await_certificates(account, pending, wait)
         certificates = {p: r.certificate for p, r in records.items() if r.certificate}
         summary = json_object(field(answer, "account"), "account")
         valid_until = summary.get("validUntil")
         valid_until = valid_until if isinstance(valid_until, str) else None
         with self._session.lock:
-            account.keys = records  # the old keys are destroyed at the service
+            account.keys = dict(records)  # the old keys are destroyed at the service
+            account.renewal = None
             self._session.save()
         say("done")
         return RenewalResult(proof=proof, certificates=certificates, valid_until=valid_until)
+
+    def _drop(self, account: AccountRecord, pending: PendingRenewal) -> None:
+        """The service will never swap this renewal: its new keys go, the old ones stay."""
+        with self._session.lock:
+            if account.renewal is pending:
+                account.renewal = None
+                self._session.save()
 
     def _prove(
         self,
@@ -220,16 +303,15 @@ class Renewal:
             digests[purpose] = digest
         return digests
 
-    def _complete(
+    def _completion_body(
         self,
-        account: AccountRecord,
         renewal_id: str,
         records: Mapping[str, KeyRecord],
         digests: Mapping[str, bytes],
         pins: Mapping[str, str],
-    ) -> dict[str, object]:
-        """§8.3: both new signatures in one call; new tokens, and the new certificates when
-        the service has swapped the keys already (always in the embedded mode)."""
+    ) -> bytes:
+        """§8.3's request: both new signatures (s1′ encrypted to the transport key), the
+        tokens and fresh retransmit nonces — kept, so that it can be sent again as is."""
         transport_key = self._session.transport_key()
         signatures = {}
         for purpose, record in records.items():
@@ -253,59 +335,118 @@ class Renewal:
                 "rnonce": new_rnonce(),
             }
             del s1_prime
-        answer = self._session.send(
-            "POST",
-            f"{API}/renewals/{renewal_id}/complete",
-            to_json({"keys": signatures}),
-            device_id=account.device_id,
-            retry=True,  # the same rnonces: a repeat gets the identical answer
-        )
+        return to_json({"keys": signatures})
+
+    def _send_completion(
+        self, account: AccountRecord, pending: PendingRenewal
+    ) -> dict[str, object] | None:
+        """§8.3 sent (again): new tokens, and the new certificates when the service has
+        swapped the keys already (always in the embedded mode). None when the answer
+        came before (nothing sent).
+
+        A refusal (4xx) is checked against §8.4: a renewal the service has ended, never
+        took (still ``OPEN``: expired, or a signature that did not verify) or does not
+        know is dropped; anything else keeps it for the next try.
+        """
+        assert pending.request is not None  # noqa: S101 - the caller checked
+        try:
+            answer = self._session.send(
+                "POST",
+                f"{API}/renewals/{pending.renewal_id}/complete",
+                pending.request,
+                device_id=account.device_id,
+                retry=True,  # the same rnonces: a repeat gets the identical answer
+            )
+        except ApiError as exc:
+            if exc.status < 500 and self._ended(account, pending):
+                self._drop(account, pending)
+                raise ProtocolError(
+                    f"the renewal was refused ({exc.message}); the old keys still work"
+                ) from None
+            raise
         if answer.get("status") != "OK":
             raise ProtocolError(f"the renewal was answered {answer.get('status')!r}")
         keys = json_object(field(answer, "keys"), "keys")
-        for purpose, record in records.items():
+        tokens: dict[str, bytes] = {}
+        for purpose in pending.keys:
             entry = json_object(field(keys, purpose), purpose)
             new_token = token(entry)
             if new_token is None:
                 raise ProtocolError(f"no token for the new {purpose} key")
-            record.token = new_token
-            if entry.get("certificate") is not None:
-                _keep(record, base64_field(entry, "certificate"))
+            tokens[purpose] = new_token
+        with self._session.lock:
+            for purpose, record in pending.keys.items():
+                record.token = tokens[purpose]
+                entry = json_object(field(keys, purpose), purpose)
+                if entry.get("certificate") is not None:
+                    _keep(record, base64_field(entry, "certificate"))
+            pending.request = None
+            self._session.save()
         return answer
 
+    def _ended(self, account: AccountRecord, pending: PendingRenewal) -> bool:
+        """Whether the service says the renewal can never be swapped (one §8.4 look)."""
+        try:
+            answer = self._poll(account, pending.renewal_id, 0)
+        except ApiError as exc:
+            return exc.status == 404
+        return answer.get("state") in (*ENDED, "OPEN")
+
+    def _poll(self, account: AccountRecord, renewal_id: str, timeout_ms: int) -> dict[str, object]:
+        return self._session.send(
+            "GET",
+            f"{API}/renewals/{renewal_id}/certificates?timeoutMs={timeout_ms}",
+            None,
+            device_id=account.device_id,
+            retry=True,
+            timeout=timeout_ms / 1000 + 15,
+        )
+
     def _await_certificates(
-        self, account: AccountRecord, renewal_id: str, records: Mapping[str, KeyRecord]
+        self, account: AccountRecord, pending: PendingRenewal, wait: float
     ) -> dict[str, object]:
-        """§8.4: long-poll until the service has swapped the keys (at most
-        ``certificate_wait`` seconds); the new certificates, checked, go on the records."""
-        deadline = self._clock() + self._certificate_wait
+        """§8.4: long-poll until the service has swapped the keys (at most ``wait``
+        seconds; at least one look); the new certificates, checked, go on the new keys.
+        A renewal that ended without a swap, or that the service does not know, is
+        dropped (ProtocolError); one still issuing after ``wait`` raises RenewalPending.
+        """
+        number, renewal_id = account.document_number, pending.renewal_id
+        deadline = self._clock() + wait
         while True:
-            remaining = deadline - self._clock()
-            if remaining <= 0:
-                raise ProtocolError(
-                    f"the service has not issued the new certificates in "
-                    f"{self._certificate_wait:.0f} s; the old keys still work, try again later"
-                )
+            remaining = max(deadline - self._clock(), 0)
             timeout_ms = int(min(remaining, CERTIFICATE_POLL_SECONDS) * 1000)
-            answer = self._session.send(
-                "GET",
-                f"{API}/renewals/{renewal_id}/certificates?timeoutMs={timeout_ms}",
-                None,
-                device_id=account.device_id,
-                retry=True,
-                timeout=timeout_ms / 1000 + 15,
-            )
+            try:
+                answer = self._poll(account, renewal_id, timeout_ms)
+            except ApiError as exc:
+                if exc.status == 404:
+                    self._drop(account, pending)
+                    raise ProtocolError(
+                        f"the service does not know renewal {renewal_id}; the old keys still work"
+                    ) from None
+                raise
             ready = field(answer, "ready")
             if not isinstance(ready, bool):
                 raise ProtocolError("'ready' must be true or false")
             if not ready:
+                if self._clock() >= deadline:
+                    raise RenewalPending(
+                        number,
+                        renewal_id,
+                        f"the service has not issued the new certificates in {wait:.0f} s; "
+                        f"the old keys still work until it does: run 'renew' again to "
+                        f"finish this renewal",
+                    )
                 continue
             state = field(answer, "state")
-            if state != "COMPLETE":
+            if state in ENDED:
+                self._drop(account, pending)
                 raise ProtocolError(f"the renewal ended {state!r}; the old keys still work")
+            if state != "COMPLETE":
+                raise ProtocolError(f"the renewal is ready in the state {state!r}")
             certificates = json_object(field(answer, "certificates"), "certificates")
-            for purpose, record in records.items():
-                _keep(record, base64_field(certificates, purpose))
+            with self._session.lock:
+                for purpose, record in pending.keys.items():
+                    _keep(record, base64_field(certificates, purpose))
             return answer
 
 

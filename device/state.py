@@ -8,6 +8,11 @@ invariant 6):
   modulus n, the current one-time clone-detection token, the certificate, and — only while
   an answer is outstanding — the exact request that is waiting for it (so a lost answer
   can be fetched again with the same retransmit nonce instead of looking like a clone);
+* per account, while a re-key (docs/app-api.md §8) waits for the service's swap: the
+  renewal id and the new keys, held exactly like the current ones (the blob under the new
+  PIN, n, token) — and, until its answer has come, the exact §8.3 request (s1′ encrypted to
+  the transport key, tokens, retransmit nonces) — beside the current keys, which stay until
+  the service confirms the swap (:class:`PendingRenewal`, :mod:`device.renewal`);
 * the device key (EC P-256, signs every request) and the device id; during a rotation
   (docs/app-api.md §9.1) also the new key, as ``pendingDeviceKey``, from before the request
   that registers it until every device id of this state has it, so a crash or a lost
@@ -98,6 +103,20 @@ class KeyRecord:
 
 
 @dataclass
+class PendingRenewal:
+    """A re-key whose certificate requests were signed (§8.3 sent) but whose swap the app
+    has not seen yet: the new keys wait here, the account's current keys stay in use.
+
+    ``request`` is the §8.3 body while its answer is outstanding (sent again identically:
+    the service answers a repeat with the same new tokens), then None.
+    """
+
+    renewal_id: str
+    keys: dict[str, KeyRecord]
+    request: bytes | None = None
+
+
+@dataclass
 class AccountRecord:
     """One account registered from this device."""
 
@@ -108,6 +127,8 @@ class AccountRecord:
     level: str = ""
     state: str = "REGISTERING"
     keys: dict[str, KeyRecord] = field(default_factory=dict)
+    #: A re-key waiting for the service's swap (None almost always).
+    renewal: PendingRenewal | None = None
 
 
 @dataclass
@@ -181,9 +202,24 @@ def state_to_dict(state: DeviceState) -> dict[str, object]:
                 "level": account.level,
                 "state": account.state,
                 "keys": {p: _key_to_dict(k) for p, k in account.keys.items()},
+                **_renewal_to_dict(account.renewal),
             }
             for number, account in state.accounts.items()
         },
+    }
+
+
+def _renewal_to_dict(renewal: PendingRenewal | None) -> dict[str, object]:
+    """The ``pendingRenewal`` field of an account, absent when there is none (so a state
+    without one reads the same as before the field existed)."""
+    if renewal is None:
+        return {}
+    return {
+        "pendingRenewal": {
+            "renewalId": renewal.renewal_id,
+            "keys": {p: _key_to_dict(k) for p, k in renewal.keys.items()},
+            "request": None if renewal.request is None else b64(renewal.request),
+        }
     }
 
 
@@ -245,8 +281,25 @@ def _key_from_dict(value: object, purpose: str) -> KeyRecord:
     )
 
 
+def _renewal_from_dict(value: object) -> PendingRenewal:
+    data = _obj(value, "pendingRenewal", {"renewalId", "keys", "request"})
+    keys = data["keys"]
+    if not isinstance(keys, dict) or set(keys) != set(PURPOSES):
+        raise StateError("pendingRenewal.keys must be an object with AUTH and SIGN")
+    renewal = PendingRenewal(
+        renewal_id=_req_text(data["renewalId"], "pendingRenewal.renewalId"),
+        keys={p: _key_from_dict(k, p) for p, k in keys.items()},
+        request=_opt_bytes(data["request"], "pendingRenewal.request"),
+    )
+    if any(k.n is None or k.token is None for k in renewal.keys.values()):
+        raise StateError("a pending renewal's keys need n and a token")
+    return renewal
+
+
 def _account_from_dict(number: str, value: object) -> AccountRecord:
     fields = {"documentNumber", "registrationId", "deviceId", "person", "level", "state", "keys"}
+    if isinstance(value, dict) and "pendingRenewal" in value:
+        fields.add("pendingRenewal")
     data = _obj(value, f"account {number}", fields)
     if data["documentNumber"] != number:
         raise StateError(f"account {number} is filed under the wrong number")
@@ -266,6 +319,9 @@ def _account_from_dict(number: str, value: object) -> AccountRecord:
         level=_req_text(data["level"], "level"),
         state=_req_text(data["state"], "account state"),
         keys={p: _key_from_dict(k, p) for p, k in keys.items()},
+        renewal=None
+        if data.get("pendingRenewal") is None
+        else _renewal_from_dict(data["pendingRenewal"]),
     )
 
 

@@ -13,7 +13,12 @@ from django.conf import settings
 from signing.keys import pool_fill, transport_keys_retire
 from signing.services.expiry import expiry_notices_send, registrations_expire_abandoned
 from signing.services.issuance import issuance_stalled, issue_certificates
-from signing.services.renewal import complete_renewal, renewals_expire_abandoned, renewals_stalled
+from signing.services.renewal import (
+    complete_renewal,
+    renewals_expire_abandoned,
+    renewals_fail_overdue,
+    renewals_stalled,
+)
 from signing.services.transactions import transactions_expire_due
 
 __all__ = [
@@ -40,13 +45,15 @@ def expire_transactions() -> int:
 
 @shared_task
 def account_expiry_housekeeping() -> dict[str, int]:
-    """Hourly: expiry notices, registrations never finished, renewals never completed,
-    transport keys whose grace period is over (docs/app-api.md §9.2)."""
+    """Hourly: expiry notices, registrations never finished, renewals never completed
+    (by the app, or by their task: ``ISSUING_MAX_AGE``), transport keys whose grace period
+    is over (docs/app-api.md §9.2)."""
     return {
         "notices": expiry_notices_send(),
         "registrations_closed": registrations_expire_abandoned(),
         "renewals_abandoned": renewals_expire_abandoned(),
         "transport_keys_retired": len(transport_keys_retire(actor="task:housekeeping")),
+        "renewals_failed": renewals_fail_overdue(),
     }
 
 

@@ -21,7 +21,11 @@ Three steps, like a registration's §2.2-2.4, on the same building blocks:
    again from the start. A second run finds the renewal ``COMPLETE`` and does nothing.
 
 A renewal nobody completes within ``RENEWAL_TTL`` is abandoned by the housekeeping task
-(its waiting keys are deleted: they never signed anything and hold no certificate).
+(its waiting keys are deleted: they never signed anything and hold no certificate). One
+whose task cannot swap it — redelivered and resumed for ``ISSUING_MAX_AGE`` after the app
+signed — is failed by the same housekeeping, as a refusal of the CA would fail it: the old
+keys stay, the app learns ``FAILED`` on §8.4 and drops the new keys it kept. Without that
+bound it would be resumed for ever, and block every later re-key of the account.
 """
 
 from __future__ import annotations
@@ -58,6 +62,9 @@ from signing.services.transactions import finish
 logger = logging.getLogger(__name__)
 
 RENEWAL_TTL = timedelta(minutes=15)
+#: How long after §8.3 the task may keep trying to swap an ``ISSUING`` renewal (a passing
+#: outage of the CA or the database is retried meanwhile); then the renewal fails.
+ISSUING_MAX_AGE = timedelta(hours=24)
 
 
 class RenewalFailed(SigningError):
@@ -468,17 +475,18 @@ def _swap(renewal_id: UUID | str) -> bool:
 
 
 @transaction.atomic
-def _refused(renewal_id: UUID | str, *, reason: str) -> None:
-    """The CA refused for good: the renewal fails, its new keys go, the old ones stay."""
+def _refused(renewal_id: UUID | str, *, reason: str) -> bool:
+    """The CA refused for good (or the swap is overdue): the renewal fails, its new keys
+    go, the old ones stay. Whether it was still ``ISSUING`` (else nothing changes)."""
     account_id = (
         KeyRenewal.objects.filter(pk=renewal_id).values_list("account_id", flat=True).first()
     )
     if account_id is None:
-        return
+        return False
     Account.objects.select_for_update().get(pk=account_id)
     renewal = KeyRenewal.objects.select_for_update().get(pk=renewal_id)
     if renewal.state != KeyRenewal.State.ISSUING:
-        return
+        return False
     SplitKey.objects.filter(renewal=renewal).exclude(state=SplitKey.State.ACTIVE).delete()
     renewal.state = KeyRenewal.State.FAILED
     renewal.save(update_fields=["state"])
@@ -490,6 +498,7 @@ def _refused(renewal_id: UUID | str, *, reason: str) -> None:
         data={"renewal": str(renewal.pk), "reason": reason},
     )
     publish_on_commit(renewal_channel(renewal.pk))
+    return True
 
 
 MAX_RETRIES = 10
@@ -539,16 +548,38 @@ def renewal_enqueue(*, renewal_id: UUID | str) -> None:
 
 
 def renewals_stalled() -> list[str]:
-    """Renewals ``ISSUING`` for longer than ``STALLED_AFTER`` (a lost message)."""
-    cutoff = timezone.now() - STALLED_AFTER
+    """Renewals ``ISSUING`` for longer than ``STALLED_AFTER`` (a lost message), and not yet
+    past ``ISSUING_MAX_AGE`` (those are failed: :func:`renewals_fail_overdue`)."""
+    now = timezone.now()
     return sorted(
         str(pk)
         for pk in KeyRenewal.objects.filter(
-            state=KeyRenewal.State.ISSUING, keys__csr_signed_at__lt=cutoff
+            state=KeyRenewal.State.ISSUING,
+            keys__csr_signed_at__lt=now - STALLED_AFTER,
+            keys__csr_signed_at__gte=now - ISSUING_MAX_AGE,
         )
         .values_list("pk", flat=True)
         .distinct()
     )
+
+
+def renewals_fail_overdue(*, now: datetime | None = None) -> int:
+    """Fail the renewals still ``ISSUING`` ``ISSUING_MAX_AGE`` after the app signed their
+    requests: the task could not swap them in all that time (a CA or database fault that
+    never passed, a bug). The old keys stay; the waiting ones are deleted; the app's
+    §8.4 answers ``FAILED``. The number failed."""
+    cutoff = (now or timezone.now()) - ISSUING_MAX_AGE
+    overdue = list(
+        KeyRenewal.objects.filter(state=KeyRenewal.State.ISSUING, keys__csr_signed_at__lt=cutoff)
+        .values_list("pk", flat=True)
+        .distinct()[:500]
+    )
+    failed = 0
+    for renewal_id in overdue:
+        if _refused(renewal_id, reason="issuing_overdue"):
+            logger.error("renewal %s was not swapped in %s: failed", renewal_id, ISSUING_MAX_AGE)
+            failed += 1
+    return failed
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,13 @@ import json
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from device import DeviceApp, FileStore, MemoryStore, RegistrationResult, StateError
-from device.state import dumps, loads
+from device.state import PendingRenewal, dumps, loads
 from tests.helpers.device import make_app
 
 Registered = tuple[DeviceApp, RegistrationResult]
@@ -157,3 +158,60 @@ def test_a_pending_device_key_is_kept_only_while_there_is_one(registered: Regist
     loaded = loads(dumps(app._state))
     assert loaded.pending_device_key is not None
     assert loaded.pending_device_key.private_numbers() == pending.private_numbers()
+
+
+def test_a_pending_renewal_round_trips_and_is_absent_otherwise(
+    registered: Registered, path: Path
+) -> None:
+    """A re-key waiting for the service's swap (docs/device.md): its new keys are kept
+    like the current ones, its §8.3 request byte for byte; a state without one has no
+    field for it (state files written before it existed still load)."""
+    app, result = registered
+    state = app._store.load()
+    account = state.accounts[result.document_number]
+    assert "pendingRenewal" not in json.loads(dumps(state))["accounts"][result.document_number]
+    new_keys = loads(dumps(state)).accounts[result.document_number].keys
+    for key in new_keys.values():
+        key.token, key.certificate, key.state = os.urandom(16), None, "REGISTERING"
+    account.renewal = PendingRenewal("1b4e28ba-2fa1-41d2-883f-0016d3cca427", new_keys, b'{"k":1}')
+    FileStore(path).save(state)
+    again = FileStore(path).load().accounts[result.document_number]
+    assert again.renewal is not None
+    assert again.renewal.renewal_id == "1b4e28ba-2fa1-41d2-883f-0016d3cca427"
+    assert again.renewal.request == b'{"k":1}'
+    for purpose in ("AUTH", "SIGN"):
+        kept, made = again.renewal.keys[purpose], new_keys[purpose]
+        assert (kept.blob, kept.n, kept.token, kept.certificate) == (
+            made.blob,
+            made.n,
+            made.token,
+            None,
+        )
+        assert again.keys[purpose].token == account.keys[purpose].token  # the old keys stay
+    assert dumps(FileStore(path).load()) == dumps(state)
+    # The request answered: None round-trips too.
+    account.renewal.request = None
+    assert loads(dumps(state)).accounts[result.document_number].renewal.request is None  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda r: r.pop("request"),
+        lambda r: r.update(extra=1),
+        lambda r: r["keys"].pop("SIGN"),
+        lambda r: r["keys"]["AUTH"].update(token=None),
+        lambda r: r.update(renewalId=7),
+    ],
+)
+def test_a_malformed_pending_renewal_is_refused(registered: Registered, damage: Any) -> None:
+    app, result = registered
+    state = app._store.load()
+    account = state.accounts[result.document_number]
+    account.renewal = PendingRenewal(
+        "r", loads(dumps(state)).accounts[account.document_number].keys
+    )
+    data = json.loads(dumps(state))
+    damage(data["accounts"][result.document_number]["pendingRenewal"])
+    with pytest.raises(StateError):
+        loads(json.dumps(data).encode())

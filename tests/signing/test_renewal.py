@@ -28,7 +28,7 @@ from accounts.models import Account
 from api.rp.models import RelyingParty
 from audit.services import audit_record
 from device.app import DeviceApp
-from device.errors import InputError, ProtocolError
+from device.errors import InputError, RenewalPending
 from pki import ocsp, services
 from pki.models import Certificate
 from signing import tasks
@@ -181,8 +181,9 @@ def test_a_wrong_pin_counts_toward_the_lock_and_renews_nothing(platform: Platfor
 )
 def test_an_interrupted_renewal_leaves_the_old_keys_working(platform: Platform, step: str) -> None:
     """The swap (the task ``complete_renewal``, eager here) fails at each of its steps on
-    every try: nothing of it stays, the old keys work, the app gives up waiting; the task
-    sent again later (a redelivery, or ``resume_issuance``) swaps exactly once."""
+    every try: nothing of it stays, the old keys work, the app gives up waiting (keeping
+    the new keys); the task sent again later (a redelivery, or ``resume_issuance``) swaps
+    exactly once, and the app picks the renewal up and signs with the new keys."""
     app, account = platform.registered(certificate_wait=1)
     old = {p: c.pk for p, c in _certificates(account).items()}
     certificates_before = Certificate.objects.count()
@@ -209,7 +210,7 @@ def test_an_interrupted_renewal_leaves_the_old_keys_working(platform: Platform, 
             side_effect=lambda **kw: _fail_on(kw, "renewal.completed"),
         ),
     }[step]
-    with target, pytest.raises(ProtocolError, match="old keys still work"):
+    with target, pytest.raises(RenewalPending, match="old keys still work"):
         app.renew(account.document_number, PIN2, NEW1, NEW2)
     # No certificate was left behind, the old ones are untouched and the old keys sign.
     assert Certificate.objects.count() == certificates_before
@@ -228,6 +229,11 @@ def test_an_interrupted_renewal_leaves_the_old_keys_working(platform: Platform, 
     assert_renewed_once(renewal, old)
     assert tasks.complete_renewal.apply(args=(str(renewal.pk),)).result is False
     assert_renewed_once(renewal, old)
+    # The app kept the new keys: it picks the renewal up and signs with them.
+    result = app.resume_renewal(account.document_number)
+    assert result is not None and result.ok
+    tx = auth_transaction(account)
+    assert _answer(app, str(tx.pk), NEW1) == "OK"
 
 
 def _fail_on(kwargs: dict[str, Any], action: str) -> None:
