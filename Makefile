@@ -5,7 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: demo test system-packages lint format typecheck pytest bench fuzz clean lock cluster-test
+.PHONY: demo test system-packages lint format typecheck pytest bench fuzz clean lock cluster-test \
+	load-L1 load-L2 load-L6
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -92,6 +93,14 @@ FUZZ_SECONDS ?= 600
 fuzz: export SMARTID_ENV ?= test
 fuzz: $(VENV)/.dev-installed
 	$(BIN)/python fuzz/run.py --seconds $(FUZZ_SECONDS)
+
+## load-L1, load-L2, load-L6: one load scenario of docs/spec/security-targets.md §4 with
+## locust (loadtests/README.md): 5, 10 and 30 min, loopback only, bounded. PostgreSQL
+## (DATABASE_URL, a scratch lt_* database is made next to it) and Redis (REDIS_URL, db 8).
+## Report and latency plot in var/loadtests/<scenario>-<time>/. LOAD_ARGS="--minutes 2
+## --key-bits 1024" passes options on.
+load-L1 load-L2 load-L6: load-%: $(VENV)/.dev-installed
+	$(BIN)/python loadtests/run.py $* $(LOAD_ARGS)
 
 clean:
 	rm -rf $(VENV) var/static var/test .mypy_cache .ruff_cache .pytest_cache .hypothesis
