@@ -132,6 +132,20 @@ def _fresh_process_keys() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _celery_join_allowed() -> Iterator[None]:
+    """Celery's eager ``apply_async`` refuses ``EagerResult.get()`` while it runs, with a
+    process-wide flag (``celery.result.denied_join_result``) that it sets and then restores
+    to the value it found. Two eager tasks in two threads at once (a test's and the live
+    server's) can restore each other's value and leave it set for good, after which every
+    later ``.get()`` in the process fails ("Never call result.get() within a task!"). No
+    task runs between tests: clear it."""
+    from celery import _state
+
+    _state._set_task_join_will_block(False)  # type: ignore[attr-defined]  # not in the stubs
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _fresh_rate_limits() -> Iterator[None]:
     """Every test starts with empty rate-limit counters (core/ratelimit.py) and no
     remembered RP session fingerprints: the suite logs in from 127.0.0.1 far more often than

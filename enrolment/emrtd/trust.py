@@ -122,15 +122,28 @@ class CscaTrustStore:
         *,
         skipped: Iterable[SkippedCertificate] = (),
     ) -> None:
-        #: Certificates of master lists that could not be used (see :func:`load_master_list`).
-        self.skipped: tuple[SkippedCertificate, ...] = tuple(skipped)
+        #: Certificates that could not be used: of master lists (see :func:`load_master_list`)
+        #: and given ones whose subject name cannot be read (the name indexes the store).
+        left_out = list(skipped)
         unique: dict[bytes, x509.Certificate] = {}
-        for cert in certificates:
-            unique.setdefault(cert.fingerprint(_SHA256), cert)
-        self._certificates = tuple(unique.values())
         self._by_subject: dict[bytes, list[x509.Certificate]] = {}
-        for cert in self._certificates:
-            self._by_subject.setdefault(cert.subject.public_bytes(), []).append(cert)
+        for index, cert in enumerate(certificates):
+            fingerprint = cert.fingerprint(_SHA256)
+            if fingerprint in unique:
+                continue
+            try:
+                # cryptography parses the name on first use: a malformed one raises here.
+                subject = cert.subject.public_bytes()
+            except ValueError:
+                reason = "its subject name cannot be read"
+                left_out.append(
+                    SkippedCertificate(source="certificates", index=index, reason=reason)
+                )
+                continue
+            unique[fingerprint] = cert
+            self._by_subject.setdefault(subject, []).append(cert)
+        self._certificates = tuple(unique.values())
+        self.skipped: tuple[SkippedCertificate, ...] = tuple(left_out)
 
     def __len__(self) -> int:
         return len(self._certificates)

@@ -183,7 +183,10 @@ def test_an_issuing_renewal_its_task_cannot_swap_fails_after_a_bound(
         csr_signed_at=F("csr_signed_at") - timedelta(minutes=2)
     )
     assert tasks.resume_issuance.apply().result == 0  # overdue: no longer sent
-    housekeeping: dict[str, int] = tasks.account_expiry_housekeeping.apply().get()
+    ran = tasks.account_expiry_housekeeping.apply()
+    assert ran.successful(), ran.traceback
+    housekeeping = ran.result
+    assert isinstance(housekeeping, dict)
     assert housekeeping["renewals_failed"] == 1
     assert renewal_service.renewals_fail_overdue() == 0  # once
     renewal.refresh_from_db()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -137,3 +138,23 @@ def test_a_der_file_of_version_4_is_malformed(tmp_path: Path, csca: synthetic.Te
     with pytest.raises(EmrtdError) as caught:
         CscaTrustStore.from_path(tmp_path)
     assert caught.value.code == "malformed"
+
+
+def test_a_certificate_whose_subject_cannot_be_read_is_left_out_and_reported(
+    csca: synthetic.TestCsca,
+) -> None:
+    # Found by the fuzzer (emrtd_sod): cryptography reads a certificate's names only when
+    # asked, so a damaged subject escaped the store as a ValueError.
+    der = csca.certificate.public_bytes(serialization.Encoding.DER)
+    name = csca.certificate.subject.public_bytes()
+    at = der.index(name, der.index(name) + 1)  # issuer first, then the subject
+    value = at + name.index(b"\x13\x02EE")  # C=EE, a PrintableString
+    # Loads (an attribute value may be of any type there); reading the subject meets
+    # [APPLICATION 21] where a string belongs.
+    broken = x509.load_der_x509_certificate(der[:value] + b"\x55" + der[value + 1 :])
+    latvia = synthetic.test_csca("LV").certificate
+    store = CscaTrustStore([broken, latvia])
+    assert list(store) == [latvia]
+    assert [(s.source, s.index, s.reason) for s in store.skipped] == [
+        ("certificates", 0, "its subject name cannot be read")
+    ]
