@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 
 import pytest
 from django.core.management import call_command
@@ -82,6 +83,30 @@ def test_truncated_tail_is_detected() -> None:
     AuditRecord.objects.filter(sequence__gte=3).delete()
     broken = audit_chain_verify()
     assert broken is not None and "head says 4" in broken.reason
+
+
+@pytest.mark.django_db
+def test_a_record_committed_while_the_chain_is_read_is_no_break(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The service writes while it is verified: a record (and its head) committed after the
+    # records were read but before the head was must not look like a truncated log. Seen
+    # on PostgreSQL in the re-key worker test (a flaky "head says 27 records; the log has 26").
+    from audit import services
+
+    _append(3)
+    read = services._records
+    late = [True]
+
+    def records_then_a_writer() -> Iterator[AuditRecord]:
+        yield from read()
+        if late:  # only in the first reading
+            late.clear()
+            _append(1)
+
+    monkeypatch.setattr(services, "_records", records_then_a_writer)
+    assert audit_chain_verify() is None
+    assert AuditRecord.objects.count() == 4
 
 
 @pytest.mark.django_db
