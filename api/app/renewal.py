@@ -12,20 +12,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import Account
-from api.app.auth import DeviceAuthError, authenticate_device
 from api.app.views import (
-    MAX_POLL_MS,
     Base64Field,
     DeviceAPIView,
     SignatureInput,
     _per_purpose,
-    _poll_timeout,
     b64encode,
+    open_poll,
 )
 from api.errors import error_body
 from core import events
 from core.asyncdb import db_to_async
-from core.net import client_address
 from signing.services.channels import renewal_channel
 from signing.services.errors import NotFound
 from signing.services.expiry import account_valid_until
@@ -161,19 +158,10 @@ def _status_json(status: RenewalStatus) -> dict[str, Any]:
 @csrf_exempt  # authenticated by the device signature, not by a session cookie
 async def renewal_certificates(request: HttpRequest, renewal_id: Any) -> JsonResponse:
     """§8.4 — wait until the renewal's keys are swapped (or it ended), or the deadline."""
-    if request.method != "GET":
-        return JsonResponse(error_body(405, "Method not allowed", "method_not_allowed"), status=405)
-    try:
-        device = await db_to_async(authenticate_device)(
-            "GET", request.get_full_path(), request.body, request.headers, client_address(request)
-        )
-    except DeviceAuthError as exc:
-        return JsonResponse(error_body(401, exc.message, exc.error), status=401)
-    timeout = _poll_timeout(request)
-    if timeout is None:
-        return JsonResponse(
-            error_body(400, f"timeoutMs must be 0..{MAX_POLL_MS}.", "invalid_request"), status=400
-        )
+    opened = await open_poll(request)
+    if isinstance(opened, JsonResponse):
+        return opened
+    device, timeout = opened
 
     def load() -> dict[str, Any]:  # all of the database work, in a thread
         return _status_json(renewal_status(device_id=device.pk, renewal_id=renewal_id))

@@ -424,9 +424,9 @@ def _poll_timeout(request: HttpRequest) -> float | None:
     return None if timeout is None else timeout / 1000
 
 
-@csrf_exempt  # authenticated by the device signature, not by a session cookie
-async def pending_transactions(request: HttpRequest) -> JsonResponse:
-    """§3.1 — wait until a transaction is pending for this device, or the deadline."""
+async def open_poll(request: HttpRequest) -> tuple[Device, float] | JsonResponse:
+    """The start of every long poll of the app: GET only, the device's signature, a sane
+    ``timeoutMs``; the device and the timeout in seconds, or the error answer."""
     if request.method != "GET":
         return JsonResponse(error_body(405, "Method not allowed", "method_not_allowed"), status=405)
     try:
@@ -440,6 +440,16 @@ async def pending_transactions(request: HttpRequest) -> JsonResponse:
         return JsonResponse(
             error_body(400, f"timeoutMs must be 0..{MAX_POLL_MS}.", "invalid_request"), status=400
         )
+    return device, timeout
+
+
+@csrf_exempt  # authenticated by the device signature, not by a session cookie
+async def pending_transactions(request: HttpRequest) -> JsonResponse:
+    """§3.1 — wait until a transaction is pending for this device, or the deadline."""
+    opened = await open_poll(request)
+    if isinstance(opened, JsonResponse):
+        return opened
+    device, timeout = opened
     deadline = time.monotonic() + timeout
     load = db_to_async(lambda: [transaction_json(t) for t in pending_for_device(device)])
     found = await events.long_poll(device_channel(device.pk), load, done=bool, deadline=deadline)
@@ -457,19 +467,10 @@ def _issuance_json(status: IssuanceStatus) -> dict[str, Any]:
 @csrf_exempt  # authenticated by the device signature, not by a session cookie
 async def registration_certificates(request: HttpRequest, registration_id: Any) -> JsonResponse:
     """§2.5 — wait until no certificate of the registration is being issued, or the deadline."""
-    if request.method != "GET":
-        return JsonResponse(error_body(405, "Method not allowed", "method_not_allowed"), status=405)
-    try:
-        device = await db_to_async(authenticate_device)(
-            "GET", request.get_full_path(), request.body, request.headers, client_address(request)
-        )
-    except DeviceAuthError as exc:
-        return JsonResponse(error_body(401, exc.message, exc.error), status=401)
-    timeout = _poll_timeout(request)
-    if timeout is None:
-        return JsonResponse(
-            error_body(400, f"timeoutMs must be 0..{MAX_POLL_MS}.", "invalid_request"), status=400
-        )
+    opened = await open_poll(request)
+    if isinstance(opened, JsonResponse):
+        return opened
+    device, timeout = opened
     account = await db_to_async(
         lambda: Account.objects.filter(uuid=registration_id, device=device).first()
     )()
