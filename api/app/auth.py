@@ -12,12 +12,18 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from accounts.models import Device
+from core.compiled import Arg, CompiledQuery
 from core.net import client_address
 from signing.engine import appauth
 from signing.engine.errors import RequestAuthError, StaleRequest
 
 NONCE_MEMORY = 120  # seconds; longer than the ±60 s timestamp window
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
+
+#: The active device by id: every app API request reads it (core/compiled.py).
+_ACTIVE_DEVICE = CompiledQuery(
+    lambda: Device.objects.filter(pk=Arg("id", Device._meta.pk), state=Device.State.ACTIVE)[:1]
+)
 
 
 class DeviceAuthError(Exception):
@@ -41,7 +47,7 @@ def authenticate_device(
         raise DeviceAuthError(
             "Missing or malformed device signature headers.", "bad_signature"
         ) from None
-    device = Device.objects.filter(pk=device_id, state=Device.State.ACTIVE).first()
+    device = _ACTIVE_DEVICE.first(id=device_id)
     if device is None:
         raise DeviceAuthError("Unknown or disabled device.", "unknown_device")
     try:

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from accounts.models import Device
 from audit.services import audit_record
+from core.compiled import Arg, CompiledQuery
 from signing import engine
 from signing.engine.vc import verification_code
 from signing.models import SplitKey, Transaction
@@ -44,6 +45,21 @@ REFUSAL_RESULTS = {
     ),
     "certificateChoice": Transaction.Result.USER_REFUSED_CERT_CHOICE,
 }
+
+#: The device's answer locks its transaction (with the account read along, not locked)
+#: and then the transaction's key: compiled once (core/compiled.py).
+_LOCK_TRANSACTION = CompiledQuery(
+    lambda: (
+        Transaction.objects.select_for_update(of=("self",))
+        .select_related("account")
+        .filter(pk=Arg("id", Transaction._meta.pk), account__device=Arg("device", Device._meta.pk))[
+            :1
+        ]
+    )
+)
+_LOCK_KEY = CompiledQuery(
+    lambda: SplitKey.objects.select_for_update().filter(pk=Arg("id", SplitKey._meta.pk))[:1]
+)
 
 
 def transaction_confirm(
@@ -110,12 +126,7 @@ def _confirm(
     presented_digest: bytes | None,
 ) -> Answer:
     # The transaction, locked, with its account read along (not locked).
-    tx = (
-        Transaction.objects.select_for_update(of=("self",))
-        .select_related("account")
-        .filter(pk=transaction_id, account__device=device)
-        .first()
-    )
+    tx = _LOCK_TRANSACTION.first(id=transaction_id, device=device.pk)
     if tx is None:
         raise NotFound("No such transaction.")
     if tx.state == Transaction.State.PENDING and tx.expires_at <= timezone.now():
@@ -131,7 +142,9 @@ def _confirm(
         finish(tx, Transaction.Result.OK, interaction="certificateChoice")
         return Answer(status="OK")
     assert tx.key_id is not None  # every non-choice transaction has a key
-    key = SplitKey.objects.select_for_update().get(pk=tx.key_id)
+    key = _LOCK_KEY.first(id=tx.key_id)
+    if key is None:  # never: a transaction's key row is protected from deletion
+        raise NotFound("No such transaction.")
     if tx.state != Transaction.State.PENDING or expire_if_due(tx):
         return _replay_or_finished(tx, key, envelope=envelope, token=token, rnonce=rnonce)
     expected = first_supported_interaction(tx, device)

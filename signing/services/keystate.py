@@ -16,11 +16,29 @@ from django.utils import timezone
 
 from accounts.models import Device
 from core import metrics
+from core.compiled import CompiledUpdate
 from signing import engine, keys
 from signing.models import SplitKey
 from signing.services.errors import BadRequest, NotFound
 
 PIN_TRIES_BEFORE_REVOKE = engine.REVOKE_AT
+
+
+#: Every evaluated share writes these back (core/compiled.py).
+_SAVE_STATE = CompiledUpdate(
+    SplitKey,
+    [
+        "token_hash",
+        "fails",
+        "locked_until",
+        "revoked",
+        "revoke_reason",
+        "suspect",
+        "last_rnonce_hash",
+        "last_request_digest",
+        "last_response",
+    ],
+)
 
 
 def load_state(key: SplitKey) -> engine.KeyState:
@@ -51,19 +69,7 @@ def save_state(key: SplitKey, state: engine.KeyState) -> None:
     key.last_rnonce_hash = state.last_rnonce_hash
     key.last_request_digest = state.last_request_digest
     key.last_response = state.last_response
-    key.save(
-        update_fields=[
-            "token_hash",
-            "fails",
-            "locked_until",
-            "revoked",
-            "revoke_reason",
-            "suspect",
-            "last_rnonce_hash",
-            "last_request_digest",
-            "last_response",
-        ]
-    )
+    _SAVE_STATE.save(key)
 
 
 def int_from(raw: bytes, *, length: int, what: str) -> int:

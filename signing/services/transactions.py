@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from accounts.models import Account, Device
 from core import metrics
+from core.compiled import Arg, CompiledQuery, CompiledUpdate
 from signing import engine
 from signing.engine.encoding import check_digest, hash_spec
 from signing.engine.vc import decoy_codes, verification_code
@@ -35,6 +36,23 @@ VC_INTERACTIONS = frozenset(
     {"verificationCodeChoice", "confirmationMessageAndVerificationCodeChoice"}
 )
 
+#: The two statements of every device's answer and every long poll (core/compiled.py).
+_FINISH = CompiledUpdate(
+    Transaction,
+    ["state", "result", "signature", "interaction_used", "refused_interaction", "completed_at"],
+)
+_PENDING = CompiledQuery(
+    lambda: (
+        Transaction.objects.select_related("account", "key")
+        .filter(
+            account__device=Arg("device", Device._meta.pk),
+            state=Transaction.State.PENDING,
+            expires_at__gt=Arg("now", Transaction._meta.get_field("expires_at")),
+        )
+        .order_by("created_at")[:10]
+    )
+)
+
 
 def finish(
     tx: Transaction,
@@ -50,16 +68,7 @@ def finish(
     tx.interaction_used = interaction
     tx.refused_interaction = refused_interaction
     tx.completed_at = timezone.now()
-    tx.save(
-        update_fields=[
-            "state",
-            "result",
-            "signature",
-            "interaction_used",
-            "refused_interaction",
-            "completed_at",
-        ]
-    )
+    _FINISH.save(tx)
     publish_on_commit(transaction_channel(tx.pk))
     metrics.on_commit(lambda: _announce_finished(tx))
     if tx.group is None:
@@ -226,12 +235,7 @@ def transaction_for_device(*, device: Device, transaction_id: uuid.UUID | str) -
 
 
 def pending_for_device(device: Device) -> list[Transaction]:
-    now = timezone.now()
-    return list(
-        Transaction.objects.select_related("account", "key")
-        .filter(account__device=device, state=Transaction.State.PENDING, expires_at__gt=now)
-        .order_by("created_at")[:10]
-    )
+    return _PENDING.all(device=device.pk, now=timezone.now())
 
 
 def expire_if_due(tx: Transaction) -> bool:
