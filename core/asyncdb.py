@@ -25,14 +25,15 @@ def db_to_async(function: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]
         try:
             return function(*args, **kwargs)
         finally:
-            # A pool thread outlives the request: give its connection back per
-            # DATABASE_CONN_MAX_AGE, as Django does at the end of a request.
+            # The thread outlives the request: give its connection back per
+            # DATABASE_CONN_MAX_AGE (or if it broke), as Django does at the end of a
+            # request (the long polls' handler sends no request signals: smartid/asgi.py).
             close_old_connections()
 
     async def run(*args: P.args, **kwargs: P.kwargs) -> R:
         sqlite = settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
         if sqlite:
-            return await sync_to_async(function)(*args, **kwargs)
+            return await sync_to_async(call)(*args, **kwargs)
         return await sync_to_async(call, thread_sensitive=False)(*args, **kwargs)
 
     return run

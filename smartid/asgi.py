@@ -10,6 +10,8 @@ programs, CSRF-exempt, and check their own authentication), so an open poll cost
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import re
 from typing import Any
@@ -19,8 +21,10 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smartid.settings")
 
 from django.conf import settings  # noqa: E402 -- after DJANGO_SETTINGS_MODULE
-from django.core.handlers.asgi import ASGIHandler  # noqa: E402
+from django.core.exceptions import RequestAborted  # noqa: E402
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix  # noqa: E402
 from django.core.handlers.exception import convert_exception_to_response  # noqa: E402
+from django.urls import set_script_prefix  # noqa: E402
 
 django_application = get_asgi_application()
 
@@ -59,6 +63,45 @@ class LongPollHandler(ASGIHandler):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.handle(scope, receive, send)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``ASGIHandler.handle`` without the ``request_started``/``request_finished``
+        signals: their receivers close the connections of the thread they run in, a
+        hand-off each (in the one shared thread-sensitive thread, since these requests have
+        no context of their own), while the views read through ``db_to_async``, which gives
+        each connection back itself. The poll still ends when the client goes away."""
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        try:
+            set_script_prefix(get_script_prefix(scope))
+            request, response = self.create_request(scope, body_file)
+            if request is not None:
+                response = await self._until_disconnect(request, receive)
+            if response is None:  # the client went away
+                return
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.send_response(response, send)
+        finally:
+            body_file.close()
+
+    async def _until_disconnect(self, request: Any, receive: Receive) -> Any:
+        """The view's response, or None when the client disconnected first."""
+        view = asyncio.create_task(self.run_get_response(request))
+        gone = asyncio.create_task(self.listen_for_disconnect(receive))
+        await asyncio.wait((view, gone), return_when=asyncio.FIRST_COMPLETED)
+        if view.done():
+            gone.cancel()
+            with contextlib.suppress(asyncio.CancelledError, RequestAborted):
+                await gone
+            return view.result()
+        view.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await view
+        with contextlib.suppress(RequestAborted):
+            gone.result()
+        return None
 
 
 _long_polls = LongPollHandler()

@@ -32,6 +32,7 @@ from api.rp import metrics
 from api.rp.models import RelyingParty, RpSession, networks_allow
 from api.rp.v3 import vocabulary
 from core import ratelimit
+from core.compiled import Arg, CompiledQuery
 from core.errors import DomainError
 from pki.models import Certificate
 from signing.models import SplitKey, Transaction
@@ -84,6 +85,20 @@ class Maintenance(RpError):
     code = "maintenance"
 
 
+# Every RP request reads its relying party, every poll the session's transactions
+# (with what the answer shows): compiled once per connection (core/compiled.py).
+_ACTIVE_RP = CompiledQuery(
+    lambda: RelyingParty.objects.filter(
+        uuid=Arg("uuid", RelyingParty._meta.get_field("uuid")), active=True
+    )[:1]
+)
+_SESSION_TRANSACTIONS = CompiledQuery(
+    lambda: Transaction.objects.filter(
+        group=Arg("group", Transaction._meta.get_field("group"))
+    ).select_related("account", "key__certificate", "account__device")
+)
+
+
 def authenticate(*, rp_uuid: str, rp_name: str, address: str) -> RelyingParty:
     """The relying party behind a request: UUID, name (case-insensitive) and address."""
     try:
@@ -92,7 +107,7 @@ def authenticate(*, rp_uuid: str, rp_name: str, address: str) -> RelyingParty:
         raise Unauthorized("Unknown relying party.") from None
     if str(parsed) != rp_uuid.lower():  # uuid.UUID also takes "{…}", "urn:uuid:…", no hyphens
         raise Unauthorized("Unknown relying party.")
-    rp = RelyingParty.objects.filter(uuid=parsed, active=True).first()
+    rp = _ACTIVE_RP.first(uuid=parsed)
     if rp is None or rp.name.casefold() != rp_name.casefold() or not rp.allows_address(address):
         raise Unauthorized("Unknown relying party.")
     return rp
@@ -437,11 +452,7 @@ def session_status(
 
     ``complete_body`` writes the final answer (v1/v2 by default; v3 brings its own).
     """
-    transactions = list(
-        Transaction.objects.filter(group=session.pk).select_related(
-            "account", "key__certificate", "account__device"
-        )
-    )
+    transactions = _SESSION_TRANSACTIONS.all(group=session.pk)
     now = timezone.now()
     for tx in transactions:
         if tx.state == Transaction.State.PENDING and tx.expires_at <= now:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import socket
 import threading
 import time
 from typing import Any
@@ -67,3 +68,38 @@ def test_thousand_concurrent_polls_stay_healthy(platform: Platform, rp_a: Relyin
     # All thousand re-read and answered within a bounded time (generous for a shared CI box).
     assert wake_all < 20, wake_all
     assert health_time < 5, health_time
+
+
+def test_a_poll_whose_client_went_away_is_dropped(platform: Platform, rp_a: RelyingParty) -> None:
+    """The long-poll handler watches the connection: a client that hangs up frees its
+    place on the event bus at once, not when the poll would have timed out."""
+    raw = hashlib.sha256(b"gone").digest()
+    body = {
+        "relyingPartyUUID": RP_A.uuid,
+        "relyingPartyName": RP_A.name,
+        "hash": base64.b64encode(raw).decode(),
+        "hashType": "SHA256",
+        "allowedInteractionsOrder": [{"type": "displayTextAndPIN", "displayText60": "Hi"}],
+    }
+    platform.registered(ALICE)
+    session_id = httpx.post(
+        f"{platform.url}/v2/authentication/etsi/{ALICE.semantics_identifier}", json=body
+    ).json()["sessionID"]
+    before = events.waiting()
+    host, port = platform.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as client:
+        client.sendall(
+            f"GET /v2/session/{session_id}?timeoutMs=60000 HTTP/1.1\r\n"
+            f"Host: {host}\r\nConnection: close\r\n\r\n".encode()
+        )
+        deadline = time.monotonic() + 10
+        while events.waiting() <= before:
+            assert time.monotonic() < deadline, "the poll never parked"
+            time.sleep(0.02)
+    deadline = time.monotonic() + 10  # closed: well before the 60 s of the poll
+    while events.waiting() > before:
+        assert time.monotonic() < deadline, f"{events.waiting()} polls still parked"
+        time.sleep(0.02)
+    # The server goes on answering the session.
+    status = httpx.get(f"{platform.url}/v2/session/{session_id}", params={"timeoutMs": 1000})
+    assert status.status_code == 200 and status.json()["state"] == "RUNNING"
