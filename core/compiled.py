@@ -232,3 +232,19 @@ class CompiledUpdate:
             cursor.execute(self._statement(connection), params)
             if cursor.rowcount != 1:
                 raise DatabaseError("Save with update_fields did not affect any rows.")
+
+
+def attach_related(
+    instance: models.Model, related_name: str, objects: Sequence[models.Model]
+) -> None:
+    """Make ``instance.<related_name>.all()`` answer ``objects`` without a query, as
+    ``prefetch_related`` does, for rows read by a compiled query of their own (a reverse
+    foreign key only: ``related_name`` is the accessor, e.g. ``account.keys``)."""
+    descriptor = getattr(type(instance), related_name)
+    rel = descriptor.rel
+    queryset = rel.related_model._default_manager.none()
+    queryset._result_cache = list(objects)
+    queryset._prefetch_done = True
+    if not hasattr(instance, "_prefetched_objects_cache"):
+        instance._prefetched_objects_cache = {}  # type: ignore[attr-defined]
+    instance._prefetched_objects_cache[rel.cache_name] = queryset  # type: ignore[attr-defined]

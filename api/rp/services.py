@@ -19,7 +19,6 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, models, transaction
-from django.db.models import Prefetch
 from django.utils import timezone
 
 from accounts.identifiers import (
@@ -27,12 +26,12 @@ from accounts.identifiers import (
     parse_document_number,
     parse_semantics_identifier,
 )
-from accounts.models import Account
+from accounts.models import Account, Person
 from api.rp import metrics
 from api.rp.models import RelyingParty, RpSession, networks_allow
 from api.rp.v3 import vocabulary
 from core import ratelimit
-from core.compiled import Arg, CompiledQuery
+from core.compiled import Arg, CompiledQuery, attach_related
 from core.errors import DomainError
 from pki.models import Certificate
 from signing.models import SplitKey, Transaction
@@ -99,6 +98,33 @@ _SESSION_TRANSACTIONS = CompiledQuery(
 )
 
 
+def _usable_keys(**target: Arg) -> CompiledQuery[SplitKey]:
+    """The keys of the target's accounts that can sign for a purpose now: active, with a
+    good certificate that has not expired (oldest first)."""
+    return CompiledQuery(
+        lambda: SplitKey.objects.filter(
+            **target,
+            purpose=Arg("purpose", SplitKey._meta.get_field("purpose")),
+            state=SplitKey.State.ACTIVE,
+            certificate__status=Certificate.Status.GOOD,
+            certificate__not_after__gt=Arg("now", Certificate._meta.get_field("not_after")),
+        ).order_by("pk")
+    )
+
+
+# The session's target: the accounts (with their device) and their usable keys.
+_WHO = Arg("who", Person._meta.get_field("semantics_identifier"))
+_DOCUMENT = Arg("document", Account._meta.get_field("document_number"))
+_ACCOUNTS_OF_PERSON = CompiledQuery(
+    lambda: Account.objects.select_related("device").filter(person__semantics_identifier=_WHO)
+)
+_ACCOUNTS_BY_DOCUMENT = CompiledQuery(
+    lambda: Account.objects.select_related("device").filter(document_number=_DOCUMENT)
+)
+_USABLE_KEYS_OF_PERSON = _usable_keys(account__person__semantics_identifier=_WHO)
+_USABLE_KEYS_BY_DOCUMENT = _usable_keys(account__document_number=_DOCUMENT)
+
+
 def authenticate(*, rp_uuid: str, rp_name: str, address: str) -> RelyingParty:
     """The relying party behind a request: UUID, name (case-insensitive) and address."""
     try:
@@ -147,30 +173,34 @@ def _target_accounts(request: SessionRequest) -> list[Account]:
         if request.kind == RpSession.Kind.AUTHENTICATION
         else SplitKey.Purpose.SIGN
     )
-    # Each account with its usable key for the purpose read along (one more statement, not
-    # one per account): the key the transaction will use (signing.services.transactions).
-    usable_keys = Prefetch(
-        "keys",
-        queryset=SplitKey.objects.filter(
-            purpose=purpose,
-            state=SplitKey.State.ACTIVE,
-            certificate__status=Certificate.Status.GOOD,
-            certificate__not_after__gt=timezone.now(),
-        ).order_by("pk"),
-    )
-    found = Account.objects.select_related("device").prefetch_related(usable_keys)
+    # Each account with its usable keys for the purpose read along (one more statement,
+    # not one per account): the key the transaction will use (signing.services.transactions).
     if request.target_kind == "etsi":
         try:
             semantics = parse_semantics_identifier(request.target)
         except InvalidIdentifier:
             raise NotFound("No such person.") from None
-        accounts = list(found.filter(person__semantics_identifier=str(semantics)))
+        accounts = _ACCOUNTS_OF_PERSON.all(who=str(semantics))
+        keys = (
+            _USABLE_KEYS_OF_PERSON.all(who=str(semantics), purpose=purpose, now=timezone.now())
+            if accounts
+            else []
+        )
     else:
         try:
             parse_document_number(request.target)
         except InvalidIdentifier:
             raise NotFound("No such document.") from None
-        accounts = list(found.filter(document_number=request.target))
+        accounts = _ACCOUNTS_BY_DOCUMENT.all(document=request.target)
+        keys = (
+            _USABLE_KEYS_BY_DOCUMENT.all(
+                document=request.target, purpose=purpose, now=timezone.now()
+            )
+            if accounts
+            else []
+        )
+    for account in accounts:
+        attach_related(account, "keys", [k for k in keys if k.account_id == account.pk])
     good = {account.pk for account in accounts if account.keys.all()}
     # An account whose certificate is on hold, revoked or expired cannot be used, even if
     # the account row still says ACTIVE (a certificate suspended by an operator, or an

@@ -14,8 +14,8 @@ from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts.models import Account, Device
-from core.compiled import Arg, CompiledQuery, CompiledUpdate
+from accounts.models import Account, Device, Person
+from core.compiled import Arg, CompiledQuery, CompiledUpdate, attach_related
 from enrolment.models import Application
 from tests import factories
 from tests.personas import ALICE, BOB
@@ -152,3 +152,21 @@ def test_compiled_update_of_a_missing_row_fails() -> None:
 def test_compiled_update_refuses_the_key_and_automatic_times(model: Any, field: str) -> None:
     with pytest.raises(ValueError, match="not a plain column"):
         CompiledUpdate(model, [field])
+
+
+def test_attached_rows_answer_the_reverse_accessor_without_a_query(
+    two_accounts: tuple[Account, Account],
+) -> None:
+    alice, bob = two_accounts
+    query: CompiledQuery[Person] = CompiledQuery(
+        lambda: Person.objects.filter(pk=Arg("id", Person._meta.pk))
+    )
+    (person,) = query.all(id=alice.person_id)
+    attach_related(person, "accounts", [alice])
+    with CaptureQueriesContext(connection) as captured:
+        assert [a.pk for a in person.accounts.all()] == [alice.pk]
+    assert captured.captured_queries == []
+    attach_related(person, "accounts", [])  # what was read is what is answered
+    assert list(person.accounts.all()) == []
+    fresh = Person.objects.get(pk=bob.person_id)  # without it: the ORM reads as usual
+    assert [a.pk for a in fresh.accounts.all()] == [bob.pk]
