@@ -36,6 +36,7 @@ from core.redisclient import client_options, shared_client
 from signing.engine import appauth
 from tests.helpers.platform import Platform
 from tests.helpers.rp_v3 import poll, sign_body, start
+from tests.live import LiveASGIServer
 from tests.personas import ALICE, PIN1, PIN2, RP_A
 
 PATH = "/app/v1/accounts"
@@ -78,11 +79,13 @@ class Phone:
             person=person, platform="test", name="t", public_key=der, interactions=[]
         )
 
-    def headers(self) -> dict[str, str]:
-        signed = appauth.sign_request(
-            self.key, "GET", PATH, b"", device_id=str(self.device.pk), timestamp=_now()
+    def signed(self, path: str = PATH) -> dict[str, str]:
+        return appauth.sign_request(
+            self.key, "GET", path, b"", device_id=str(self.device.pk), timestamp=_now()
         )
-        return {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in signed.items()}
+
+    def headers(self) -> dict[str, str]:
+        return {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in self.signed().items()}
 
     def get(self, address: str, headers: dict[str, str] | None = None) -> Any:
         return Client().get(PATH, REMOTE_ADDR=address, **(headers or self.headers()))
@@ -202,6 +205,15 @@ def test_redis_down_is_a_503_and_changes_nothing(redis_down: None, phone: Phone)
     assert response.status_code == 503
     assert response.json()["error"] == "unavailable"
     assert phone.row().last_ip is None
+
+
+def test_redis_down_is_a_503_for_the_long_poll_too(
+    redis_down: None, asgi_server: LiveASGIServer, phone: Phone
+) -> None:
+    path = "/app/v1/transactions/pending?timeoutMs=0"
+    response = httpx.get(f"{asgi_server.url}{path}", headers=phone.signed(path), timeout=15)
+    assert response.status_code == 503
+    assert response.json()["error"] == "unavailable"
 
 
 # --- embedded (no Redis) ---------------------------------------------------------------
