@@ -9,14 +9,17 @@ Every signed app request records it (``api/app/auth.py``), and the RP API answer
   ``<namespace>:device-seen`` → ``"<unix time> <address>"``. A replay must not record its
   sender's address as the device's. The beat task ``accounts.tasks.flush_devices_seen``
   copies the hash into the rows every minute; :func:`device_last_ip` reads the hash first,
-  so an RP sees the current address at once, not up to a minute late.
+  so an RP sees the current address at once; the admin's and the portal's "last seen"
+  (the row) may be up to a minute late.
 * Embedded (no ``REDIS_URL``: one process, a LocMem cache, eager tasks): the nonce goes
   into the cache and the row is written in the request, at most once a minute per device
   or when its address changes, as before: one process has no scale to protect.
 
 The flush is safe in two processes at once and after a crash half-way: it removes a field
 only if it still holds the value just written (a newer request's value stays for the next
-flush), and a row takes a time only if it is newer than the one it has.
+flush), and a row takes a time only if it is newer than the one it has. It does not
+RENAME the hash away first: between that and the rows' update an RP would find the address
+in neither place.
 """
 
 from __future__ import annotations

@@ -307,10 +307,11 @@ def size_main(size: int, flows: int, devices: int) -> None:
                 app.accounts()
                 apps[person] = app
             seconds, seeded = seed(size - devices)
-            # Seeding 10^6 takes minutes: each app's next request would then also carry the
-            # device's "last seen" write (api/app/auth.py, once a minute per device), which
-            # depends on the idle time, not on the size. One request per app now, so that
-            # both sizes measure flows of devices seen within the minute.
+            # Seeding 10^6 takes minutes. With Redis a device's "last seen" costs no
+            # statement whatever its idle time (accounts/seen.py); embedded, the first request
+            # after a minute idle writes it (a 16th statement that depends on the idle time,
+            # not on the size). One request per app now, so that both sizes measure flows of
+            # devices seen within the minute in either mode.
             for app in apps.values():
                 app.accounts()
             statements.take()

@@ -65,6 +65,7 @@ def redis(settings: Any) -> Iterator[Any]:
         }
     }
     client = shared_client()
+    assert client is not None
     yield client
     client.delete(seen.seen_key())
 
@@ -79,16 +80,13 @@ class Phone:
             person=person, platform="test", name="t", public_key=der, interactions=[]
         )
 
-    def signed(self, path: str = PATH) -> dict[str, str]:
+    def headers(self, path: str = PATH) -> dict[str, str]:
         return appauth.sign_request(
             self.key, "GET", path, b"", device_id=str(self.device.pk), timestamp=_now()
         )
 
-    def headers(self) -> dict[str, str]:
-        return {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in self.signed().items()}
-
     def get(self, address: str, headers: dict[str, str] | None = None) -> Any:
-        return Client().get(PATH, REMOTE_ADDR=address, **(headers or self.headers()))
+        return Client().get(PATH, headers=headers or self.headers(), REMOTE_ADDR=address)
 
     def row(self) -> Device:
         return Device.objects.get(pk=self.device.pk)
@@ -211,7 +209,7 @@ def test_redis_down_is_a_503_for_the_long_poll_too(
     redis_down: None, asgi_server: LiveASGIServer, phone: Phone
 ) -> None:
     path = "/app/v1/transactions/pending?timeoutMs=0"
-    response = httpx.get(f"{asgi_server.url}{path}", headers=phone.signed(path), timeout=15)
+    response = httpx.get(f"{asgi_server.url}{path}", headers=phone.headers(path), timeout=15)
     assert response.status_code == 503
     assert response.json()["error"] == "unavailable"
 
