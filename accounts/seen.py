@@ -42,11 +42,16 @@ SEEN_RESOLUTION = timedelta(minutes=1)
 #: Fields the flush reads, writes and removes at a time.
 FLUSH_BATCH = 500
 
+#: A hash no request has touched this long goes (records no flush took: beat was down).
+SEEN_KEEP_SECONDS = 86400
+
 # KEYS: the nonce's cache key, the hash. ARGV: seconds to remember the nonce, the device
-# id, "<time> <address>". 1 for a new nonce (recorded), 0 for a replay (nothing written).
+# id, "<time> <address>", seconds to keep the hash. 1 for a new nonce (recorded), 0 for a
+# replay (nothing written).
 _RECORD = """
 if redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[1]) then
   redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+  redis.call('EXPIRE', KEYS[2], ARGV[4])
   return 1
 end
 return 0
@@ -81,7 +86,8 @@ def device_seen_record(
     record = client.register_script(_RECORD)
     value = f"{time.time():.3f} {address or ''}"
     keys = [cache.make_key(nonce_key), seen_key()]
-    return bool(record(keys=keys, args=[nonce_seconds, str(device.pk), value], client=client))
+    args: list[str | int] = [nonce_seconds, str(device.pk), value, SEEN_KEEP_SECONDS]
+    return bool(record(keys=keys, args=args, client=client))
 
 
 def _save_to_row(device: Device, address: str | None) -> None:

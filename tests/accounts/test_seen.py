@@ -122,6 +122,7 @@ def test_a_request_records_in_redis_and_writes_no_row(redis: Any, phone: Phone) 
     row = phone.row()
     assert row.last_seen_at is None and row.last_ip is None
     assert seen.device_last_ip(row) == HOME
+    assert 0 < redis.ttl(seen.seen_key()) <= seen.SEEN_KEEP_SECONDS  # no key without an end
 
 
 def test_the_flush_writes_the_time_and_address_once(redis: Any, phone: Phone) -> None:
