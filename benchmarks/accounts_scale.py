@@ -21,11 +21,12 @@ tables. For each size (default 1000 and 1000000), in a subprocess of its own:
    table that grows with the accounts (persons, devices, accounts, keys, certificates)
    from 10⁵ accounts on (below, the planner rightly scans small tables).
 
-A device's first app request after more than a minute without one also writes its "last
-seen" time (``api/app/auth.py``): one more statement in that flow's pending (or confirm)
-phase, whatever the size. The apps make one request after the seeding, so that both sizes
-measure devices seen within the minute (as a polling phone is); the write is the reason a
-flow of a phone idle for minutes costs 16.
+A device's "last seen" time costs no statement with Redis (``REDIS_URL``; accounts/seen.py:
+recorded in Redis, flushed by a beat task). Without Redis (embedded) a device's first app
+request after more than a minute without one writes it: one more statement in that flow's
+pending (or confirm) phase, whatever the size. The apps make one request after the seeding,
+so that both sizes measure devices seen within the minute (as a polling phone is) in
+either mode.
 
 The server runs in this process (uvicorn in a thread, as the tests' live server), so the
 count is exact: every statement any thread sends is counted by wrapping Django's
@@ -307,10 +308,11 @@ def size_main(size: int, flows: int, devices: int) -> None:
                 app.accounts()
                 apps[person] = app
             seconds, seeded = seed(size - devices)
-            # Seeding 10^6 takes minutes: each app's next request would then also carry the
-            # device's "last seen" write (api/app/auth.py, once a minute per device), which
-            # depends on the idle time, not on the size. One request per app now, so that
-            # both sizes measure flows of devices seen within the minute.
+            # Seeding 10^6 takes minutes. With Redis a device's "last seen" costs no
+            # statement whatever its idle time (accounts/seen.py); embedded, the first request
+            # after a minute idle writes it (a 16th statement that depends on the idle time,
+            # not on the size). One request per app now, so that both sizes measure flows of
+            # devices seen within the minute in either mode.
             for app in apps.values():
                 app.accounts()
             statements.take()

@@ -156,3 +156,17 @@ class SharedRedisCache(RedisCache):
             if client is None:
                 client = _clients[key] = _ReusedClients(servers, **options)
             return client
+
+
+def shared_client() -> redis.Redis | None:
+    """The redis-py client of the shared cache (its pool, its timeouts and breaker), for the
+    commands Django's cache API has no word for (hashes, scripts); None when the cache is
+    not Redis, i.e. in the embedded mode (no ``REDIS_URL``: settings.py makes the cache
+    Redis exactly when that is set)."""
+    from django.core.cache import caches
+
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return None
+    client: redis.Redis = backend._cache.get_client(write=True)  # type: ignore[attr-defined]
+    return client

@@ -221,6 +221,7 @@ CELERY_TASK_ROUTES = {
     "pki.tasks.publish_all_crls": {"queue": "housekeeping"},
     "api.rp.tasks.aggregate_rp_usage": {"queue": "housekeeping"},
     "api.rp.tasks.purge_rp_sessions": {"queue": "housekeeping"},
+    "accounts.tasks.flush_devices_seen": {"queue": "housekeeping"},
 }
 CELERY_BEAT_SCHEDULE = {
     "publish-crls": {"task": "pki.tasks.publish_all_crls", "schedule": 3600.0},
@@ -230,6 +231,8 @@ CELERY_BEAT_SCHEDULE = {
     "resume-issuance": {"task": "signing.tasks.resume_issuance", "schedule": 60.0},
     "rp-usage": {"task": "api.rp.tasks.aggregate_rp_usage", "schedule": 3600.0},
     "rp-session-purge": {"task": "api.rp.tasks.purge_rp_sessions", "schedule": 86400.0},
+    # Devices' "last seen" from Redis into their rows (accounts/seen.py).
+    "devices-seen-flush": {"task": "accounts.tasks.flush_devices_seen", "schedule": 60.0},
     "onboarding-housekeeping": {
         "task": "enrolment.tasks.onboarding_housekeeping",
         "schedule": 600.0,

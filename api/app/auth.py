@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from datetime import timedelta
 
-from django.core.cache import cache
-from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from accounts.models import Device
+from accounts.seen import device_seen_record
 from core.compiled import Arg, CompiledQuery
 from core.net import client_address
 from signing.engine import appauth
 from signing.engine.errors import RequestAuthError, StaleRequest
 
 NONCE_MEMORY = 120  # seconds; longer than the ±60 s timestamp window
-LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 
 #: The active device by id: every app API request reads it (core/compiled.py).
 _ACTIVE_DEVICE = CompiledQuery(
@@ -60,13 +57,14 @@ def authenticate_device(
         ) from None
     except RequestAuthError:
         raise DeviceAuthError("The device signature does not verify.", "bad_signature") from None
-    if not cache.add(f"app-nonce:{device.pk}:{nonce}", 1, timeout=NONCE_MEMORY):
+    # With Redis one round trip and no SQL write; a replay records nothing (accounts/seen.py).
+    if not device_seen_record(
+        device=device,
+        address=address,
+        nonce_key=f"app-nonce:{device.pk}:{nonce}",
+        nonce_seconds=NONCE_MEMORY,
+    ):
         raise DeviceAuthError("This request was already received.", "replayed_request")
-    now = timezone.now()
-    stale = device.last_seen_at is None or now - device.last_seen_at > LAST_SEEN_RESOLUTION
-    if stale or device.last_ip != address:
-        # One write a minute is enough for "last seen"; not one per long poll.
-        Device.objects.filter(pk=device.pk).update(last_seen_at=now, last_ip=address)
     return device
 
 

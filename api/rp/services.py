@@ -27,6 +27,7 @@ from accounts.identifiers import (
     parse_semantics_identifier,
 )
 from accounts.models import Account, Person
+from accounts.seen import device_last_ip
 from api.rp import metrics
 from api.rp.models import RelyingParty, RpSession, networks_allow
 from api.rp.v3 import vocabulary
@@ -552,8 +553,8 @@ def _complete_body(session: RpSession, tx: Transaction) -> dict[str, Any]:
                 "algorithm": ALGORITHMS[tx.hash_type],
             }
             body["interactionFlowUsed"] = tx.interaction_used
-        if session.share_device_ip and tx.account.device.last_ip:
-            body["deviceIpAddress"] = tx.account.device.last_ip
+        if session.share_device_ip and (address := device_last_ip(tx.account.device)):
+            body["deviceIpAddress"] = address
     if session.ignored_properties:
         body["ignoredProperties"] = session.ignored_properties
     return body

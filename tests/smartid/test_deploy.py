@@ -67,6 +67,7 @@ def test_every_task_goes_to_a_declared_queue() -> None:
         ("enrolment.tasks.onboarding_housekeeping", "housekeeping"),
         ("api.rp.tasks.aggregate_rp_usage", "housekeeping"),
         ("api.rp.tasks.purge_rp_sessions", "housekeeping"),
+        ("accounts.tasks.flush_devices_seen", "housekeeping"),
     ],
 )
 def test_work_is_kept_apart_by_kind(task: str, queue: str) -> None:

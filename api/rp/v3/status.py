@@ -19,6 +19,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from accounts.seen import device_last_ip
 from api.rp import metrics, services
 from api.rp.models import RpSession
 from api.rp.v3 import vocabulary
@@ -85,8 +86,8 @@ def complete_body(session: RpSession, tx: Transaction) -> dict[str, Any]:
             }
         if tx.interaction_used in INTERACTION_TYPES:  # not a certificate choice's
             body["interactionTypeUsed"] = tx.interaction_used
-        if session.share_device_ip and tx.account.device.last_ip:
-            body["deviceIpAddress"] = tx.account.device.last_ip
+        if session.share_device_ip and (address := device_last_ip(tx.account.device)):
+            body["deviceIpAddress"] = address
     if session.ignored_properties:
         body["ignoredProperties"] = session.ignored_properties
     return body
