@@ -313,10 +313,11 @@ async def session_status(request: HttpRequest, version: str, session_id: str) ->
         if found.final is not None:
             return JsonResponse(found.final)
         session = found.session
+        looked_up = [True]  # the lookup has just asked the cache: the first read need not
 
         async def read() -> Read:
             # A final answer another poll cached, else this session's status.
-            cached = lookup.cached_final(session)
+            cached = None if looked_up and not looked_up.pop() else lookup.cached_final(session)
             return cached if cached is not None else await _shared_status(session)
 
         result = await events.long_poll(
