@@ -9,6 +9,12 @@ into var/fuzz/corpus/<harness>/, where the inputs it finds accumulate across run
 failing input is saved under var/fuzz/artifacts/<harness>/ (crash-…, timeout-…, oom-…).
 Replay one with ``.venv/bin/python fuzz/<harness>.py <file>``. Exit status 1 if any
 harness failed. ``make fuzz`` runs every harness for 10 minutes.
+
+A ``slow-unit-…`` artifact with exit status 0 is libFuzzer's report of an input whose run
+took over 10 s of wall time without its 1-s timeout firing: the mark of a process that was
+stopped (a stalled or overloaded machine), since an input that is itself slow dies with
+``timeout-…``. Such an input is replayed alone; if it runs within the timeout it is
+reported as a stall and does not fail the run, otherwise it fails as a slow input.
 """
 
 from __future__ import annotations
@@ -39,9 +45,40 @@ class Outcome:
     seconds: float
     artifacts: tuple[str, ...]
 
+    stalls: tuple[str, ...] = ()
+
     @property
     def ok(self) -> bool:
         return self.returncode == 0 and not self.artifacts
+
+
+def replay_ms(harness: str, unit: Path, folder: Path = HERE) -> int | None:
+    """How long one input takes alone (libFuzzer's "Executed … in N ms"), or None if the
+    replay crashed or timed out."""
+    done = subprocess.run(  # noqa: S603 -- our own interpreter and harness
+        [sys.executable, str(folder / f"{harness}.py"), str(unit), f"-timeout={TIMEOUT_SECONDS}"],
+        cwd=ROOT,
+        env=dict(os.environ, SMARTID_ENV=os.environ.get("SMARTID_ENV", "test")),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    found = re.findall(r"Executed .* in (\d+) ms", done.stdout + done.stderr)
+    return int(found[-1]) if done.returncode == 0 and found else None
+
+
+def stalled_units(harness: str, artifacts: Path, folder: Path = HERE) -> tuple[str, ...]:
+    """The slow-unit artifacts that run within the timeout alone (moved out of the way)."""
+    stalls = []
+    for unit in sorted(artifacts.glob("slow-unit-*")):
+        took = replay_ms(harness, unit, folder)
+        if took is not None and took <= TIMEOUT_SECONDS * 1000:
+            stalled = artifacts.parent.parent / "stalls" / harness
+            stalled.mkdir(parents=True, exist_ok=True)
+            unit.replace(stalled / unit.name)
+            stalls.append(f"{unit.name} ({took} ms alone)")
+    return tuple(stalls)
 
 
 def _stat(output: str, name: str) -> int:
@@ -74,6 +111,7 @@ def run_one(harness: str, seconds: int, work: Path, folder: Path = HERE) -> Outc
         command, cwd=ROOT, env=env, capture_output=True, text=True, check=False
     )
     output = done.stdout + done.stderr
+    stalls = stalled_units(harness, artifacts, folder) if done.returncode == 0 else ()
     found = tuple(sorted(p.name for p in artifacts.iterdir()))
     if done.returncode != 0 or found:
         sys.stderr.write(output[-6000:])
@@ -84,6 +122,7 @@ def run_one(harness: str, seconds: int, work: Path, folder: Path = HERE) -> Outc
         peak_rss_mb=_stat(output, "peak_rss_mb"),
         seconds=time.monotonic() - started,
         artifacts=found,
+        stalls=stalls,
     )
 
 
@@ -105,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{harness:14} {verdict:18} {outcome.executions:>9} inputs "
             f"{outcome.peak_rss_mb:>5} MB peak RSS {outcome.seconds:6.1f} s"
-            + (f"  {', '.join(outcome.artifacts)}" if outcome.artifacts else ""),
+            + (f"  {', '.join(outcome.artifacts)}" if outcome.artifacts else "")
+            + (f"  stalled, not slow: {', '.join(outcome.stalls)}" if outcome.stalls else ""),
             flush=True,
         )
     return 0 if all(o.ok for o in outcomes) else 1

@@ -7,6 +7,7 @@ each. Every crash the fuzzers found has a regression test next to its parser's t
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import subprocess
 import sys
@@ -76,3 +77,25 @@ def test_every_harness_runs_30_seconds_clean(tmp_path: Path) -> None:
         line = re.search(rf"^{name}\s+ok\s+(\d+) inputs\s+(\d+) MB", done.stdout, re.MULTILINE)
         assert line is not None, done.stdout
         assert int(line.group(1)) > 0 and int(line.group(2)) < 512, line.group(0)
+
+
+def test_a_slow_unit_that_runs_fast_alone_is_a_stall_not_a_failure(tmp_path: Path) -> None:
+    """libFuzzer reports an input whose run took over 10 s of wall time without its 1-s
+    timeout firing as a slow unit: a stopped process. The runner replays it alone; a fast
+    one is put aside as a stall, a slow one stays a failure."""
+    spec = importlib.util.spec_from_file_location("fuzz_run", ROOT / "fuzz" / "run.py")
+    assert spec is not None and spec.loader is not None
+    runner = importlib.util.module_from_spec(spec)
+    sys.modules["fuzz_run"] = runner  # its dataclasses look their module up
+    spec.loader.exec_module(runner)
+    (tmp_path / "broken.py").write_text(BROKEN_HARNESS)
+    artifacts = tmp_path / "work" / "artifacts" / "broken"
+    artifacts.mkdir(parents=True)
+    (artifacts / "slow-unit-fast").write_bytes(b"ax")
+    (artifacts / "slow-unit-slow").write_bytes(b"~x")  # sleeps 3 s: over the timeout
+
+    stalls = runner.stalled_units("broken", artifacts, tmp_path)
+
+    assert [s.split(" ")[0] for s in stalls] == ["slow-unit-fast"]
+    assert [p.name for p in artifacts.iterdir()] == ["slow-unit-slow"]  # still a failure
+    assert (tmp_path / "work" / "stalls" / "broken" / "slow-unit-fast").exists()
